@@ -1,1 +1,224 @@
-int main(void){return 0;}
+/* sbs-eval — evaluate a network's weights on the test split of its data set (SPEC §5). */
+#include "sbs/cli.h"
+#include "sbs/data.h"
+#include "sbs/net.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: sbs-eval [options] [path/to/def.json | folder]\n"
+        "Evaluates the network of def.json (network.json and dataset.json beside it) on the\n"
+        "test split of its data set and prints the accuracy.\n"
+        "  --network FILE     network.json to use\n"
+        "  --dataset FILE     dataset.json to use\n"
+        "  --weights DIR      folder with Weight_L*_S*.npy (default: overload_path, 'Previous')\n"
+        "  --data DIR         data folder (overrides data_path)\n"
+        "  --spikes N         spikes per position in every SbS layer\n"
+        "  --limit N          evaluate the first N test images only\n"
+        "  --batch N          patterns per forward call (default: batch_size; results do not\n"
+        "                     depend on it)\n"
+        "  --seed S           spike seed (default 1)\n"
+        "  --threads N        worker threads (default: all cores)\n"
+        "  --simd L           auto|avx512|avx2|scalar (default auto)\n"
+        "  --set KEY=VALUE    override a config key (repeatable), e.g. --set epsilon_0=0.5\n"
+        "  --confusion        print the confusion matrix\n"
+        "  --json             print one JSON object with the results on stdout\n"
+        "  --plan             print the network plan and exit\n"
+        "  --version, --help\n"
+        "Exit status: 0 ok, 1 failed while running, 2 bad command line, config or input.\n");
+}
+
+static int die_usage(const char *msg)
+{
+    fprintf(stderr, "sbs-eval: %s\n", msg);
+    usage(stderr);
+    return SBS_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    const char *network = NULL, *dataset = NULL, *weights = NULL, *data = NULL, *simd = "auto";
+    long spikes = -1, limit = -1, batch = -1, threads = 0, seed = 1;
+    bool json = false, confusion = false, plan_only = false;
+    const char **sets = xcalloc((size_t)argc + 2, sizeof *sets);
+    int n_sets = 0;
+    sbs_err e = {{0}};
+    enum { O_NET = 256, O_DS, O_W, O_DATA, O_SP, O_LIM, O_B, O_SEED, O_TH, O_SIMD, O_SET, O_CONF,
+           O_JSON, O_PLAN, O_VER };
+    static const struct option opts[] = {
+        {"network", 1, 0, O_NET}, {"dataset", 1, 0, O_DS}, {"weights", 1, 0, O_W},
+        {"data", 1, 0, O_DATA}, {"spikes", 1, 0, O_SP}, {"limit", 1, 0, O_LIM},
+        {"batch", 1, 0, O_B}, {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_TH},
+        {"simd", 1, 0, O_SIMD}, {"set", 1, 0, O_SET}, {"confusion", 0, 0, O_CONF},
+        {"json", 0, 0, O_JSON}, {"plan", 0, 0, O_PLAN}, {"version", 0, 0, O_VER},
+        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int r = 0;
+        switch (c) {
+        case O_NET: network = optarg; break;
+        case O_DS: dataset = optarg; break;
+        case O_W: weights = optarg; break;
+        case O_DATA: data = optarg; break;
+        case O_SP: r = sbs_parse_int("--spikes", optarg, 1, 10000000, &spikes, &e); break;
+        case O_LIM: r = sbs_parse_int("--limit", optarg, 1, 1L << 30, &limit, &e); break;
+        case O_B: r = sbs_parse_int("--batch", optarg, 1, 1 << 20, &batch, &e); break;
+        case O_SEED: r = sbs_parse_int("--seed", optarg, 0, 0x7fffffffffffffffL, &seed, &e); break;
+        case O_TH: r = sbs_parse_int("--threads", optarg, 1, 1024, &threads, &e); break;
+        case O_SIMD:
+            simd = optarg;
+            if (strcmp(simd, "auto") && strcmp(simd, "avx512") && strcmp(simd, "avx2") &&
+                strcmp(simd, "scalar"))
+                r = sbs_fail(&e, "--simd: expected auto, avx512, avx2 or scalar, found '%s'", simd);
+            break;
+        case O_SET: sets[n_sets++] = optarg; break;
+        case O_CONF: confusion = true; break;
+        case O_JSON: json = true; break;
+        case O_PLAN: plan_only = true; break;
+        case O_VER: printf("sbs-eval %s\n", SBS_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        case ':':
+        case '?':
+        default: {
+            char msg[256];
+            if (optopt >= 256 || optopt == 0)
+                snprintf(msg, sizeof msg, "unknown option or missing value: '%s'", argv[optind - 1]);
+            else
+                snprintf(msg, sizeof msg, "unknown option '-%c'", optopt);
+            return die_usage(msg);
+        }
+        }
+        if (r) return die_usage(e.msg);
+    }
+    if (argc - optind > 1) return die_usage("expected at most one config path");
+    const char *def = optind < argc ? argv[optind] : NULL;
+
+    char spikes_set[64];
+    if (spikes > 0) {
+        snprintf(spikes_set, sizeof spikes_set, "number_of_spikes=[%ld]", spikes);
+        sets[n_sets++] = spikes_set;
+    }
+    char netf[PATH_MAX], dsf[PATH_MAX], deff[PATH_MAX];
+    static sbs_config cfg;
+    if (sbs_config_paths(def, network, dataset, netf, dsf, deff, &e) != 0 ||
+        sbs_config_load(&cfg, netf, dsf, deff, sets, n_sets, &e) != 0) {
+        fprintf(stderr, "sbs-eval: %s\n", e.msg);
+        return SBS_EXIT_USAGE;
+    }
+    int ic, ih, iw;
+    if (sbs_mode_shape(cfg.data_mode, &ic, &ih, &iw) != 0) {
+        fprintf(stderr, "sbs-eval: %s: data_mode: unknown '%s'\n", dsf, cfg.data_mode);
+        return SBS_EXIT_USAGE;
+    }
+    int crop = cfg.aug.crop_width_in_pixel;
+    if (2 * crop >= ih || 2 * crop >= iw) {
+        fprintf(stderr, "sbs-eval: augmentation.crop_width_in_pixel: %d leaves no image of %dx%d\n",
+                crop, ih, iw);
+        return SBS_EXIT_USAGE;
+    }
+    sbs_net net;
+    if (sbs_net_plan(&net, &cfg, ic, ih - 2 * crop, iw - 2 * crop, &e) != 0) {
+        fprintf(stderr, "sbs-eval: %s\n", e.msg);
+        return SBS_EXIT_USAGE;
+    }
+    if (plan_only) {
+        sbs_net_print_plan(&net, stdout);
+        printf("spike updates per image: %.0f\n", sbs_net_spikes_per_image(&net));
+        sbs_net_free(&net);
+        return 0;
+    }
+    const char *wdir = weights ? weights : cfg.learn.overload_path;
+    if (sbs_net_load_weights(&net, wdir, true, &e) < 0) {
+        fprintf(stderr, "sbs-eval: %s\n", e.msg);
+        return SBS_EXIT_USAGE;
+    }
+    sbs_dataset ds;
+    if (sbs_dataset_load(&ds, cfg.data_mode, data ? data : cfg.data_path, SBS_SPLIT_TEST, &e) != 0) {
+        fprintf(stderr, "sbs-eval: %s\n", e.msg);
+        return SBS_EXIT_USAGE;
+    }
+    if (ds.test.c != ic || ds.test.h != ih || ds.test.w != iw) {
+        fprintf(stderr, "sbs-eval: data set images are %dx%dx%d, data_mode %s expects %dx%dx%d\n",
+                ds.test.c, ds.test.h, ds.test.w, cfg.data_mode, ic, ih, iw);
+        return SBS_EXIT_USAGE;
+    }
+    int n = ds.test.n;
+    if (limit > 0 && limit < n) n = (int)limit;
+    int B = batch > 0 ? (int)batch : cfg.batch_size;
+    if (B > n) B = n;
+    sbs_backend *be = sbs_cpu_backend_create((int)threads, simd);
+    sbs_net_bind(&net, be, B);
+    int nc = net.n_out;
+    long *conf = xcalloc((size_t)nc * nc, sizeof *conf);
+    float *x = net.act[0];
+    long correct = 0;
+    sbs_progress prog;
+    sbs_progress_init(&prog);
+    double t0 = sbs_now();
+    for (int first = 0; first < n; first += B) {
+        int b = n - first < B ? n - first : B;
+        sbs_crop_center(&ds.test, first, b, crop, x);
+        sbs_spike_key key = {.seed = (uint64_t)seed, .pass = (uint32_t)cfg.epoch_id * 2u + 1u,
+                             .first_sample = (uint32_t)first};
+        sbs_net_forward(&net, x, b, &key);
+        const float *out = sbs_net_output(&net);
+        for (int i = 0; i < b; i++) {
+            int pred = sbs_argmax(out + (size_t)i * nc, nc);
+            int lab = ds.test.y[first + i];
+            if (lab < nc) conf[lab * nc + pred]++;
+            correct += pred == lab;
+        }
+        double dt = sbs_now() - t0;
+        int done = first + b;
+        sbs_progress_line(&prog, done == n, "eval %d/%d  accuracy %.2f%%  %.1f images/s  ETA %.0fs",
+                          done, n, 100.0 * correct / done, done / dt, (n - done) * dt / done);
+    }
+    double secs = sbs_now() - t0;
+    sbs_progress_done(&prog);
+    double acc = 100.0 * correct / n;
+    if (confusion) {
+        FILE *f = json ? stderr : stdout;
+        fprintf(f, "confusion matrix (rows: label, columns: prediction)\n     ");
+        for (int j = 0; j < nc; j++) fprintf(f, "%6d", j);
+        fputc('\n', f);
+        for (int i = 0; i < nc; i++) {
+            fprintf(f, "%4d ", i);
+            for (int j = 0; j < nc; j++) fprintf(f, "%6ld", conf[i * nc + j]);
+            fputc('\n', f);
+        }
+    }
+    if (json) {
+        printf("{\"accuracy\": %.4f, \"error\": %.4f, \"correct\": %ld, \"total\": %d, "
+               "\"seed\": %ld, \"spikes\": [", acc, 100.0 - acc, correct, n, seed);
+        int first = 1;
+        for (int l = 0; l < net.n; l++)
+            if (net.L[l].T) { printf("%s%d", first ? "" : ", ", net.L[l].T); first = 0; }
+        printf("], \"threads\": %d, \"simd\": \"%s\", \"seconds\": %.3f, \"images_per_s\": %.2f",
+               be->threads, sbs_cpu_simd_name(be), secs, n / secs);
+        if (confusion) {
+            printf(", \"confusion\": [");
+            for (int i = 0; i < nc; i++) {
+                printf("%s[", i ? ", " : "");
+                for (int j = 0; j < nc; j++) printf("%s%ld", j ? ", " : "", conf[i * nc + j]);
+                printf("]");
+            }
+            printf("]");
+        }
+        printf("}\n");
+    } else {
+        printf("accuracy %.2f %% (%ld / %d), error %.2f %%, %.1f images/s, %d threads (%s)\n", acc,
+               correct, n, 100.0 - acc, n / secs, be->threads, sbs_cpu_simd_name(be));
+    }
+    free(conf);
+    free(sets);
+    sbs_net_free(&net);
+    be->destroy(be);
+    sbs_dataset_free(&ds);
+    return 0;
+}
