@@ -42,8 +42,8 @@ int sbs_find_layer_file(const char *dir, const char *prefix, int layer, char *pa
 /* Atomic write helper shared with checkpoints: writes n bytes to path via tmp+fsync+rename. */
 int sbs_write_file_atomic(const char *path, const void *data, size_t n, sbs_err *e);
 
-/* Read a whole file into memory (malloc'd); *len gets its size. Handles .gz if gz is true
- * and the name ends in ".gz". */
+/* Read a whole file into memory (malloc'd); *len gets its size. A name ending in ".gz"
+ * is inflated. */
 int sbs_read_file(const char *path, unsigned char **buf, size_t *len, sbs_err *e);
 
 #endif
