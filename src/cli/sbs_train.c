@@ -1,0 +1,144 @@
+/* sbs-train — train a network from the reference's configs (SPEC §2). */
+#include "sbs/cli.h"
+#include "sbs/train.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: sbs-train [options] [path/to/def.json | folder]\n"
+        "Trains the network of def.json (network.json and dataset.json beside it), saving the\n"
+        "weights after every update and testing after every epoch.\n"
+        "  --network FILE     network.json to use\n"
+        "  --dataset FILE     dataset.json to use\n"
+        "  --set KEY=VALUE    override a config key (repeatable; JSON values), e.g.\n"
+        "                     --set learning_parameters.learning_rate_gamma_w=0.005\n"
+        "                     --set number_of_spikes=[400]\n"
+        "  --epochs N         train up to epoch epoch_id+N (default: up to epoch_id_max)\n"
+        "  --data DIR         data folder (overrides data_path)\n"
+        "  --out DIR          weights, checkpoint, train.log, metrics.jsonl (default: weight_path)\n"
+        "  --weights DIR      weights to start from (default: overload_path, 'Previous'); layers\n"
+        "                     without a file start from random weights\n"
+        "  --resume           continue the run saved in --out (checkpoint.sbs) exactly\n"
+        "  --seed S           seed of every random number (default 1)\n"
+        "  --threads N        worker threads (default: number_of_cpu_processes, else all cores);\n"
+        "                     results do not depend on it\n"
+        "  --simd L           auto|avx512|avx2|scalar (default auto)\n"
+        "  --limit-train N    use the first N training images\n"
+        "  --limit-test N     test on the first N test images\n"
+        "  --metrics FILE     JSON lines, one per update and per epoch (default: OUT/metrics.jsonl)\n"
+        "  --quiet            no log lines on stderr (errors still)\n"
+        "  --dry-run          print the resolved network plan and exit\n"
+        "  --version, --help\n"
+        "The last line on stdout is one JSON object with the results.\n"
+        "Exit status: 0 finished, 1 failed while running, 2 bad command line, config or input,\n"
+        "3 out of memory, 130 interrupted (state saved; continue with --resume).\n");
+}
+
+static int die_usage(const char *msg)
+{
+    fprintf(stderr, "sbs-train: %s\n", msg);
+    fprintf(stderr, "(sbs-train --help lists the options)\n");
+    return SBS_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    const char *network = NULL, *dataset = NULL;
+    sbs_train_opts o = {.simd = "auto", .seed = 1};
+    long epochs = 0, seed = 1, threads = 0, lt = 0, lte = 0;
+    bool dry = false;
+    const char **sets = xcalloc((size_t)argc + 1, sizeof *sets);
+    int n_sets = 0;
+    sbs_err e = {{0}};
+    enum { O_NET = 256, O_DS, O_SET, O_EP, O_DATA, O_OUT, O_W, O_RES, O_SEED, O_TH, O_SIMD, O_LT,
+           O_LTE, O_MET, O_Q, O_DRY, O_VER };
+    static const struct option opts[] = {
+        {"network", 1, 0, O_NET}, {"dataset", 1, 0, O_DS}, {"set", 1, 0, O_SET},
+        {"epochs", 1, 0, O_EP}, {"data", 1, 0, O_DATA}, {"out", 1, 0, O_OUT},
+        {"weights", 1, 0, O_W}, {"resume", 0, 0, O_RES}, {"seed", 1, 0, O_SEED},
+        {"threads", 1, 0, O_TH}, {"simd", 1, 0, O_SIMD}, {"limit-train", 1, 0, O_LT},
+        {"limit-test", 1, 0, O_LTE}, {"metrics", 1, 0, O_MET}, {"quiet", 0, 0, O_Q},
+        {"dry-run", 0, 0, O_DRY}, {"version", 0, 0, O_VER}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        int r = 0;
+        switch (c) {
+        case O_NET: network = optarg; break;
+        case O_DS: dataset = optarg; break;
+        case O_SET: sets[n_sets++] = optarg; break;
+        case O_EP: r = sbs_parse_int("--epochs", optarg, 1, 1000000, &epochs, &e); break;
+        case O_DATA: o.data_dir = optarg; break;
+        case O_OUT: o.out_dir = optarg; break;
+        case O_W: o.weights_in = optarg; break;
+        case O_RES: o.resume = true; break;
+        case O_SEED: r = sbs_parse_int("--seed", optarg, 0, 0x7fffffffffffffffL, &seed, &e); break;
+        case O_TH: r = sbs_parse_int("--threads", optarg, 1, 1024, &threads, &e); break;
+        case O_SIMD:
+            o.simd = optarg;
+            if (strcmp(optarg, "auto") && strcmp(optarg, "avx512") && strcmp(optarg, "avx2") &&
+                strcmp(optarg, "scalar"))
+                r = sbs_fail(&e, "--simd: expected auto, avx512, avx2 or scalar, found '%s'", optarg);
+            break;
+        case O_LT: r = sbs_parse_int("--limit-train", optarg, 1, 1L << 30, &lt, &e); break;
+        case O_LTE: r = sbs_parse_int("--limit-test", optarg, 1, 1L << 30, &lte, &e); break;
+        case O_MET: o.metrics_path = optarg; break;
+        case O_Q: o.quiet = true; break;
+        case O_DRY: dry = true; break;
+        case O_VER: printf("sbs-train %s\n", SBS_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        case ':': {
+            char msg[256];
+            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
+            return die_usage(msg);
+        }
+        default: {
+            char msg[256];
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
+            return die_usage(msg);
+        }
+        }
+        if (r) return die_usage(e.msg);
+    }
+    if (argc - optind > 1) return die_usage("expected at most one config path");
+    char netf[PATH_MAX], dsf[PATH_MAX], deff[PATH_MAX];
+    static sbs_config cfg;
+    if (sbs_config_paths(optind < argc ? argv[optind] : NULL, network, dataset, netf, dsf, deff,
+                         &e) != 0 ||
+        sbs_config_load(&cfg, netf, dsf, deff, sets, n_sets, &e) != 0) {
+        fprintf(stderr, "sbs-train: %s\n", e.msg);
+        return SBS_EXIT_USAGE;
+    }
+    if (dry) {
+        int ic, ih, iw;
+        if (sbs_mode_shape(cfg.data_mode, &ic, &ih, &iw) != 0) {
+            fprintf(stderr, "sbs-train: %s: data_mode: unknown '%s'\n", dsf, cfg.data_mode);
+            return SBS_EXIT_USAGE;
+        }
+        int crop = cfg.aug.crop_width_in_pixel;
+        sbs_net net;
+        if (2 * crop >= ih || sbs_net_plan(&net, &cfg, ic, ih - 2 * crop, iw - 2 * crop, &e) != 0) {
+            fprintf(stderr, "sbs-train: %s\n", 2 * crop >= ih ? "crop_width_in_pixel too large" : e.msg);
+            return SBS_EXIT_USAGE;
+        }
+        sbs_net_print_plan(&net, stdout);
+        printf("spike updates per image: %.0f\n", sbs_net_spikes_per_image(&net));
+        sbs_net_free(&net);
+        return 0;
+    }
+    o.epochs = (int)epochs;
+    o.seed = (uint64_t)seed;
+    o.threads = threads > 0 ? (int)threads
+                            : (cfg.number_of_cpu_processes > 0 ? cfg.number_of_cpu_processes : 0);
+    o.limit_train = lt;
+    o.limit_test = lte;
+    int st = sbs_train_run(&cfg, &o, &e);
+    if (st != SBS_EXIT_OK && st != SBS_EXIT_INTERRUPTED) fprintf(stderr, "sbs-train: %s\n", e.msg);
+    free(sets);
+    return st;
+}

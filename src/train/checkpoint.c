@@ -1,0 +1,232 @@
+/* checkpoint.c — the resumable training state in one file, written atomically.
+ *
+ * Layout (little-endian): "SBSCKPT1", u32 version, u32 layers, then the fixed fields, then per
+ * layer u64 n_w, u64 n_b, u8 scale_set, u8 scale_frozen, f32 scale, and the float arrays
+ * W, bias, mW, vW, mB, vB (SbS weights compact K x N), then u32 CRC-32 of all before. */
+#include "sbs/npy.h"
+#include "sbs/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define CKPT_MAGIC "SBSCKPT1"
+#define CKPT_VERSION 1u
+
+uint64_t sbs_plan_hash(const sbs_net *net)
+{
+    uint64_t h = 1469598103934665603ull;
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ull)
+    MIX(net->n);
+    MIX(net->in_c); MIX(net->in_h); MIX(net->in_w);
+    for (int l = 0; l < net->n; l++) {
+        const sbs_layer *L = &net->L[l];
+        MIX(L->kind); MIX(L->C); MIX(L->H); MIX(L->W); MIX(L->N); MIX(L->X); MIX(L->Y);
+        MIX(L->g.K); MIX(L->n_w); MIX(L->n_b);
+    }
+    MIX(net->cfg->batch_size);
+    MIX(net->cfg->learn.number_of_batches_for_one_update);
+#undef MIX
+    return h;
+}
+
+typedef struct { unsigned char *p; size_t n, cap; } wbuf;
+
+static void put(wbuf *b, const void *d, size_t n)
+{
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2;
+        b->p = xrealloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+#define PUT(b, v) put((b), &(v), sizeof(v))
+
+/* SbS arrays are stored compact (K x N); others as they are */
+static void put_arr(wbuf *b, const sbs_layer *L, const float *a, bool weights_layout, size_t n)
+{
+    if (!a) return;
+    if (weights_layout && L->T > 0) {
+        for (int i = 0; i < L->g.K; i++) put(b, a + (size_t)i * L->ldw, (size_t)L->N * 4);
+    } else {
+        put(b, a, n * 4);
+    }
+}
+
+int sbs_ckpt_save(const char *path, const sbs_ckpt_state *st, const sbs_trainer_state *ts,
+                  sbs_err *e)
+{
+    const sbs_net *net = ts->net;
+    wbuf b = {0};
+    put(&b, CKPT_MAGIC, 8);
+    uint32_t ver = CKPT_VERSION, nl = (uint32_t)net->n;
+    PUT(&b, ver);
+    PUT(&b, nl);
+    PUT(&b, st->seed);
+    PUT(&b, st->plan_hash);
+    PUT(&b, st->epoch);
+    PUT(&b, st->next_sub);
+    PUT(&b, st->updates_in_epoch);
+    int32_t t = st->opt.t, nb = st->opt.num_bad, pat = st->opt.patience, pl = st->opt.plateau;
+    PUT(&b, t);
+    PUT(&b, st->opt.lr);
+    PUT(&b, st->opt.best);
+    PUT(&b, nb);
+    PUT(&b, st->opt.factor);
+    PUT(&b, pat);
+    PUT(&b, pl);
+    PUT(&b, st->ep_loss);
+    PUT(&b, st->ep_correct);
+    PUT(&b, st->ep_seen);
+    PUT(&b, st->ep_seconds);
+    for (int l = 0; l < net->n; l++) {
+        const sbs_layer *L = &net->L[l];
+        const sbs_layer_grad *G = &ts->G[l];
+        uint64_t nw = L->file_weights ? L->n_w : 0, nbias = L->file_weights ? L->n_b : 0;
+        PUT(&b, nw);
+        PUT(&b, nbias);
+        uint8_t f1 = G->scale_set, f2 = G->scale_frozen;
+        PUT(&b, f1);
+        PUT(&b, f2);
+        PUT(&b, G->scale);
+        if (!L->file_weights) continue;
+        size_t nfull = L->T > 0 ? (size_t)L->g.K * L->ldw : L->n_w;
+        put_arr(&b, L, L->weight, true, nfull);
+        put_arr(&b, L, L->bias, false, L->n_b);
+        put_arr(&b, L, G->mW, true, nfull);
+        put_arr(&b, L, G->vW, true, nfull);
+        put_arr(&b, L, G->mB, false, L->n_b);
+        put_arr(&b, L, G->vB, false, L->n_b);
+    }
+    uint32_t crc = (uint32_t)crc32(0L, b.p, (uInt)b.n);
+    PUT(&b, crc);
+    int r = sbs_write_file_atomic(path, b.p, b.n, e);
+    free(b.p);
+    return r;
+}
+
+typedef struct { const unsigned char *p; size_t n, off; const char *name; sbs_err *e; } rbuf;
+
+static int get(rbuf *r, void *d, size_t n, const char *what)
+{
+    if (r->n - r->off < n)
+        return sbs_fail(r->e, "%s: offset %zu: truncated: expected %zu more bytes for %s, file has %zu",
+                        r->name, r->off, n, what, r->n - r->off);
+    memcpy(d, r->p + r->off, n);
+    r->off += n;
+    return 0;
+}
+#define GET(r, v, what) get((r), &(v), sizeof(v), (what))
+
+static int get_arr(rbuf *r, const sbs_layer *L, float *a, bool weights_layout, size_t n,
+                   const char *what)
+{
+    if (!a) return 0;
+    if (weights_layout && L->T > 0) {
+        for (int i = 0; i < L->g.K; i++)
+            if (get(r, a + (size_t)i * L->ldw, (size_t)L->N * 4, what)) return -1;
+        return 0;
+    }
+    return get(r, a, n * 4, what);
+}
+
+int sbs_ckpt_parse(const unsigned char *buf, size_t len, const char *name, sbs_ckpt_state *st,
+                   sbs_trainer_state *ts, sbs_err *e)
+{
+    sbs_net *net = ts->net;
+    if (len < 12 || memcmp(buf, CKPT_MAGIC, 8) != 0)
+        return sbs_fail(e, "%s: offset 0: expected checkpoint magic '%s', found something else",
+                        name, CKPT_MAGIC);
+    if (len < 16)
+        return sbs_fail(e, "%s: truncated checkpoint (%zu bytes)", name, len);
+    uint32_t crc_file;
+    memcpy(&crc_file, buf + len - 4, 4);
+    uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(len - 4));
+    if (crc != crc_file)
+        return sbs_fail(e, "%s: checksum mismatch (expected %08x, found %08x): the file is corrupt",
+                        name, crc, crc_file);
+    rbuf r = {buf, len - 4, 8, name, e};
+    uint32_t ver = 0, nl = 0;
+    if (GET(&r, ver, "version") || GET(&r, nl, "layer count")) return -1;
+    if (ver != CKPT_VERSION)
+        return sbs_fail(e, "%s: offset 8: expected checkpoint version %u, found %u", name,
+                        CKPT_VERSION, ver);
+    if (nl != (uint32_t)net->n)
+        return sbs_fail(e, "%s: offset 12: the checkpoint has %u layers, the network %d", name,
+                        nl, net->n);
+    sbs_ckpt_state s = {0};
+    int32_t t = 0, nb = 0, pat = 0, pl = 0;
+    if (GET(&r, s.seed, "seed") || GET(&r, s.plan_hash, "plan hash") || GET(&r, s.epoch, "epoch") ||
+        GET(&r, s.next_sub, "sub-batch") || GET(&r, s.updates_in_epoch, "updates") ||
+        GET(&r, t, "step") || GET(&r, s.opt.lr, "lr") || GET(&r, s.opt.best, "best") ||
+        GET(&r, nb, "num_bad") || GET(&r, s.opt.factor, "factor") || GET(&r, pat, "patience") ||
+        GET(&r, pl, "plateau") || GET(&r, s.ep_loss, "loss") || GET(&r, s.ep_correct, "correct") ||
+        GET(&r, s.ep_seen, "seen") || GET(&r, s.ep_seconds, "seconds"))
+        return -1;
+    if (s.plan_hash != sbs_plan_hash(net))
+        return sbs_fail(e, "%s: the checkpoint was made for another network, batch size or "
+                           "update window (plan hash %016llx, this config %016llx)", name,
+                        (unsigned long long)s.plan_hash, (unsigned long long)sbs_plan_hash(net));
+    if (s.epoch < 0 || s.next_sub < 0 || s.updates_in_epoch < 0 || t < 0 || !(s.opt.lr >= 0))
+        return sbs_fail(e, "%s: counters out of range (epoch %d, sub-batch %d, step %d)", name,
+                        s.epoch, s.next_sub, t);
+    s.opt.t = t;
+    s.opt.num_bad = nb;
+    s.opt.patience = pat;
+    s.opt.plateau = pl != 0;
+    for (int l = 0; l < net->n; l++) {
+        sbs_layer *L = &net->L[l];
+        sbs_layer_grad *G = &ts->G[l];
+        uint64_t nw = 0, nbias = 0;
+        uint8_t f1 = 0, f2 = 0;
+        float scale = 1.0f;
+        if (GET(&r, nw, "layer sizes") || GET(&r, nbias, "layer sizes") || GET(&r, f1, "flags") ||
+            GET(&r, f2, "flags") || GET(&r, scale, "scale"))
+            return -1;
+        uint64_t want_w = L->file_weights ? L->n_w : 0, want_b = L->file_weights ? L->n_b : 0;
+        if (nw != want_w || nbias != want_b)
+            return sbs_fail(e, "%s: offset %zu: layer %d: expected %llu weights and %llu biases, "
+                               "found %llu and %llu", name, r.off, l,
+                            (unsigned long long)want_w, (unsigned long long)want_b,
+                            (unsigned long long)nw, (unsigned long long)nbias);
+        G->scale_set = f1;
+        G->scale_frozen = f2;
+        G->scale = scale;
+        if (!L->file_weights) continue;
+        size_t nfull = L->T > 0 ? (size_t)L->g.K * L->ldw : L->n_w;
+        if (get_arr(&r, L, L->weight, true, nfull, "weights") ||
+            get_arr(&r, L, L->bias, false, L->n_b, "biases") ||
+            get_arr(&r, L, G->mW, true, nfull, "Adam moments") ||
+            get_arr(&r, L, G->vW, true, nfull, "Adam moments") ||
+            get_arr(&r, L, G->mB, false, L->n_b, "Adam moments") ||
+            get_arr(&r, L, G->vB, false, L->n_b, "Adam moments"))
+            return -1;
+        if (!(scale > 0.0f) || !isfinite(scale))
+            return sbs_fail(e, "%s: layer %d: gradient scale must be a positive number, found %g",
+                            name, l, (double)scale);
+        for (size_t i = 0; i < nfull; i++) {
+            float w = L->weight[i];
+            if (!isfinite(w) || (L->T > 0 && w < 0.0f) || !isfinite(G->mW[i]) ||
+                !(G->vW[i] >= 0.0f) || !isfinite(G->vW[i]))
+                return sbs_fail(e, "%s: layer %d: element %zu of the weights or moments is "
+                                   "invalid (%g)", name, l, i, (double)w);
+        }
+    }
+    if (r.off != r.n)
+        return sbs_fail(e, "%s: offset %zu: %zu bytes of unexpected extra data", name, r.off,
+                        r.n - r.off);
+    *st = s;
+    return 0;
+}
+
+int sbs_ckpt_load(const char *path, sbs_ckpt_state *st, sbs_trainer_state *ts, sbs_err *e)
+{
+    unsigned char *buf;
+    size_t len;
+    if (sbs_read_file(path, &buf, &len, e) != 0) return -1;
+    int r = sbs_ckpt_parse(buf, len, path, st, ts, e);
+    free(buf);
+    return r;
+}
