@@ -10,9 +10,12 @@
 
 #include <stdio.h>
 
-typedef struct {
+struct sbs_layer_ops;
+
+typedef struct sbs_layer {
     int index;
     sbs_layer_kind kind;
+    const struct sbs_layer_ops *ops;
     const sbs_layer_cfg *cfg;
     int C, H, W;          /* input shape */
     int N, X, Y;          /* output shape (channels, rows, columns) */
@@ -28,9 +31,14 @@ typedef struct {
     size_t n_w, n_b;      /* elements that are real parameters (K*N, O*C*kx*ky; O) */
     bool has_weights;     /* SbS, conv: weights exist */
     bool file_weights;    /* weights are read/written as files (not fixed pooling weights) */
+    bool sbs_w;           /* weights are SbS-like: (K, ldw), >= 0, columns sum to 1, updated
+                             multiplicatively, weight care after updates */
+    size_t fwd_scr;       /* per-worker scratch floats for the forward pass */
+    size_t bwd_scr;       /* per-worker scratch floats for the backward pass */
+    int ref_layer;        /* RECONSTRUCTION: the SbS layer whose weights it uses */
 } sbs_layer;
 
-typedef struct {
+typedef struct sbs_net {
     const sbs_config *cfg;
     int n;
     sbs_layer *L;
@@ -68,6 +76,12 @@ void sbs_net_bind(sbs_net *net, sbs_backend *be, int B);
  * net->act[net->n]. */
 void sbs_net_forward(sbs_net *net, const float *x, int B, const sbs_spike_key *key);
 static inline const float *sbs_net_output(const sbs_net *net) { return net->act[net->n]; }
+
+/* Stored weight floats of a layer (SbS-like: K*ldw, else n_w). */
+static inline size_t sbs_weight_floats(const sbs_layer *L)
+{
+    return L->sbs_w ? (size_t)L->g.K * L->ldw : L->n_w;
+}
 
 /* Classic layers on one image (used by the CPU backend and by tests). */
 void sbs_conv2d_forward_img(const sbs_geom *g, int O, const float *W, const float *bias,

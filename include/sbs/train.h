@@ -18,7 +18,7 @@ typedef struct {
     float *dBb;            /* per-image bias gradients (B x O) */
 } sbs_layer_grad;
 
-typedef struct {
+typedef struct sbs_trainer_state {
     sbs_net *net;
     sbs_layer_grad *G;     /* n layers */
     float **gact;          /* gact[l] = dL/d act[l], sized like act */
@@ -46,6 +46,9 @@ void sbs_net_backward(sbs_trainer_state *s, int B);
  * dW (K x N compact) are overwritten. */
 void sbs_ref_sbs_backward(const sbs_geom *g, int N, const float *W, int ldw, const float *x,
                           const float *h, const float *gh, int B, double *dx, double *dW);
+
+/* Gradient scaling of an SbS-like layer's incoming gradient (SPEC §1.2), in place. */
+void sbs_scale_gradient(sbs_trainer_state *s, const sbs_layer *L, int B);
 
 /* Scatter-add of a window (inverse of sbs_patch_gather). */
 void sbs_patch_scatter_add(const sbs_geom *g, const float *win, int ox, int oy, float *img);

@@ -1,6 +1,6 @@
 /* net.c — network plan (shapes checked once), weights (init, load, save), activations and the
  * forward pass through a backend. */
-#include "sbs/net.h"
+#include "sbs/layer.h"
 #include "sbs/npy.h"
 #include "sbs/rng.h"
 
@@ -13,24 +13,6 @@ static const char *base_name(const char *p)
 {
     const char *s = strrchr(p, '/');
     return s ? s + 1 : p;
-}
-
-/* windowed geometry of layer l from its config; error names the key */
-static int layer_geom(sbs_layer *L, const sbs_config *cfg, const char *nf, sbs_err *e)
-{
-    const sbs_layer_cfg *c = L->cfg;
-    if (sbs_geom_init(&L->g, L->C, L->H, L->W, c->kernel[0], c->kernel[1], c->stride[0],
-                      c->stride[1], c->dilation[0], c->dilation[1], c->padding[0],
-                      c->padding[1]) != 0)
-        return sbs_fail(e,
-                        "%s: network_structure.forward_kernel_size[%d]: window %dx%d (dilation "
-                        "%dx%d, padding %dx%d) is larger than the layer's input %dx%d",
-                        nf, L->index, c->kernel[0], c->kernel[1], c->dilation[0],
-                        c->dilation[1], c->padding[0], c->padding[1], L->H, L->W);
-    (void)cfg;
-    L->X = L->g.X;
-    L->Y = L->g.Y;
-    return 0;
 }
 
 int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_err *e)
@@ -54,6 +36,13 @@ int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_e
         L->C = C;
         L->H = H;
         L->W = W;
+        L->ref_layer = -1;
+        L->ops = sbs_layer_ops_get(c->kind);
+        if (!L->ops) {
+            ok = sbs_fail(e, "%s: network_structure.layer_type[%d]: layer type '%s' is not "
+                             "supported yet", nf, l, c->type);
+            break;
+        }
         if (c->in >= 0 && c->in != C) {
             ok = sbs_fail(e,
                           "%s: network_structure.forward_neuron_numbers[%d]: layer %d ('%s') "
@@ -62,82 +51,7 @@ int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_e
                           l ? " (the previous layer's output)" : " (the data set's channels)");
             break;
         }
-        switch (c->kind) {
-        case SBS_L_SBS:
-        case SBS_L_SBS_POOLING:
-        case SBS_L_SBS_LOCAL:
-            if (c->out < 0) {
-                ok = sbs_fail(e, "%s: network_structure.forward_neuron_numbers[%d]: SbS layer "
-                                 "needs [in, out], found []", nf, l);
-                break;
-            }
-            if (c->out <= 2) {
-                ok = sbs_fail(e, "%s: network_structure.forward_neuron_numbers[%d]: SbS layer "
-                                 "needs more than 2 neurons, found %d", nf, l, c->out);
-                break;
-            }
-            if (c->kind == SBS_L_SBS_POOLING && c->out != C) {
-                ok = sbs_fail(e, "%s: network_structure.forward_neuron_numbers[%d]: SbS "
-                                 "POOLING needs as many neurons as input channels (%d), found %d",
-                              nf, l, C, c->out);
-                break;
-            }
-            if ((ok = layer_geom(L, cfg, nf, e)) != 0) break;
-            L->N = c->out;
-            L->T = c->spikes;
-            L->eps = xmalloc((size_t)L->T * sizeof(float));
-            sbs_eps_table(c->epsilon_0, c->cooldown_after_number_of_spikes,
-                          c->reduction_cooldown, L->T, L->eps);
-            L->fo = c->forgetting_offset;
-            L->ldw = sbs_pad_n(L->N);
-            L->n_w = (size_t)L->g.K * L->N;
-            L->weight = xaligned((size_t)L->g.K * L->ldw * sizeof(float));
-            memset(L->weight, 0, (size_t)L->g.K * L->ldw * sizeof(float));
-            L->has_weights = true;
-            L->file_weights = c->kind != SBS_L_SBS_POOLING;
-            if (c->kind == SBS_L_SBS_POOLING) {
-                int k = c->kernel[0] * c->kernel[1];
-                for (int ch = 0; ch < C; ch++)
-                    for (int j = 0; j < k; j++) L->weight[(size_t)(ch * k + j) * L->ldw + ch] = 1.0f / k;
-            }
-            break;
-        case SBS_L_AVERAGE_POOLING:
-        case SBS_L_MAX_POOLING:
-            if (c->out >= 0 && c->out != C) {
-                ok = sbs_fail(e, "%s: network_structure.forward_neuron_numbers[%d]: pooling keeps "
-                                 "the channels: expected [%d, %d], found [%d, %d]",
-                              nf, l, C, C, c->in, c->out);
-                break;
-            }
-            if ((ok = layer_geom(L, cfg, nf, e)) != 0) break;
-            L->N = C;
-            break;
-        case SBS_L_CONV2D:
-            if (c->out < 1 || c->in < 1) {
-                ok = sbs_fail(e, "%s: network_structure.forward_neuron_numbers[%d]: CONV2D needs "
-                                 "[in, out], found %s", nf, l, c->out < 0 ? "[]" : "a zero size");
-                break;
-            }
-            if ((ok = layer_geom(L, cfg, nf, e)) != 0) break;
-            L->N = c->out;
-            L->n_w = (size_t)L->N * L->g.K;
-            L->n_b = (size_t)L->N;
-            L->weight = xcalloc(L->n_w, sizeof(float));
-            L->bias = xcalloc(L->n_b, sizeof(float));
-            L->has_weights = true;
-            L->file_weights = true;
-            break;
-        case SBS_L_RELU:
-            L->N = C;
-            L->X = H;
-            L->Y = W;
-            break;
-        default:
-            ok = sbs_fail(e, "%s: network_structure.layer_type[%d]: layer type '%s' is not "
-                             "supported yet (supported: SbS, SbS POOLING, CONV2D, RELU, MAX "
-                             "POOLING, AVERAGE POOLING)", nf, l, c->type);
-            break;
-        }
+        if ((ok = L->ops->plan(net, L, nf, e)) != 0) break;
         C = L->N;
         H = L->X;
         W = L->Y;
@@ -213,7 +127,7 @@ void sbs_net_init_weights(sbs_net *net, uint64_t seed)
         if (!L->file_weights) continue;
         sbs_stream st;
         sbs_stream_init(&st, seed, SBS_RNG_INIT, (uint32_t)l, 0);
-        if (L->T > 0) {
+        if (L->sbs_w) {
             double lo = cfg->learn.weight_noise_range[0], hi = cfg->learn.weight_noise_range[1];
             for (int i = 0; i < L->g.K; i++)
                 for (int n = 0; n < L->N; n++)
@@ -268,7 +182,7 @@ int sbs_net_load_weights(sbs_net *net, const char *dir, bool require_all, sbs_er
             continue;
         }
         sbs_npy a;
-        if (L->T > 0) {
+        if (L->sbs_w) {
             long want[2] = {L->g.K, L->N};
             if (load_array(path, 2, want, &a, e) != 0) return -1;
             for (size_t i = 0; i < a.count; i++)
@@ -323,7 +237,7 @@ int sbs_net_save_weights(const sbs_net *net, const char *dir, int epoch, sbs_err
         if (!L->file_weights) continue;
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/Weight_L%d_S%d.npy", dir, l, epoch);
-        if (L->T > 0) {
+        if (L->sbs_w) {
             float *w = xmalloc(L->n_w * sizeof(float));
             for (int i = 0; i < L->g.K; i++)
                 memcpy(w + (size_t)i * L->N, L->weight + (size_t)i * L->ldw, (size_t)L->N * sizeof(float));
@@ -360,59 +274,16 @@ void sbs_net_bind(sbs_net *net, sbs_backend *be, int B)
     for (int l = 0; l < net->n; l++) {
         const sbs_layer *L = &net->L[l];
         net->act[l + 1] = xaligned((size_t)B * L->N * L->X * L->Y * sizeof(float));
-        if (L->kind == SBS_L_CONV2D) {
-            size_t need = (size_t)L->g.K * L->X * L->Y;
-            if (need > scr) scr = need;
-        }
+        if (L->fwd_scr > scr) scr = L->fwd_scr;
     }
     net->scratch_size = scr;
     net->scratch = xcalloc((size_t)be->threads, sizeof *net->scratch);
     for (int w = 0; w < be->threads; w++) net->scratch[w] = xaligned(scr * sizeof(float));
 }
 
-typedef struct {
-    sbs_net *net;
-    const sbs_layer *L;
-    const float *x;
-    float *y;
-} classic_job;
-
-static void classic_img(void *ctx, long b, int worker)
-{
-    classic_job *j = ctx;
-    const sbs_layer *L = j->L;
-    size_t in_sz = (size_t)L->C * L->H * L->W, out_sz = (size_t)L->N * L->X * L->Y;
-    const float *x = j->x + (size_t)b * in_sz;
-    float *y = j->y + (size_t)b * out_sz;
-    switch (L->kind) {
-    case SBS_L_CONV2D:
-        sbs_conv2d_forward_img(&L->g, L->N, L->weight, L->bias, x, y, j->net->scratch[worker]);
-        break;
-    case SBS_L_MAX_POOLING:
-    case SBS_L_AVERAGE_POOLING:
-        sbs_pool_forward_img(&L->g, L->kind == SBS_L_MAX_POOLING, x, y);
-        break;
-    case SBS_L_RELU:
-        for (size_t i = 0; i < out_sz; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        break;
-    default:
-        break;
-    }
-}
-
 void sbs_net_forward(sbs_net *net, const float *x, int B, const sbs_spike_key *key)
 {
     if (x != net->act[0])
         memcpy(net->act[0], x, (size_t)B * net->in_c * net->in_h * net->in_w * sizeof(float));
-    for (int l = 0; l < net->n; l++) {
-        const sbs_layer *L = &net->L[l];
-        if (L->T > 0) {
-            sbs_layer_args a = {.g = L->g, .N = L->N, .W = L->weight, .ldw = L->ldw, .T = L->T,
-                                .eps = L->eps, .forgetting_offset = L->fo, .layer = l};
-            net->be->sbs_forward(net->be, &a, net->act[l], B, key, net->act[l + 1]);
-        } else {
-            classic_job j = {net, L, net->act[l], net->act[l + 1]};
-            sbs_pool_run(net->be->pool, B, classic_img, &j);
-        }
-    }
+    for (int l = 0; l < net->n; l++) net->L[l].ops->forward(net, &net->L[l], B, key);
 }

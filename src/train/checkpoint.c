@@ -48,7 +48,7 @@ static void put(wbuf *b, const void *d, size_t n)
 static void put_arr(wbuf *b, const sbs_layer *L, const float *a, bool weights_layout, size_t n)
 {
     if (!a) return;
-    if (weights_layout && L->T > 0) {
+    if (weights_layout && L->sbs_w) {
         for (int i = 0; i < L->g.K; i++) put(b, a + (size_t)i * L->ldw, (size_t)L->N * 4);
     } else {
         put(b, a, n * 4);
@@ -92,7 +92,7 @@ int sbs_ckpt_save(const char *path, const sbs_ckpt_state *st, const sbs_trainer_
         PUT(&b, f2);
         PUT(&b, G->scale);
         if (!L->file_weights) continue;
-        size_t nfull = L->T > 0 ? (size_t)L->g.K * L->ldw : L->n_w;
+        size_t nfull = sbs_weight_floats(L);
         put_arr(&b, L, L->weight, true, nfull);
         put_arr(&b, L, L->bias, false, L->n_b);
         put_arr(&b, L, G->mW, true, nfull);
@@ -124,7 +124,7 @@ static int get_arr(rbuf *r, const sbs_layer *L, float *a, bool weights_layout, s
                    const char *what)
 {
     if (!a) return 0;
-    if (weights_layout && L->T > 0) {
+    if (weights_layout && L->sbs_w) {
         for (int i = 0; i < L->g.K; i++)
             if (get(r, a + (size_t)i * L->ldw, (size_t)L->N * 4, what)) return -1;
         return 0;
@@ -195,7 +195,7 @@ int sbs_ckpt_parse(const unsigned char *buf, size_t len, const char *name, sbs_c
         G->scale_frozen = f2;
         G->scale = scale;
         if (!L->file_weights) continue;
-        size_t nfull = L->T > 0 ? (size_t)L->g.K * L->ldw : L->n_w;
+        size_t nfull = sbs_weight_floats(L);
         if (get_arr(&r, L, L->weight, true, nfull, "weights") ||
             get_arr(&r, L, L->bias, false, L->n_b, "biases") ||
             get_arr(&r, L, G->mW, true, nfull, "Adam moments") ||
@@ -208,7 +208,7 @@ int sbs_ckpt_parse(const unsigned char *buf, size_t len, const char *name, sbs_c
                             name, l, (double)scale);
         for (size_t i = 0; i < nfull; i++) {
             float w = L->weight[i];
-            if (!isfinite(w) || (L->T > 0 && w < 0.0f) || !isfinite(G->mW[i]) ||
+            if (!isfinite(w) || (L->sbs_w && w < 0.0f) || !isfinite(G->mW[i]) ||
                 !(G->vW[i] >= 0.0f) || !isfinite(G->vW[i]))
                 return sbs_fail(e, "%s: layer %d: element %zu of the weights or moments is "
                                    "invalid (%g)", name, l, i, (double)w);

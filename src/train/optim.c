@@ -107,7 +107,7 @@ void sbs_optim_step(sbs_optim *o, sbs_trainer_state *s, const sbs_config *cfg)
         sbs_layer *L = &net->L[l];
         sbs_layer_grad *G = &s->G[l];
         if (!G->gW || !cfg->learn.learning_active || !L->cfg->w_trainable) continue;
-        bool sbs = L->T > 0;
+        bool sbs = L->sbs_w;
         size_t n = sbs ? (size_t)L->g.K * L->ldw : L->n_w;
         double sg = sbs && s->contrib[l] > 0 ? 1.0 / (double)s->contrib[l] : 1.0;
         if (is_adam) {

@@ -111,7 +111,7 @@ static int check_finite(const sbs_net *net, sbs_err *e)
     for (int l = 0; l < net->n; l++) {
         const sbs_layer *L = &net->L[l];
         if (!L->file_weights) continue;
-        size_t n = L->T > 0 ? (size_t)L->g.K * L->ldw : L->n_w;
+        size_t n = sbs_weight_floats(L);
         for (size_t i = 0; i < n; i++)
             if (!isfinite(L->weight[i]))
                 return sbs_fail(e, "layer %d (%s): a weight became %g; stopped, the last good "

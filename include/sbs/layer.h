@@ -1,0 +1,42 @@
+/* layer.h — a layer type is a small table of functions (plan, forward, backward), one file per
+ * type in src/nn/layer_*.c. The network code and the trainer know only this table.
+ *
+ * plan:     given L->C/H/W (input shape) and L->cfg, set L->N/X/Y, geometry, weights
+ *           (L->weight, L->bias, n_w, n_b, ldw, has_weights, file_weights, sbs_w), spikes
+ *           (L->T, L->eps) and the scratch sizes; errors name the config key.
+ * forward:  net->act[l] (B inputs) -> net->act[l+1], may use net->scratch[worker].
+ * backward: s->gact[l+1] -> s->gact[l] when need_dx; per-image weight gradients into
+ *           s->G[l].dWb / dBb when need_dw (summed in image order by the caller); uses
+ *           s->bscr[worker]. */
+#ifndef SBS_LAYER_H
+#define SBS_LAYER_H
+
+#include "sbs/net.h"
+
+struct sbs_trainer_state;
+
+typedef struct sbs_layer_ops {
+    int (*plan)(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e);
+    void (*forward)(sbs_net *net, sbs_layer *L, int B, const sbs_spike_key *key);
+    void (*backward)(struct sbs_trainer_state *s, sbs_layer *L, int B, bool need_dx,
+                     bool need_dw);
+} sbs_layer_ops;
+
+/* The table of a layer kind; NULL if the kind is not supported. */
+const sbs_layer_ops *sbs_layer_ops_get(sbs_layer_kind k);
+
+extern const sbs_layer_ops sbs_ops_sbs;             /* SbS, SbS POOLING */
+extern const sbs_layer_ops sbs_ops_conv2d;
+extern const sbs_layer_ops sbs_ops_relu;
+extern const sbs_layer_ops sbs_ops_pool;            /* MAX and AVERAGE POOLING */
+
+/* Shared helpers for layer files. */
+/* Window geometry from the layer's config (kernel, stride, dilation, padding); sets X, Y. */
+int sbs_layer_window(sbs_layer *L, const char *nf, sbs_err *e);
+/* Check forward_neuron_numbers: `in` must match the input channels (done by the caller);
+ * for layers that keep the channels, `out` (if given) must equal C. */
+int sbs_layer_keeps_channels(const sbs_layer *L, const char *nf, sbs_err *e);
+/* Run fn(ctx, b, worker) for every image b < B on the backend's pool. */
+void sbs_layer_per_image(sbs_net *net, int B, void (*fn)(void *, long, int), void *ctx);
+
+#endif
