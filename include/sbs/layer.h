@@ -20,6 +20,11 @@ typedef struct sbs_layer_ops {
     void (*forward)(sbs_net *net, sbs_layer *L, int B, const sbs_spike_key *key);
     void (*backward)(struct sbs_trainer_state *s, sbs_layer *L, int B, bool need_dx,
                      bool need_dw);
+    /* Optional, for a last layer that defines its own training target (e.g. RECONSTRUCTION,
+     * unsupervised): returns the loss of the batch and writes dL/d(output) into s->gact[n].
+     * When set on the last layer, the plan does not require a n_out x 1 x 1 output and the
+     * trainer reports no accuracy. NULL for ordinary layers. */
+    double (*loss)(struct sbs_trainer_state *s, sbs_layer *L, int B);
 } sbs_layer_ops;
 
 /* The table of a layer kind; NULL if the kind is not supported. */

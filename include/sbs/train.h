@@ -25,6 +25,7 @@ typedef struct sbs_trainer_state {
     float **bscr;          /* per worker backward scratch */
     size_t bscr_size;
     long contrib[SBS_MAX_LAYERS]; /* (pattern, position) contributions since the last update */
+    const uint8_t *labels; /* labels of the current sub-batch (for local rules and losses) */
     bool update_scale;     /* measure S in this window (first update of the run) */
 } sbs_trainer_state;
 

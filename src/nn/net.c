@@ -56,7 +56,8 @@ int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_e
         H = L->X;
         W = L->Y;
     }
-    if (ok == 0 && (C != net->n_out || H != 1 || W != 1))
+    bool own_target = ok == 0 && net->n > 0 && net->L[net->n - 1].ops->loss != NULL;
+    if (ok == 0 && !own_target && (C != net->n_out || H != 1 || W != 1))
         ok = sbs_fail(e, "%s: network_structure: the last layer must give number_of_output_neurons "
                          "x 1 x 1 = %d x 1 x 1 for the input %dx%dx%d, found %d x %d x %d",
                       nf, net->n_out, net->in_c, net->in_h, net->in_w, C, H, W);

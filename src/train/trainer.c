@@ -7,6 +7,7 @@
  * bitwise the same weights for any thread count and when resumed from its checkpoint. */
 #include "sbs/cli.h"
 #include "sbs/data.h"
+#include "sbs/layer.h"
 #include "sbs/rng.h"
 #include "sbs/train.h"
 
@@ -309,12 +310,17 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
             sbs_spike_key key = {o->seed, (uint32_t)epoch * 2u, (uint32_t)first};
             sbs_net_forward(&net, net.act[0], b, &key);
             const float *outp = sbs_net_output(&net);
-            double loss = sbs_loss(cfg->learn.loss_mode, cfg->learn.loss_coeffs_mse,
-                                   cfg->learn.loss_coeffs_kldiv, outp, lab, b, net.n_out,
-                                   ts.gact[net.n]);
+            ts.labels = lab;
+            sbs_layer *last = &net.L[net.n - 1];
+            double loss = last->ops->loss
+                              ? last->ops->loss(&ts, last, b)
+                              : sbs_loss(cfg->learn.loss_mode, cfg->learn.loss_coeffs_mse,
+                                         cfg->learn.loss_coeffs_kldiv, outp, lab, b, net.n_out,
+                                         ts.gact[net.n]);
             long corr = 0;
-            for (int i = 0; i < b; i++) corr += sbs_argmax(outp + (size_t)i * net.n_out, net.n_out) == lab[i];
-            if (lab != labels) free(lab);
+            if (!last->ops->loss)
+                for (int i = 0; i < b; i++)
+                    corr += sbs_argmax(outp + (size_t)i * net.n_out, net.n_out) == lab[i];
             double t2 = sbs_now();
             if (!isfinite(loss)) {
                 sbs_fail(e, "epoch %d sub-batch %d: the loss became %g; stopped, the last good "
@@ -334,6 +340,8 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                 sbs_net_backward(&ts, b);
             }
             double t3 = sbs_now();
+            ts.labels = NULL;
+            if (lab != labels) free(lab);
             t_data += t1 - t0;
             t_fwd += t2 - t1;
             t_bwd += t3 - t2;
