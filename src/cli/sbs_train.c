@@ -20,7 +20,8 @@ static void usage(FILE *f)
         "                     --set number_of_spikes=[400]\n"
         "  --epochs N         train up to epoch epoch_id+N (default: up to epoch_id_max)\n"
         "  --data DIR         data folder (overrides data_path)\n"
-        "  --out DIR          weights, checkpoint, train.log, metrics.jsonl (default: weight_path)\n"
+        "  --out DIR          weights, checkpoint, train.log, metrics.jsonl (default: weights and\n"
+        "                     checkpoint in weight_path, train.log and metrics in log_path)\n"
         "  --weights DIR      weights to start from (default: overload_path, 'Previous'); layers\n"
         "                     without a file start from random weights\n"
         "  --resume           continue the run saved in --out (checkpoint.sbs) exactly\n"
@@ -39,10 +40,10 @@ static void usage(FILE *f)
         "3 out of memory, 130 interrupted (state saved; continue with --resume).\n");
 }
 
+/* One line on stderr: what was wrong, then where to look. */
 static int die_usage(const char *msg)
 {
-    fprintf(stderr, "sbs-train: %s\n", msg);
-    fprintf(stderr, "(sbs-train --help lists the options)\n");
+    fprintf(stderr, "sbs-train: %s (sbs-train --help lists the options)\n", msg);
     return SBS_EXIT_USAGE;
 }
 

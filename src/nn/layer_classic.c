@@ -223,6 +223,6 @@ static void classic_backward(sbs_trainer_state *s, sbs_layer *L, int B, bool nee
     sbs_layer_per_image(s->net, B, bwd_img, &j);
 }
 
-const sbs_layer_ops sbs_ops_conv2d = {conv_plan, classic_forward, classic_backward};
-const sbs_layer_ops sbs_ops_pool = {pool_plan, classic_forward, classic_backward};
-const sbs_layer_ops sbs_ops_relu = {relu_plan, classic_forward, classic_backward};
+const sbs_layer_ops sbs_ops_conv2d = {.plan = conv_plan, .forward = classic_forward, .backward = classic_backward};
+const sbs_layer_ops sbs_ops_pool = {.plan = pool_plan, .forward = classic_forward, .backward = classic_backward};
+const sbs_layer_ops sbs_ops_relu = {.plan = relu_plan, .forward = classic_forward, .backward = classic_backward};

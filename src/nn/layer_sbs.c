@@ -52,7 +52,8 @@ static int sbs_plan(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e)
 static void sbs_forward(sbs_net *net, sbs_layer *L, int B, const sbs_spike_key *key)
 {
     sbs_layer_args a = {.g = L->g, .N = L->N, .W = L->weight, .ldw = L->ldw, .T = L->T,
-                        .eps = L->eps, .forgetting_offset = L->fo, .layer = L->index};
+                        .eps = L->eps, .forgetting_offset = L->fo, .layer = L->index,
+                        .full_layer = L->cfg->spike_full_layer_input_distribution};
     net->be->sbs_forward(net->be, &a, net->act[L->index], B, key, net->act[L->index + 1]);
 }
 
@@ -145,4 +146,4 @@ static void sbs_backward(sbs_trainer_state *s, sbs_layer *L, int B, bool need_dx
     s->contrib[L->index] += (long)B * L->X * L->Y;
 }
 
-const sbs_layer_ops sbs_ops_sbs = {sbs_plan, sbs_forward, sbs_backward};
+const sbs_layer_ops sbs_ops_sbs = {.plan = sbs_plan, .forward = sbs_forward, .backward = sbs_backward};

@@ -231,15 +231,17 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     }
     status = SBS_EXIT_FAILURE;
 
-    /* outputs */
-    snprintf(path, sizeof path, "%s/train.log", out_dir);
+    /* outputs: train.log and metrics.jsonl go to --out, else to log_path */
+    const char *log_dir = o->out_dir ? o->out_dir : cfg->log_path;
+    if (mkdir_p(log_dir, e) != 0) goto done;
+    snprintf(path, sizeof path, "%s/train.log", log_dir);
     out.log = fopen(path, "a");
     if (!out.log) {
         sbs_fail(e, "cannot open log file %s: %s", path, strerror(errno));
         goto done;
     }
     if (o->metrics_path) snprintf(path, sizeof path, "%s", o->metrics_path);
-    else snprintf(path, sizeof path, "%s/metrics.jsonl", out_dir);
+    else snprintf(path, sizeof path, "%s/metrics.jsonl", log_dir);
     out.metrics = fopen(path, o->resume ? "a" : "w");
     if (!out.metrics) {
         sbs_fail(e, "cannot open metrics file %s: %s", path, strerror(errno));
