@@ -34,6 +34,21 @@ extern const sbs_layer_ops sbs_ops_sbs;             /* SbS, SbS POOLING */
 extern const sbs_layer_ops sbs_ops_conv2d;
 extern const sbs_layer_ops sbs_ops_relu;
 extern const sbs_layer_ops sbs_ops_pool;            /* MAX and AVERAGE POOLING */
+extern const sbs_layer_ops sbs_ops_sbs_local;       /* layer_sbs_local.c */
+extern const sbs_layer_ops sbs_ops_reconstruction;  /* layer_reconstruction.c */
+extern const sbs_layer_ops sbs_ops_nnmf;            /* layer_nnmf.c */
+extern const sbs_layer_ops sbs_ops_bp_sbs_nnmf;     /* layer_nnmf.c */
+/* NNMF backward: most floats of stored iterates per worker before it checkpoints (takes
+ * effect for layers planned afterwards; for tests). */
+void sbs_nnmf_set_store_limit(size_t floats);
+extern const sbs_layer_ops sbs_ops_onoff;           /* layer_misc.c */
+extern const sbs_layer_ops sbs_ops_poisson;         /* layer_misc.c */
+extern const sbs_layer_ops sbs_ops_input_spike_image; /* layer_misc.c */
+extern const sbs_layer_ops sbs_ops_approx_conv2d;   /* layer_approx.c */
+/* POISSON's sampler: a Poisson(lambda) count, a pure function of (seed, tag, sample, pixel)
+ * (layer_misc.c; exposed for the statistics tests). */
+uint32_t sbs_poisson_draw(double lambda, uint64_t seed, uint32_t tag, uint32_t sample,
+                          uint32_t pixel);
 
 /* Shared helpers for layer files. */
 /* Window geometry from the layer's config (kernel, stride, dilation, padding); sets X, Y. */

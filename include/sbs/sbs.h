@@ -72,6 +72,13 @@ typedef struct {
     const float *eps;    /* T entries */
     float forgetting_offset;
     int layer;           /* index, for the spike key */
+    /* spike_full_layer_input_distribution: T spikes per pattern from one categorical over all
+     * C*H*W input values (Philox position word SBS_FULL_LAYER_POSITION), each routed to every
+     * output position whose window holds the spiking pixel (padding is never a target); a
+     * position runs the dynamics over its in-window spikes in draw order, with eps indexed by
+     * its own spike count (eps[0] for its first spike), as the reference's sorted spike
+     * tensor does. false: the ordinary T spikes per position. */
+    bool full_layer;
 } sbs_layer_args;
 
 typedef struct {
@@ -80,7 +87,23 @@ typedef struct {
     uint32_t first_sample;  /* global index of batch item 0 */
 } sbs_spike_key;
 
-/* Oracle layer forward (single thread): x (B,C,H,W) -> h (B,N,X,Y). */
+/* Philox position word of the full-layer spike stream (no real position uses it). */
+#define SBS_FULL_LAYER_POSITION 0xFFFFFFFFu
+
+/* Full-layer spike routing: spk holds T pixel indices c*H*W + r*W + q (draw order). For every
+ * output position m = ox*Y + oy, list[start[m] .. start[m+1]) receives the window indices
+ * i = c*kx*ky + u*ky + v of the spikes inside its window, in draw order. start has X*Y+1
+ * entries, list room for T*kx*ky, tab sbs_full_layer_route_tab(g) ints of scratch. */
+void sbs_full_layer_route(const sbs_geom *g, const int32_t *spk, int T, int32_t *start,
+                          int32_t *list, int32_t *tab);
+static inline size_t sbs_full_layer_route_tab(const sbs_geom *g)
+{
+    return (size_t)g->H * (2 * g->kx + 1) + (size_t)g->W * (2 * g->ky + 1);
+}
+
+/* Oracle layer forward (single thread): x (B,C,H,W) -> h (B,N,X,Y); a->full_layer selects
+ * the full-layer spike distribution (routed by a plain scan of every window, independent of
+ * sbs_full_layer_route). */
 void sbs_ref_forward(const sbs_layer_args *a, const float *x, int B, const sbs_spike_key *key,
                      float *h);
 

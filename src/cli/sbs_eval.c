@@ -33,10 +33,10 @@ static void usage(FILE *f)
         "Exit status: 0 ok, 1 failed while running, 2 bad command line, config or input.\n");
 }
 
+/* One line on stderr: what was wrong, then where to look. */
 static int die_usage(const char *msg)
 {
-    fprintf(stderr, "sbs-eval: %s\n", msg);
-    usage(stderr);
+    fprintf(stderr, "sbs-eval: %s (sbs-eval --help lists the options)\n", msg);
     return SBS_EXIT_USAGE;
 }
 
@@ -45,7 +45,8 @@ int main(int argc, char **argv)
     const char *network = NULL, *dataset = NULL, *weights = NULL, *data = NULL, *simd = "auto";
     long spikes = -1, limit = -1, batch = -1, threads = 0, seed = 1;
     bool json = false, confusion = false, plan_only = false;
-    const char **sets = xcalloc((size_t)argc + 2, sizeof *sets);
+    const char *sets[argc + 2]; /* on the stack: nothing to free on the early returns */
+    memset(sets, 0, sizeof sets);
     int n_sets = 0;
     sbs_err e = {{0}};
     enum { O_NET = 256, O_DS, O_W, O_DATA, O_SP, O_LIM, O_B, O_SEED, O_TH, O_SIMD, O_SET, O_CONF,
@@ -59,7 +60,7 @@ int main(int argc, char **argv)
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         int r = 0;
         switch (c) {
         case O_NET: network = optarg; break;
@@ -83,12 +84,16 @@ int main(int argc, char **argv)
         case O_PLAN: plan_only = true; break;
         case O_VER: printf("sbs-eval %s\n", SBS_VERSION); return 0;
         case 'h': usage(stdout); return 0;
-        case ':':
+        case ':': {
+            char msg[256];
+            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
+            return die_usage(msg);
+        }
         case '?':
         default: {
             char msg[256];
             if (optopt >= 256 || optopt == 0)
-                snprintf(msg, sizeof msg, "unknown option or missing value: '%s'", argv[optind - 1]);
+                snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
             else
                 snprintf(msg, sizeof msg, "unknown option '-%c'", optopt);
             return die_usage(msg);
@@ -136,16 +141,21 @@ int main(int argc, char **argv)
     const char *wdir = weights ? weights : cfg.learn.overload_path;
     if (sbs_net_load_weights(&net, wdir, true, &e) < 0) {
         fprintf(stderr, "sbs-eval: %s\n", e.msg);
+        sbs_net_free(&net);
         return SBS_EXIT_USAGE;
     }
     sbs_dataset ds;
     if (sbs_dataset_load(&ds, cfg.data_mode, data ? data : cfg.data_path, SBS_SPLIT_TEST, &e) != 0) {
         fprintf(stderr, "sbs-eval: %s\n", e.msg);
+        sbs_net_free(&net);
         return SBS_EXIT_USAGE;
     }
     if (ds.test.c != ic || ds.test.h != ih || ds.test.w != iw) {
-        fprintf(stderr, "sbs-eval: data set images are %dx%dx%d, data_mode %s expects %dx%dx%d\n",
-                ds.test.c, ds.test.h, ds.test.w, cfg.data_mode, ic, ih, iw);
+        fprintf(stderr, "sbs-eval: %s: the data set's images are %dx%dx%d, data_mode %s expects "
+                "%dx%dx%d\n", data ? data : cfg.data_path, ds.test.c, ds.test.h, ds.test.w,
+                cfg.data_mode, ic, ih, iw);
+        sbs_net_free(&net);
+        sbs_dataset_free(&ds);
         return SBS_EXIT_USAGE;
     }
     int n = ds.test.n;
@@ -216,7 +226,6 @@ int main(int argc, char **argv)
                correct, n, 100.0 - acc, n / secs, be->threads, sbs_cpu_simd_name(be));
     }
     free(conf);
-    free(sets);
     sbs_net_free(&net);
     be->destroy(be);
     sbs_dataset_free(&ds);

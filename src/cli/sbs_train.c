@@ -53,7 +53,8 @@ int main(int argc, char **argv)
     sbs_train_opts o = {.simd = "auto", .seed = 1};
     long epochs = 0, seed = 1, threads = 0, lt = 0, lte = 0;
     bool dry = false;
-    const char **sets = xcalloc((size_t)argc + 1, sizeof *sets);
+    const char *sets[argc + 1]; /* on the stack: nothing to free on the early returns */
+    memset(sets, 0, sizeof sets);
     int n_sets = 0;
     sbs_err e = {{0}};
     enum { O_NET = 256, O_DS, O_SET, O_EP, O_DATA, O_OUT, O_W, O_RES, O_SEED, O_TH, O_SIMD, O_LT,
@@ -140,6 +141,5 @@ int main(int argc, char **argv)
     o.limit_test = lte;
     int st = sbs_train_run(&cfg, &o, &e);
     if (st != SBS_EXIT_OK && st != SBS_EXIT_INTERRUPTED) fprintf(stderr, "sbs-train: %s\n", e.msg);
-    free(sets);
     return st;
 }

@@ -228,6 +228,33 @@ static size_t levenshtein(const char *a, const char *b)
     return d;
 }
 
+/* Copy s (len bytes) for an error message: control characters escaped (\n, \xNN), so that
+ * a key, value or line from a user's file can never break the message's one line; cut with
+ * "..." beyond the buffer. */
+static const char *shown(char *buf, size_t size, const char *s, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char tmp[8];
+        if (c == '\n') snprintf(tmp, sizeof tmp, "\\n");
+        else if (c == '\r') snprintf(tmp, sizeof tmp, "\\r");
+        else if (c == '\t') snprintf(tmp, sizeof tmp, "\\t");
+        else if (c < 0x20 || c == 0x7f) snprintf(tmp, sizeof tmp, "\\x%02x", c);
+        else tmp[0] = (char)c, tmp[1] = 0;
+        size_t tl = strlen(tmp);
+        if (o + tl + 4 > size) {
+            snprintf(buf + o, size - o, "...");
+            return buf;
+        }
+        memcpy(buf + o, tmp, tl);
+        o += tl;
+    }
+    buf[o] = 0;
+    return buf;
+}
+#define SHOWN(buf, s) shown((buf), sizeof(buf), (s), strlen(s))
+
 static const char *join_path(char *buf, size_t n, const char *prefix, const char *key)
 {
     if (prefix && *prefix)
@@ -240,8 +267,8 @@ static const char *join_path(char *buf, size_t n, const char *prefix, const char
 static int fail_unknown_key(sbs_err *e, const char *src, const key_spec *level,
                             const char *prefix, const char *key)
 {
-    char path[512];
-    join_path(path, sizeof path, prefix, key);
+    char path[512], kshown[256];
+    join_path(path, sizeof path, prefix, SHOWN(kshown, key));
     const char *best = NULL;
     size_t best_d = (size_t)-1;
     for (const key_spec *k = level; k->name; k++) {
@@ -454,8 +481,9 @@ static int check_value(const key_spec *k, json_t *v, const char *src, const char
             for (const char *const *c = k->choices; *c && off < sizeof list; c++)
                 off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", off ? ", " : "",
                                         *c);
+            char vs[256];
             return sbs_fail(e, "%s: key '%s': unknown value '%s' (expected one of %s)", src,
-                            path, s, list);
+                            path, SHOWN(vs, s), list);
         }
         return 0;
     }
@@ -480,8 +508,9 @@ static int check_value(const key_spec *k, json_t *v, const char *src, const char
                 for (int kk = 0; kk < SBS_L_COUNT && off < sizeof list; kk++)
                     off += (size_t)snprintf(list + off, sizeof list - off, "%s%s",
                                             kk ? ", " : "", kind_names[kk]);
+                char ts[256];
                 return sbs_fail(e, "%s: key '%s[%zu]': unknown layer type '%s' (known: %s)",
-                                src, path, i, json_string_value(x), list);
+                                src, path, i, SHOWN(ts, json_string_value(x)), list);
             }
         }
         return 0;
@@ -646,12 +675,19 @@ static json_t *parse_text(char *text, size_t len, const char *name, sbs_err *e)
     if (len >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB &&
         (unsigned char)text[2] == 0xBF)
         off = 3; /* UTF-8 byte order mark */
+    const char *nul = memchr(text + off, 0, len - off);
+    if (nul) {
+        sbs_fail(e, "%s: offset %zu: expected JSON text, found a NUL byte (a binary file?)", name,
+                 (size_t)(nul - text));
+        return NULL;
+    }
     blank_comments(text + off, len - off);
     json_error_t je;
     json_t *root = json_loadb(text + off, len - off, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
+        char jt[256];
         sbs_fail(e, "%s:%d:%d: JSON syntax error: %s%s", name, je.line > 0 ? je.line : 1,
-                 token_start_column(&je, text + off, len - off), je.text,
+                 token_start_column(&je, text + off, len - off), SHOWN(jt, je.text),
                  trailing_comma(&je, text + off, len - off) ? " (a trailing comma?)" : "");
         return NULL;
     }
@@ -749,14 +785,15 @@ static void merge(json_t *dst, json_t *src, const char *prefix, const char *name
 static int apply_override(json_t *merged, const char *ov, origins *t, sbs_err *e)
 {
     static const char *const SET = "--set";
+    char ovs[256];
     const char *eq = strchr(ov, '=');
-    if (!eq) return sbs_fail(e, "%s: expected KEY=VALUE, found '%s'", SET, ov);
+    if (!eq) return sbs_fail(e, "%s: expected KEY=VALUE, found '%s'", SET, SHOWN(ovs, ov));
 
     /* key, trimmed */
     const char *ks = ov, *ke = eq;
     while (ks < ke && isspace((unsigned char)*ks)) ks++;
     while (ke > ks && isspace((unsigned char)ke[-1])) ke--;
-    if (ks == ke) return sbs_fail(e, "%s: missing key before '=' in '%s'", SET, ov);
+    if (ks == ke) return sbs_fail(e, "%s: missing key before '=' in '%s'", SET, SHOWN(ovs, ov));
     size_t klen = (size_t)(ke - ks);
     char *key = xmalloc(klen + 1);
     memcpy(key, ks, klen);
@@ -776,8 +813,8 @@ static int apply_override(json_t *merged, const char *ov, origins *t, sbs_err *e
     char *save = NULL;
     for (char *p = strtok_r(key, ".", &save); p; p = strtok_r(NULL, ".", &save)) {
         if (depth == 16 || !level) {
-            int r = sbs_fail(e, "%s: key '%s' is not an object; cannot set '%.*s'", SET,
-                             prefix, (int)klen, ks);
+            int r = sbs_fail(e, "%s: key '%s' is not an object; cannot set '%s'", SET,
+                             prefix, shown(ovs, sizeof ovs, ks, klen));
             free(key);
             return r;
         }
@@ -795,7 +832,7 @@ static int apply_override(json_t *merged, const char *ov, origins *t, sbs_err *e
     }
     if (!k) {
         free(key);
-        return sbs_fail(e, "%s: missing key in '%s'", SET, ov);
+        return sbs_fail(e, "%s: missing key in '%s'", SET, SHOWN(ovs, ov));
     }
 
     /* the value: JSON if it parses, else the bare text as a string */

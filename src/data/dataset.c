@@ -204,14 +204,22 @@ static int count_mismatch(const char *img, int ni, const char *lab, int nl, sbs_
     return sbs_fail(e, "%s has %d images but %s has %d labels", img, ni, lab, nl);
 }
 
+static int missing_idx(const char *dir, const char *base, sbs_err *e)
+{
+    char p[4096];
+    join(p, sizeof p, dir, base);
+    if (dir_exists(p)) return sbs_fail(e, "%s: expected a file, found a folder", p);
+    return sbs_fail(e, "%s: missing %s (or %s.gz)", dir, base, base);
+}
+
 static int load_idx_split(const char *dir, int k, sbs_split *s, bool *used_gz, sbs_err *e)
 {
     char ip[4096], lp[4096];
     bool gzi, gzl;
     if (!find_idx(dir, idx_names[k][0], ip, sizeof ip, &gzi))
-        return sbs_fail(e, "%s: missing %s (or %s.gz)", dir, idx_names[k][0], idx_names[k][0]);
+        return missing_idx(dir, idx_names[k][0], e);
     if (!find_idx(dir, idx_names[k][1], lp, sizeof lp, &gzl))
-        return sbs_fail(e, "%s: missing %s (or %s.gz)", dir, idx_names[k][1], idx_names[k][1]);
+        return missing_idx(dir, idx_names[k][1], e);
     *used_gz = *used_gz || gzi || gzl;
     unsigned char *buf;
     size_t len;

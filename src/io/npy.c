@@ -79,7 +79,7 @@ static int hstring(hparser *h, char *out, size_t size, size_t *outlen, const cha
     unsigned char q = *h->p;
     const unsigned char *s = h->p + 1, *t = s;
     while (t < h->end && *t != q) {
-        if (*t == '\\' || *t == '\n') break;
+        if (*t == '\\' || *t < 0x20 || *t == 0x7f) break; /* no escapes, no control bytes */
         t++;
     }
     if (t >= h->end || *t != q) {

@@ -14,6 +14,22 @@ const sbs_layer_ops *sbs_layer_ops_get(sbs_layer_kind k)
     case SBS_L_MAX_POOLING:
     case SBS_L_AVERAGE_POOLING:
         return &sbs_ops_pool;
+    case SBS_L_ONOFF:
+        return &sbs_ops_onoff;
+    case SBS_L_POISSON:
+        return &sbs_ops_poisson;
+    case SBS_L_INPUT_SPIKE_IMAGE:
+        return &sbs_ops_input_spike_image;
+    case SBS_L_APPROX_CONV2D:
+        return &sbs_ops_approx_conv2d;
+    case SBS_L_NNMF:
+        return &sbs_ops_nnmf;
+    case SBS_L_BP_SBS_NNMF:
+        return &sbs_ops_bp_sbs_nnmf;
+    case SBS_L_SBS_LOCAL:
+        return &sbs_ops_sbs_local;
+    case SBS_L_RECONSTRUCTION:
+        return &sbs_ops_reconstruction;
     default:
         return NULL;
     }

@@ -139,9 +139,98 @@ void sbs_ref_dynamics(const float *W, int N, int ldw, const int32_t *idx, int T,
     free(h);
 }
 
+/* For every input row r the (output row, kernel row) pairs whose window row is r, as
+ * (ox*Y, u*ky); likewise per column (oy, v). No padded row/column ever appears: they are
+ * not input rows. */
+static void route_axis(int L, int k, int s, int d, int p, int n_out, int mul_o, int mul_k,
+                       int32_t *cnt, int32_t *pairs)
+{
+    for (int r = 0; r < L; r++) {
+        cnt[r] = 0;
+        for (int u = 0; u < k; u++) {
+            int a = r + p - u * d; /* = o * s */
+            if (a < 0) break;
+            if (a % s || a / s >= n_out) continue;
+            int32_t *pr = pairs + 2 * ((size_t)r * k + cnt[r]++);
+            pr[0] = a / s * mul_o;
+            pr[1] = u * mul_k;
+        }
+    }
+}
+
+void sbs_full_layer_route(const sbs_geom *g, const int32_t *spk, int T, int32_t *start,
+                          int32_t *list, int32_t *tab)
+{
+    int XY = g->X * g->Y, HW = g->H * g->W, kk = g->kx * g->ky;
+    int32_t *rc = tab, *rp = rc + g->H, *cc = rp + 2 * (size_t)g->H * g->kx, *cp = cc + g->W;
+    route_axis(g->H, g->kx, g->sx, g->dx, g->px, g->X, g->Y, g->ky, rc, rp);
+    route_axis(g->W, g->ky, g->sy, g->dy, g->py, g->Y, 1, 1, cc, cp);
+    memset(start, 0, (size_t)(XY + 1) * sizeof *start);
+    /* count per position (into start[m+1]), prefix sums, fill in draw order using start[m]
+     * as the cursor, shift the starts back */
+    for (int t = 0; t < T; t++) {
+        int rem = spk[t] % HW, r = rem / g->W, q = rem % g->W;
+        const int32_t *a = rp + 2 * (size_t)r * g->kx, *b = cp + 2 * (size_t)q * g->ky;
+        for (int j = 0; j < rc[r]; j++)
+            for (int k = 0; k < cc[q]; k++) start[a[2 * j] + b[2 * k] + 1]++;
+    }
+    for (int m = 0; m < XY; m++) start[m + 1] += start[m];
+    for (int t = 0; t < T; t++) {
+        int c = spk[t] / HW, rem = spk[t] % HW, r = rem / g->W, q = rem % g->W;
+        const int32_t *a = rp + 2 * (size_t)r * g->kx, *b = cp + 2 * (size_t)q * g->ky;
+        for (int j = 0; j < rc[r]; j++)
+            for (int k = 0; k < cc[q]; k++)
+                list[start[a[2 * j] + b[2 * k]]++] = c * kk + a[2 * j + 1] + b[2 * k + 1];
+    }
+    for (int m = XY; m > 0; m--) start[m] = start[m - 1];
+    start[0] = 0;
+}
+
+/* Oracle of the full-layer variant: one draw over the whole image, then per position a scan
+ * of all spikes against every window slot. */
+static void ref_forward_full(const sbs_layer_args *a, const float *x, int B,
+                             const sbs_spike_key *key, float *h)
+{
+    const sbs_geom *g = &a->g;
+    int N = a->N, XY = g->X * g->Y, CHW = g->C * g->H * g->W, HW = g->H * g->W, T = a->T;
+    uint32_t *thr = malloc((size_t)CHW * sizeof *thr);
+    uint32_t *al = malloc((size_t)CHW * sizeof *al);
+    double *scratch = malloc((size_t)3 * CHW * sizeof *scratch);
+    int32_t *spk = malloc((size_t)(T > 0 ? T : 1) * sizeof *spk);
+    int32_t *idx = malloc((size_t)(T > 0 ? T : 1) * sizeof *idx);
+    float *hv = malloc((size_t)N * sizeof *hv);
+    if (!thr || !al || !scratch || !spk || !idx || !hv) abort();
+    uint32_t tag = sbs_spike_tag(a->layer, key->pass);
+    for (int b = 0; b < B; b++) {
+        sbs_alias_build(x + (size_t)b * CHW, CHW, thr, al, scratch);
+        sbs_spikes_draw(thr, al, CHW, key->seed, tag, key->first_sample + (uint32_t)b,
+                        SBS_FULL_LAYER_POSITION, T, spk);
+        for (int ox = 0; ox < g->X; ox++)
+            for (int oy = 0; oy < g->Y; oy++) {
+                int n_in = 0;
+                for (int t = 0; t < T; t++) {
+                    int c = spk[t] / HW, r = spk[t] % HW / g->W, q = spk[t] % g->W;
+                    for (int u = 0; u < g->kx; u++)
+                        for (int v = 0; v < g->ky; v++)
+                            if (ox * g->sx - g->px + u * g->dx == r &&
+                                oy * g->sy - g->py + v * g->dy == q)
+                                idx[n_in++] = (c * g->kx + u) * g->ky + v;
+                }
+                int pos = ox * g->Y + oy;
+                sbs_ref_dynamics(a->W, N, a->ldw, idx, n_in, a->eps, a->forgetting_offset, hv);
+                for (int n = 0; n < N; n++) h[((size_t)b * N + n) * XY + pos] = hv[n];
+            }
+    }
+    free(thr); free(al); free(scratch); free(spk); free(idx); free(hv);
+}
+
 void sbs_ref_forward(const sbs_layer_args *a, const float *x, int B, const sbs_spike_key *key,
                      float *h)
 {
+    if (a->full_layer) {
+        ref_forward_full(a, x, B, key, h);
+        return;
+    }
     const sbs_geom *g = &a->g;
     int K = g->K, N = a->N, XY = g->X * g->Y;
     float *win = malloc((size_t)K * sizeof *win);

@@ -132,15 +132,40 @@ static int get_arr(rbuf *r, const sbs_layer *L, float *a, bool weights_layout, s
     return get(r, a, n * 4, what);
 }
 
+/* Size of the checkpoint of net as sbs_ckpt_save writes it: the fixed fields, per layer
+ * two u64 sizes, two flags and the scale, then W, bias and the four moment arrays (SbS
+ * arrays compact K x N), and the CRC. */
+static size_t ckpt_size(const sbs_net *net)
+{
+    size_t n = 8 + 4 + 4;                /* magic, version, layers */
+    n += 8 + 8 + 3 * 4;                  /* seed, plan hash, epoch, next_sub, updates */
+    n += 4 + 8 + 8 + 4 + 8 + 4 + 4;      /* t, lr, best, num_bad, factor, patience, plateau */
+    n += 8 + 8 + 8 + 8;                  /* loss, correct, seen, seconds */
+    for (int l = 0; l < net->n; l++) {
+        const sbs_layer *L = &net->L[l];
+        n += 8 + 8 + 1 + 1 + 4;
+        if (L->file_weights) n += 3 * 4 * (L->n_w + (L->bias ? L->n_b : 0));
+    }
+    return n + 4;
+}
+
 int sbs_ckpt_parse(const unsigned char *buf, size_t len, const char *name, sbs_ckpt_state *st,
                    sbs_trainer_state *ts, sbs_err *e)
 {
     sbs_net *net = ts->net;
     if (len < 12 || memcmp(buf, CKPT_MAGIC, 8) != 0)
-        return sbs_fail(e, "%s: offset 0: expected checkpoint magic '%s', found something else",
-                        name, CKPT_MAGIC);
+        return sbs_fail(e, "%s: offset 0: expected checkpoint magic '%s', found %s", name,
+                        CKPT_MAGIC, len == 0 ? "an empty file" : "something else");
     if (len < 16)
         return sbs_fail(e, "%s: truncated checkpoint (%zu bytes)", name, len);
+    /* version and layer count first, then the size: a clearer message than the checksum's
+     * for a file of another version or network, or one cut short */
+    uint32_t ver0, nl0;
+    memcpy(&ver0, buf + 8, 4);
+    memcpy(&nl0, buf + 12, 4);
+    if (ver0 == CKPT_VERSION && nl0 == (uint32_t)net->n && len != ckpt_size(net))
+        return sbs_fail(e, "%s: %s: expected %zu bytes for this network, file has %zu", name,
+                        len < ckpt_size(net) ? "truncated" : "extra data", ckpt_size(net), len);
     uint32_t crc_file;
     memcpy(&crc_file, buf + len - 4, 4);
     uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(len - 4));

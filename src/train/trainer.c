@@ -125,10 +125,13 @@ static int check_finite(const sbs_net *net, sbs_err *e)
     return 0;
 }
 
-/* test accuracy over the first n test images */
-static double test_pass(sbs_net *net, const sbs_split *test, int n, int crop, uint64_t seed,
-                        int epoch, outputs *out, bool *stopped)
+/* test accuracy over the first n test images; for a last layer with its own target (the
+ * `loss` hook, e.g. RECONSTRUCTION) the mean test loss per pattern instead */
+static double test_pass(sbs_net *net, sbs_trainer_state *ts, const sbs_split *test, int n,
+                        int crop, uint64_t seed, int epoch, outputs *out, bool *stopped)
 {
+    sbs_layer *last = &net->L[net->n - 1];
+    double loss = 0;
     long correct = 0;
     int B = net->cap_B;
     for (int first = 0; first < n; first += B) {
@@ -140,13 +143,38 @@ static double test_pass(sbs_net *net, const sbs_split *test, int n, int crop, ui
         sbs_crop_center(test, first, b, crop, net->act[0]);
         sbs_spike_key key = {seed, (uint32_t)epoch * 2u + 1u, (uint32_t)first};
         sbs_net_forward(net, net->act[0], b, &key);
+        if (last->ops->loss) {
+            ts->labels = test->y + first;
+            loss += last->ops->loss(ts, last, b);
+            ts->labels = NULL;
+            sbs_progress_line(&out->prog, false, "epoch %d  test %d/%d  loss %.5f", epoch,
+                              first + b, n, loss / (first + b));
+            continue;
+        }
         const float *o = sbs_net_output(net);
         for (int i = 0; i < b; i++)
             correct += sbs_argmax(o + (size_t)i * net->n_out, net->n_out) == test->y[first + i];
         sbs_progress_line(&out->prog, false, "epoch %d  test %d/%d  accuracy %.2f%%", epoch,
                           first + b, n, 100.0 * correct / (first + b));
     }
-    return 100.0 * correct / n;
+    return last->ops->loss ? loss / n : 100.0 * correct / n;
+}
+
+/* a metric for JSON: the number, or null where it does not exist (accuracy of a network that
+ * trains against its own target) */
+static const char *jnum(char buf[32], double v, bool exists)
+{
+    if (!exists) return "null";
+    snprintf(buf, 32, "%.4f", v);
+    return buf;
+}
+
+/* "  train 12.34%" for progress lines, or nothing without accuracy */
+static const char *train_str(char buf[32], bool exists, long correct, long seen)
+{
+    if (!exists) return "";
+    snprintf(buf, 32, "  train %.2f%%", 100.0 * correct / seen);
+    return buf;
 }
 
 static void json_str(FILE *f, const char *s)
@@ -170,10 +198,6 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     if (2 * crop >= ih || 2 * crop >= iw)
         return sbs_fail(e, "augmentation.crop_width_in_pixel: %d leaves nothing of a %dx%d image",
                         crop, ih, iw), SBS_EXIT_USAGE;
-    for (int l = 0; l < cfg->n_layers; l++)
-        if (cfg->layers[l].kind == SBS_L_SBS_LOCAL)
-            return sbs_fail(e, "%s: network_structure.layer_type[%d]: 'SbS LOCAL' training is not "
-                               "supported yet", cfg->network_file, l), SBS_EXIT_USAGE;
     static sbs_net net;
     if (sbs_net_plan(&net, cfg, ic, ih - 2 * crop, iw - 2 * crop, e) != 0) return SBS_EXIT_USAGE;
     const char *out_dir = o->out_dir ? o->out_dir : cfg->weight_path;
@@ -278,6 +302,9 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                        .contrast = cfg->aug.jitter_contrast};
     size_t img = (size_t)ic * (ih - 2 * crop) * (iw - 2 * crop);
     bool learn = cfg->learn.learning_active;
+    /* a last layer with its own target (RECONSTRUCTION): loss only, no accuracy */
+    bool acc = net.L[net.n - 1].ops->loss == NULL;
+    char nb[4][32];
     double last_test = NAN, last_loss = NAN, run_t0 = sbs_now();
     int epochs_done = 0;
     struct sigaction sa;
@@ -348,10 +375,9 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
             t_fwd += t2 - t1;
             t_bwd += t3 - t2;
             if (++in_window < nbu) {
-                sbs_progress_line(&out.prog, false,
-                                  "epoch %d  %d/%d  loss %.4f  train %.2f%%  %.1f img/s", epoch,
-                                  sub + 1, n_sub, st.ep_loss / st.ep_seen,
-                                  100.0 * st.ep_correct / st.ep_seen,
+                sbs_progress_line(&out.prog, false, "epoch %d  %d/%d  loss %.4f%s  %.1f img/s",
+                                  epoch, sub + 1, n_sub, st.ep_loss / st.ep_seen,
+                                  train_str(nb[0], acc, st.ep_correct, st.ep_seen),
                                   st.ep_seen / (sbs_now() - ep_t0));
                 continue;
             }
@@ -378,17 +404,19 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
             double el = t5 - ep_t0;
             fprintf(out.metrics,
                     "{\"type\": \"update\", \"epoch\": %d, \"update\": %d, \"step\": %d, "
-                    "\"loss\": %.6g, \"train_accuracy\": %.4f, \"lr\": %.6g, "
+                    "\"loss\": %.6g, \"train_accuracy\": %s, \"lr\": %.6g, "
                     "\"images_per_s\": %.2f, \"seconds\": %.3f}\n",
                     epoch, st.updates_in_epoch, st.opt.t, win_loss / win_seen,
-                    100.0 * win_correct / win_seen, st.opt.lr, st.ep_seen / el, el);
+                    jnum(nb[0], 100.0 * win_correct / win_seen, acc), st.opt.lr,
+                    st.ep_seen / el, el);
             fflush(out.metrics);
             double eta = (double)(n_sub - sub - 1) * el / (sub + 1 - 0.0);
             sbs_progress_line(&out.prog, true,
-                              "epoch %d  update %d  %d/%d  loss %.4f  train %.2f%%  %.1f img/s  "
-                              "ETA %.0fs", epoch, st.updates_in_epoch, sub + 1, n_sub,
-                              st.ep_loss / st.ep_seen, 100.0 * st.ep_correct / st.ep_seen,
-                              st.ep_seen / el, eta);
+                              "epoch %d  update %d  %d/%d  loss %.4f%s  %.1f img/s  ETA %.0fs",
+                              epoch, st.updates_in_epoch, sub + 1, n_sub,
+                              st.ep_loss / st.ep_seen,
+                              train_str(nb[0], acc, st.ep_correct, st.ep_seen), st.ep_seen / el,
+                              eta);
             win_loss = 0;
             win_seen = win_correct = 0;
             if (g_stop) {
@@ -403,7 +431,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         st.ep_seconds = sbs_now() - ep_t0;
         if (sbs_ckpt_save(ckpt_path, &st, &ts, e) != 0) goto done;
         double t6 = sbs_now();
-        last_test = test_pass(&net, &ds.test, n_test, crop, o->seed, epoch, &out, &stopped);
+        last_test = test_pass(&net, &ts, &ds.test, n_test, crop, o->seed, epoch, &out, &stopped);
         if (stopped) break;
         double t_test = sbs_now() - t6;
         double train_loss = st.ep_loss / st.ep_seen, train_acc = 100.0 * st.ep_correct / st.ep_seen;
@@ -415,18 +443,25 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         double secs = sbs_now() - ep_t0;
         fprintf(out.metrics,
                 "{\"type\": \"epoch\", \"epoch\": %d, \"updates\": %d, \"step\": %d, "
-                "\"loss\": %.6g, \"train_accuracy\": %.4f, \"test_accuracy\": %.4f, "
-                "\"test_error\": %.4f, \"lr\": %.6g, \"images_per_s\": %.2f, \"seconds\": %.3f, "
-                "\"seconds_data\": %.3f, \"seconds_forward\": %.3f, \"seconds_backward\": %.3f, "
-                "\"seconds_update\": %.3f, \"seconds_test\": %.3f}\n",
-                epoch, st.updates_in_epoch, st.opt.t, train_loss, train_acc, last_test,
-                100.0 - last_test, st.opt.lr, (st.ep_seen + n_test) / secs, secs, t_data, t_fwd,
-                t_bwd, t_upd, t_test);
+                "\"loss\": %.6g, \"train_accuracy\": %s, \"test_accuracy\": %s, "
+                "\"test_error\": %s, \"test_loss\": %s, \"lr\": %.6g, \"images_per_s\": %.2f, "
+                "\"seconds\": %.3f, \"seconds_data\": %.3f, \"seconds_forward\": %.3f, "
+                "\"seconds_backward\": %.3f, \"seconds_update\": %.3f, \"seconds_test\": %.3f}\n",
+                epoch, st.updates_in_epoch, st.opt.t, train_loss, jnum(nb[0], train_acc, acc),
+                jnum(nb[1], last_test, acc), jnum(nb[2], 100.0 - last_test, acc),
+                acc ? "null" : jnum(nb[3], last_test, true), st.opt.lr,
+                (st.ep_seen + n_test) / secs, secs, t_data, t_fwd, t_bwd, t_upd, t_test);
         fflush(out.metrics);
-        say(&out, "epoch %d: loss %.5f, train %.2f %%, test %.2f %% (error %.2f %%), lr %.3g%s, "
-                  "%.0f s (data %.0f, forward %.0f, backward %.0f, update %.0f, test %.0f)",
-            epoch, train_loss, train_acc, last_test, 100.0 - last_test, st.opt.lr,
-            reduced ? " (reduced)" : "", secs, t_data, t_fwd, t_bwd, t_upd, t_test);
+        if (acc)
+            say(&out, "epoch %d: loss %.5f, train %.2f %%, test %.2f %% (error %.2f %%), lr %.3g%s, "
+                      "%.0f s (data %.0f, forward %.0f, backward %.0f, update %.0f, test %.0f)",
+                epoch, train_loss, train_acc, last_test, 100.0 - last_test, st.opt.lr,
+                reduced ? " (reduced)" : "", secs, t_data, t_fwd, t_bwd, t_upd, t_test);
+        else
+            say(&out, "epoch %d: loss %.5f, test loss %.5f, lr %.3g%s, %.0f s (data %.0f, "
+                      "forward %.0f, backward %.0f, update %.0f, test %.0f)",
+                epoch, train_loss, last_test, st.opt.lr, reduced ? " (reduced)" : "", secs,
+                t_data, t_fwd, t_bwd, t_upd, t_test);
         epochs_done++;
         st.next_sub = 0;
         st.ep_seconds = 0;
@@ -446,10 +481,11 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         goto done;
     }
     printf("{\"status\": \"finished\", \"epochs\": %d, \"epoch_id\": %d, \"steps\": %d, "
-           "\"train_loss\": %.6g, \"test_accuracy\": %.4f, \"test_error\": %.4f, \"lr\": %.6g, "
-           "\"seconds\": %.2f, \"weights\": ",
-           epochs_done, st.epoch, st.opt.t, last_loss, last_test, 100.0 - last_test, st.opt.lr,
-           sbs_now() - run_t0);
+           "\"train_loss\": %.6g, \"test_accuracy\": %s, \"test_error\": %s, \"test_loss\": %s, "
+           "\"lr\": %.6g, \"seconds\": %.2f, \"weights\": ",
+           epochs_done, st.epoch, st.opt.t, last_loss, jnum(nb[0], last_test, acc),
+           jnum(nb[1], 100.0 - last_test, acc), acc ? "null" : jnum(nb[2], last_test, true),
+           st.opt.lr, sbs_now() - run_t0);
     json_str(stdout, out_dir);
     printf("}\n");
     fflush(stdout);

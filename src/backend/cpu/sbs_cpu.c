@@ -204,6 +204,115 @@ static draw_fn pick_draw(const char *simd)
     return sbs_spikes_draw;
 }
 
+/* ---- variable-length dynamics (full-layer spikes) ----
+ * P positions interleaved as above, position p running over its own len[p] spikes idx[p][..]
+ * with eps indexed by its own count (all positions of a group share eps[t] at step t). Same
+ * update as SBS_DYN_BODY; used only by the full-layer path. */
+#define SBS_DYNV_ARGS                                                                         \
+    (const float *restrict W, int N, int ldw, int P, const int32_t *const *idx,              \
+     const int *len, const float *restrict eps, float forgetting_offset, float *restrict h)
+
+#define SBS_DYNV_BODY                                                                         \
+    {                                                                                         \
+        const float fo = forgetting_offset > 0.0f ? forgetting_offset : 0.0f;                 \
+        int tmax = 0;                                                                         \
+        for (int p = 0; p < P; p++) {                                                         \
+            if (len[p] > tmax) tmax = len[p];                                                 \
+            for (int n = 0; n < ldw; n++) h[(size_t)p * ldw + n] = n < N ? 1.0f / N : 0.0f;   \
+        }                                                                                     \
+        for (int t = 0; t < tmax; t++) {                                                      \
+            const float e = eps[t];                                                           \
+            const float a = 1.0f / (1.0f + e * (1.0f + fo));                                  \
+            const float c = e * fo * a / (float)N;                                            \
+            for (int p = 0; p < P; p++) {                                                     \
+                if (t >= len[p]) continue;                                                    \
+                const float *restrict w = W + (size_t)idx[p][t] * ldw;                        \
+                float *restrict hp = h + (size_t)p * ldw;                                     \
+                float acc[16];                                                                \
+                for (int j = 0; j < 16; j++) acc[j] = hp[j] * w[j];                           \
+                for (int v = 16; v < ldw; v += 16)                                            \
+                    for (int j = 0; j < 16; j++) acc[j] += hp[v + j] * w[v + j];              \
+                for (int j = 0; j < 8; j++) acc[j] += acc[j + 8];                             \
+                for (int j = 0; j < 4; j++) acc[j] += acc[j + 4];                             \
+                for (int j = 0; j < 2; j++) acc[j] += acc[j + 2];                             \
+                const float r = acc[0] + acc[1];                                              \
+                if (r > 1e-10f) {                                                             \
+                    const float b = e * a / r;                                                \
+                    for (int n = 0; n < ldw; n++) hp[n] = hp[n] * (a + b * w[n]) + c;         \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+        for (int p = 0; p < P; p++) {                                                         \
+            float *hp = h + (size_t)p * ldw;                                                  \
+            float s = 0.0f;                                                                   \
+            for (int n = 0; n < N; n++) s += hp[n];                                           \
+            const float inv = 1.0f / s;                                                       \
+            for (int n = 0; n < N; n++) hp[n] *= inv;                                         \
+        }                                                                                     \
+    }
+
+typedef void (*dynv_fn) SBS_DYNV_ARGS;
+
+#ifdef SBS_HAVE_X86
+SBS_AVX512 static void dynv_avx512 SBS_DYNV_ARGS
+{
+    const float fo = forgetting_offset > 0.0f ? forgetting_offset : 0.0f;
+    const __m512 h0 = _mm512_set1_ps(1.0f / N);
+    int tmax = 0;
+    for (int p = 0; p < P; p++) {
+        if (len[p] > tmax) tmax = len[p];
+        for (int v = 0; v < ldw; v += 16) {
+            __mmask16 live = (__mmask16)(N - v >= 16 ? 0xFFFF : (1u << (N > v ? N - v : 0)) - 1);
+            _mm512_storeu_ps(h + (size_t)p * ldw + v, _mm512_maskz_mov_ps(live, h0));
+        }
+    }
+    for (int t = 0; t < tmax; t++) {
+        const float e = eps[t];
+        const float a = 1.0f / (1.0f + e * (1.0f + fo));
+        const __m512 va = _mm512_set1_ps(a);
+        const __m512 vc = _mm512_set1_ps(e * fo * a / (float)N);
+        const float ea = e * a;
+        for (int p = 0; p < P; p++) {
+            if (t >= len[p]) continue;
+            const float *w = W + (size_t)idx[p][t] * ldw;
+            float *hp = h + (size_t)p * ldw;
+            __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(hp), _mm512_loadu_ps(w));
+            for (int v = 16; v < ldw; v += 16)
+                acc = _mm512_fmadd_ps(_mm512_loadu_ps(hp + v), _mm512_loadu_ps(w + v), acc);
+            const float r = _mm512_reduce_add_ps(acc);
+            if (r > 1e-10f) {
+                const __m512 vb = _mm512_set1_ps(ea / r);
+                for (int v = 0; v < ldw; v += 16) {
+                    __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(w + v), va);
+                    _mm512_storeu_ps(hp + v, _mm512_fmadd_ps(_mm512_loadu_ps(hp + v), f, vc));
+                }
+            }
+        }
+    }
+    for (int p = 0; p < P; p++) {
+        float *hp = h + (size_t)p * ldw;
+        float s = 0.0f;
+        for (int n = 0; n < N; n++) s += hp[n];
+        const float inv = 1.0f / s;
+        for (int n = 0; n < N; n++) hp[n] *= inv;
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void dynv_avx2 SBS_DYNV_ARGS SBS_DYNV_BODY
+#endif
+
+static void dynv_scalar SBS_DYNV_ARGS SBS_DYNV_BODY
+
+/* the variable-length dynamics of the SIMD level `name` (as chosen by pick) */
+static dynv_fn pick_dynv(const char *name)
+{
+#ifdef SBS_HAVE_X86
+    if (!strcmp(name, "avx512")) return dynv_avx512;
+    if (!strcmp(name, "avx2")) return dynv_avx2;
+#endif
+    return dynv_scalar;
+}
+
 void sbs_spikes_draw_fast(const char *simd, const uint32_t *thr, const uint32_t *alias, int K,
                           uint64_t seed, uint32_t tag, uint32_t sample, uint32_t position,
                           int T, int32_t *idx)
@@ -228,6 +337,7 @@ typedef struct {
 
 typedef struct {
     dyn_fn dyn;
+    dynv_fn dynv;      /* variable-length dynamics (full-layer spikes) */
     draw_fn draw;
     const char *simd;
     scratch *ws;       /* one per worker */
@@ -281,9 +391,94 @@ static void fwd_group(void *ctx, long gi, int worker)
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
+/* Full-layer spikes (spike_full_layer_input_distribution): one job per image: an alias table
+ * over all C*H*W inputs, T spikes, routed to the positions whose windows hold them
+ * (sbs_full_layer_route), then the dynamics of groups of SBS_P positions, each over its own
+ * spikes (a position gets about T*kx*ky/(H*W) of them). */
+typedef struct {
+    const sbs_layer_args *a;
+    const float *x;
+    const sbs_spike_key *key;
+    float *h;
+    cpu_impl *impl;
+    size_t off_alias, off_scr, off_spk, off_start, off_list, off_tab, off_h;
+} full_job;
+
+static void fwd_full_img(void *ctx, long b, int worker)
+{
+    full_job *j = ctx;
+    const sbs_layer_args *a = j->a;
+    const sbs_geom *g = &a->g;
+    int CHW = g->C * g->H * g->W, XY = g->X * g->Y, N = a->N;
+    unsigned char *m = j->impl->ws[worker].mem;
+    uint32_t *thr = (uint32_t *)m;
+    uint32_t *al = (uint32_t *)(m + j->off_alias);
+    double *scr = (double *)(m + j->off_scr);
+    int32_t *spk = (int32_t *)(m + j->off_spk);
+    int32_t *start = (int32_t *)(m + j->off_start);
+    int32_t *list = (int32_t *)(m + j->off_list);
+    float *hp = (float *)(m + j->off_h);
+    int32_t *tab = (int32_t *)(m + j->off_tab);
+    sbs_alias_build(j->x + (size_t)b * CHW, CHW, thr, al, scr);
+    j->impl->draw(thr, al, CHW, j->key->seed, sbs_spike_tag(a->layer, j->key->pass),
+                  j->key->first_sample + (uint32_t)b, SBS_FULL_LAYER_POSITION, a->T, spk);
+    sbs_full_layer_route(g, spk, a->T, start, list, tab);
+    for (int first = 0; first < XY; first += SBS_P) {
+        int P = XY - first < SBS_P ? XY - first : SBS_P;
+        const int32_t *ip[SBS_P];
+        int len[SBS_P];
+        for (int p = 0; p < P; p++) {
+            ip[p] = list + start[first + p];
+            len[p] = start[first + p + 1] - start[first + p];
+        }
+        j->impl->dynv(a->W, N, a->ldw, P, ip, len, a->eps, a->forgetting_offset, hp);
+        for (int p = 0; p < P; p++) {
+            float *out = j->h + (size_t)b * N * XY + first + p;
+            const float *hv = hp + (size_t)p * a->ldw;
+            for (int n = 0; n < N; n++) out[(size_t)n * XY] = hv[n];
+        }
+    }
+}
+
+static size_t align64(size_t n);
+static void ensure_ws(sbs_backend *be, size_t need);
+
+static void cpu_sbs_forward_full(sbs_backend *be, const sbs_layer_args *a, const float *x,
+                                 int B, const sbs_spike_key *key, float *h)
+{
+    const sbs_geom *g = &a->g;
+    size_t CHW = (size_t)g->C * g->H * g->W, XY = (size_t)g->X * g->Y, T = (size_t)a->T;
+    full_job j = {.a = a, .x = x, .key = key, .h = h, .impl = be->impl};
+    j.off_alias = align64(CHW * 4);
+    j.off_scr = j.off_alias + align64(CHW * 4);
+    j.off_spk = j.off_scr + align64(3 * CHW * sizeof(double));
+    j.off_start = j.off_spk + align64((T + 1) * 4);
+    j.off_list = j.off_start + align64((XY + 1) * 4);
+    j.off_tab = j.off_list + align64((T * g->kx * g->ky + 1) * 4);
+    j.off_h = j.off_tab + align64(sbs_full_layer_route_tab(g) * 4);
+    ensure_ws(be, j.off_h + align64((size_t)SBS_P * a->ldw * sizeof(float)));
+    sbs_pool_run(be->pool, B, fwd_full_img, &j);
+}
+
+static void ensure_ws(sbs_backend *be, size_t need)
+{
+    cpu_impl *impl = be->impl;
+    for (int w = 0; w < be->threads; w++) {
+        if (impl->ws[w].cap < need) {
+            free(impl->ws[w].mem);
+            impl->ws[w].mem = xaligned(need);
+            impl->ws[w].cap = need;
+        }
+    }
+}
+
 static void cpu_sbs_forward(sbs_backend *be, const sbs_layer_args *a, const float *x, int B,
                             const sbs_spike_key *key, float *h)
 {
+    if (a->full_layer) {
+        cpu_sbs_forward_full(be, a, x, B, key, h);
+        return;
+    }
     cpu_impl *impl = be->impl;
     int K = a->g.K, T = a->T;
     fwd_job j = {.a = a, .x = x, .B = B, .key = key, .h = h, .impl = impl};
@@ -324,6 +519,7 @@ sbs_backend *sbs_cpu_backend_create(int threads, const char *simd)
     be->threads = sbs_pool_threads(be->pool);
     impl->dyn = pick(simd, &impl->simd);
     impl->draw = pick_draw(impl->simd);
+    impl->dynv = pick_dynv(impl->simd);
     impl->ws = xcalloc((size_t)be->threads, sizeof *impl->ws);
     be->impl = impl;
     be->sbs_forward = cpu_sbs_forward;

@@ -1,0 +1,110 @@
+/* fuzz_config.c — the config loader (SPEC §3): comments, merging of the three files,
+ * --set overrides, strict keys and types, and the network plan's shape checks.
+ *
+ * Input: up to four parts separated by a line "%%":
+ *   one part: def.json alone; two: network.json, def.json; three: network.json,
+ *   dataset.json, def.json; four: the three files and --set overrides, one per line.
+ * A config that loads is dumped (sbs_config_dump), and the dump must load again and give the
+ * same dump (the dump is what --dry-run and the logs show). */
+#include "fuzz_util.h"
+#include "sbs/cli.h"
+#include "sbs/config.h"
+#include "sbs/net.h"
+
+#define SEP "\n%%\n"
+#define MAX_OVERRIDES 32
+
+static char *dump_string(const sbs_config *cfg, size_t *len)
+{
+    char *s = NULL;
+    FILE *f = open_memstream(&s, len);
+    if (!f) abort();
+    sbs_config_dump(cfg, f);
+    fclose(f);
+    return s;
+}
+
+/* The plan checks shapes; keep it to sizes that a test machine can allocate. */
+static bool plan_sized(const sbs_config *c)
+{
+    for (int l = 0; l < c->n_layers; l++) {
+        const sbs_layer_cfg *L = &c->layers[l];
+        if (L->in > 256 || L->out > 256 || L->spikes > 100000) return false;
+        for (int a = 0; a < 2; a++)
+            if (L->kernel[a] > 64 || L->stride[a] > 64 || L->dilation[a] > 64 ||
+                L->padding[a] > 64)
+                return false;
+    }
+    return c->number_of_output_neurons <= 256;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > 65536) return 0;
+    fuzz_part parts[4];
+    int np = fuzz_split(data, size, SEP, parts, 4);
+    char paths[3][512];
+    const char *files[3] = {NULL, NULL, NULL};
+    static const char *const names[3] = {"network.json", "dataset.json", "def.json"};
+    int slot[4][3] = {{2}, {0, 2}, {0, 1, 2}, {0, 1, 2}};
+    int nfiles = np < 3 ? np : 3;
+    for (int i = 0; i < nfiles; i++) {
+        int s = slot[np - 1][i];
+        fuzz_write(names[s], parts[i].p, parts[i].n, paths[s], sizeof paths[s]);
+        files[s] = paths[s];
+    }
+    char *ovbuf = NULL;
+    const char *ov[MAX_OVERRIDES];
+    int nov = 0;
+    if (np == 4) {
+        ovbuf = malloc(parts[3].n + 1);
+        memcpy(ovbuf, parts[3].p, parts[3].n);
+        ovbuf[parts[3].n] = 0;
+        char *save = NULL;
+        for (char *l = strtok_r(ovbuf, "\n", &save); l && nov < MAX_OVERRIDES;
+             l = strtok_r(NULL, "\n", &save))
+            ov[nov++] = l;
+    }
+
+    static sbs_config cfg, cfg2;
+    sbs_err e = {{0}};
+    int r = sbs_config_load(&cfg, files[0], files[1], files[2], ov, nov, &e);
+    fuzz_note("config", r, e.msg);
+    if (r != 0) {
+        /* one line, naming something */
+        fuzz_check_msg(e.msg);
+    } else {
+        size_t n1 = 0, n2 = 0;
+        char *d1 = dump_string(&cfg, &n1);
+        char p[512];
+        fuzz_write("dump.json", d1, n1, p, sizeof p);
+        if (sbs_config_load(&cfg2, NULL, NULL, p, NULL, 0, &e) != 0) {
+            fprintf(stderr, "the dump of a valid config does not load: %s\n%s\n", e.msg, d1);
+            abort();
+        }
+        char *d2 = dump_string(&cfg2, &n2);
+        if (n1 != n2 || memcmp(d1, d2, n1) != 0) {
+            fprintf(stderr, "the dump changes when loaded again:\n%s\n---\n%s\n", d1, d2);
+            abort();
+        }
+        free(d1);
+        free(d2);
+
+        int ic = 1, ih = 28, iw = 28;
+        sbs_mode_shape(cfg.data_mode, &ic, &ih, &iw);
+        int crop = cfg.aug.crop_width_in_pixel;
+        if (2 * crop < ih && 2 * crop < iw && plan_sized(&cfg)) {
+            sbs_net net;
+            int rp = sbs_net_plan(&net, &cfg, ic, ih - 2 * crop, iw - 2 * crop, &e);
+            fuzz_note("plan", rp, e.msg);
+            if (rp == 0) {
+                sbs_net_spikes_per_image(&net);
+                sbs_net_free(&net);
+            } else {
+                fuzz_check_msg(e.msg);
+            }
+        }
+    }
+    free(ovbuf);
+    return 0;
+}
