@@ -1,7 +1,9 @@
 /* sbs-eval — evaluate a network's weights on the test split of its data set (SPEC §5). */
 #include "sbs/cli.h"
 #include "sbs/data.h"
+#include "sbs/layer.h"
 #include "sbs/net.h"
+#include "sbs/train.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -168,6 +170,11 @@ int main(int argc, char **argv)
     long *conf = xcalloc((size_t)nc * nc, sizeof *conf);
     float *x = net.act[0];
     long correct = 0;
+    /* a last layer with its own target (RECONSTRUCTION): report its loss, not an accuracy */
+    sbs_layer *last = &net.L[net.n - 1];
+    sbs_trainer_state ts;
+    double own_loss = 0;
+    if (last->ops->loss) sbs_grad_init(&ts, &net);
     sbs_progress prog;
     sbs_progress_init(&prog);
     double t0 = sbs_now();
@@ -177,6 +184,14 @@ int main(int argc, char **argv)
         sbs_spike_key key = {.seed = (uint64_t)seed, .pass = (uint32_t)cfg.epoch_id * 2u + 1u,
                              .first_sample = (uint32_t)first};
         sbs_net_forward(&net, x, b, &key);
+        if (last->ops->loss) {
+            ts.labels = ds.test.y + first;
+            own_loss += last->ops->loss(&ts, last, b);
+            double dt = sbs_now() - t0;
+            sbs_progress_line(&prog, first + b == n, "eval %d/%d  loss %.5f  %.1f images/s",
+                              first + b, n, own_loss / (first + b), (first + b) / dt);
+            continue;
+        }
         const float *out = sbs_net_output(&net);
         for (int i = 0; i < b; i++) {
             int pred = sbs_argmax(out + (size_t)i * nc, nc);
@@ -192,6 +207,17 @@ int main(int argc, char **argv)
     double secs = sbs_now() - t0;
     sbs_progress_done(&prog);
     double acc = 100.0 * correct / n;
+    if (last->ops->loss) {
+        if (json)
+            printf("{\"loss\": %.6f, \"total\": %d, \"seed\": %ld, \"seconds\": %.3f, "
+                   "\"images_per_s\": %.2f}\n", own_loss / n, n, seed, secs, n / secs);
+        else
+            printf("%s loss %.5f per pattern (%d images), %.1f images/s, %d threads (%s)\n",
+                   last->cfg->type, own_loss / n, n, n / secs, be->threads,
+                   sbs_cpu_simd_name(be));
+        sbs_grad_free(&ts);
+        goto out;
+    }
     if (confusion) {
         FILE *f = json ? stderr : stdout;
         fprintf(f, "confusion matrix (rows: label, columns: prediction)\n     ");
@@ -225,6 +251,7 @@ int main(int argc, char **argv)
         printf("accuracy %.2f %% (%ld / %d), error %.2f %%, %.1f images/s, %d threads (%s)\n", acc,
                correct, n, 100.0 - acc, n / secs, be->threads, sbs_cpu_simd_name(be));
     }
+out:
     free(conf);
     sbs_net_free(&net);
     be->destroy(be);
