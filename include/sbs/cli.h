@@ -10,6 +10,10 @@
 /* Input image shape of a data_mode before cropping; -1 if unknown. */
 int sbs_mode_shape(const char *data_mode, int *c, int *h, int *w);
 
+/* Bytes the full train + test split of a data_mode take in memory (an estimate for
+ * planning; 0 if unknown). */
+size_t sbs_mode_data_bytes(const char *data_mode);
+
 /* Parse a non-negative integer option value strictly ("--spikes 12x" is an error). */
 int sbs_parse_int(const char *opt, const char *s, long lo, long hi, long *out, sbs_err *e);
 

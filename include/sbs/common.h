@@ -41,6 +41,10 @@ void *sbs_xaligned_(size_t n, const char *file, int line);
 /* Monotonic wall clock in seconds. */
 double sbs_now(void);
 
+/* Memory this process may still use: MemAvailable, capped by RLIMIT_AS (SIZE_MAX if
+ * unknown). */
+size_t sbs_mem_available(void);
+
 /* Number of online CPU cores (>= 1). */
 int sbs_num_cores(void);
 

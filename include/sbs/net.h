@@ -57,6 +57,10 @@ typedef struct sbs_net {
 int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_err *e);
 void sbs_net_free(sbs_net *net);
 void sbs_net_print_plan(const sbs_net *net, FILE *f);
+/* Bytes the network needs for batches of B patterns on `threads` workers (weights,
+ * activations, scratch; with training also gradients, Adam moments and per-image gradient
+ * buffers). Data sets are not included. */
+size_t sbs_net_memory(const sbs_net *net, int B, int threads, bool training);
 /* Spike updates (spikes drawn) per image. */
 double sbs_net_spikes_per_image(const sbs_net *net);
 

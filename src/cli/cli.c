@@ -20,6 +20,14 @@ int sbs_mode_shape(const char *m, int *c, int *h, int *w)
     return -1;
 }
 
+size_t sbs_mode_data_bytes(const char *m)
+{
+    int c, h, w;
+    if (sbs_mode_shape(m, &c, &h, &w) != 0) return 0;
+    size_t n = !strcmp(m, "CIFAR10") ? 60000 : 70000;
+    return n * ((size_t)c * h * w * sizeof(float) + 1);
+}
+
 int sbs_parse_int(const char *opt, const char *s, long lo, long hi, long *out, sbs_err *e)
 {
     char *end;

@@ -130,6 +130,16 @@ int main(int argc, char **argv)
         }
         sbs_net_print_plan(&net, stdout);
         printf("spike updates per image: %.0f\n", sbs_net_spikes_per_image(&net));
+        int th = threads > 0 ? (int)threads
+                             : (cfg.number_of_cpu_processes > 0 ? cfg.number_of_cpu_processes
+                                                                : sbs_num_cores());
+        int B = cfg.batch_size < 64 ? 64 : cfg.batch_size;
+        size_t nm = sbs_net_memory(&net, B, th, cfg.learn.learning_active);
+        size_t dm = sbs_mode_data_bytes(cfg.data_mode);
+        printf("memory: %.1f MiB (network, batch %d, %d threads, training %s) + %.1f MiB (data "
+               "set) = %.1f MiB; available %.1f MiB\n", nm / 1048576.0, B, th,
+               cfg.learn.learning_active ? "on" : "off", dm / 1048576.0, (nm + dm) / 1048576.0,
+               sbs_mem_available() / 1048576.0);
         sbs_net_free(&net);
         return 0;
     }

@@ -94,6 +94,29 @@ double sbs_net_spikes_per_image(const sbs_net *net)
     return s;
 }
 
+size_t sbs_net_memory(const sbs_net *net, int B, int threads, bool training)
+{
+    size_t f = 0, fs = 0, bs = 0, act = (size_t)net->in_c * net->in_h * net->in_w;
+    size_t cpu = 0; /* CPU backend SbS scratch per worker (sbs_cpu.c layout, rounded up) */
+    for (int l = 0; l < net->n; l++) {
+        const sbs_layer *L = &net->L[l];
+        size_t w = sbs_weight_floats(L), b = L->file_weights ? L->n_b : 0;
+        f += w + L->n_b + (size_t)L->T;
+        act += (size_t)L->N * L->X * L->Y;
+        if (L->fwd_scr > fs) fs = L->fwd_scr;
+        if (L->bwd_scr > bs) bs = L->bwd_scr;
+        if (L->T > 0) {
+            size_t c = (size_t)L->g.K * (4 + 4 + 4 + 24) + (size_t)8 * L->T * 4 +
+                       (size_t)8 * L->ldw * 4 + 5 * 64;
+            if (c > cpu) cpu = c;
+        }
+        if (training && L->file_weights) f += 3 * (w + b) + (size_t)B * (w + b);
+    }
+    size_t floats = f + act * (size_t)B * (training ? 2 : 1) +
+                    (size_t)threads * (fs + (training ? bs : 0));
+    return floats * sizeof(float) + (size_t)threads * cpu;
+}
+
 void sbs_net_print_plan(const sbs_net *net, FILE *f)
 {
     fprintf(f, "input %d x %d x %d\n", net->in_c, net->in_h, net->in_w);

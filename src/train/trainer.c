@@ -215,6 +215,24 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     int *order = NULL;
     float *grad_tmp = NULL;
 
+    /* memory, computed up front: fail before any work rather than in the middle */
+    {
+        int th = o->threads > 0 ? o->threads : sbs_num_cores();
+        size_t need = sbs_net_memory(&net, B < 64 ? 64 : B, th, cfg->learn.learning_active) +
+                      sbs_mode_data_bytes(cfg->data_mode);
+        size_t avail = sbs_mem_available();
+        if (need > avail) {
+            sbs_fail(e, "this run needs about %.1f GiB of memory (network %.1f GiB for batch %d "
+                        "on %d threads, data %.1f GiB), only %.1f GiB are available",
+                     need / 1073741824.0,
+                     sbs_net_memory(&net, B < 64 ? 64 : B, th, cfg->learn.learning_active) /
+                         1073741824.0,
+                     B, th, sbs_mode_data_bytes(cfg->data_mode) / 1073741824.0,
+                     avail / 1073741824.0);
+            sbs_net_free(&net);
+            return SBS_EXIT_NOMEM;
+        }
+    }
     /* weights before data: a bad weight file is reported before the long load */
     sbs_net_init_weights(&net, o->seed);
     int loaded = 0;
