@@ -37,7 +37,8 @@
 #define NNMF_CLONES
 #endif
 
-/* Most floats of iterates one worker keeps in the backward before it checkpoints. */
+/* Most floats of iterates one worker keeps in the backward before it checkpoints (32 MB);
+ * read when a layer is planned, which sizes the backward scratch. */
 static size_t nnmf_store_limit = (size_t)8 << 20;
 
 void sbs_nnmf_set_store_limit(size_t floats)
@@ -71,7 +72,7 @@ static nnmf_store store_plan(int K, int N, int M, int T, size_t limit)
         st.c = (st.c + 1) / 2;
         st.nseg = (T + st.c - 1) / st.c;
     }
-    /* the smallest store that fits, from the halving; then the largest c with that nseg */
+    /* the first halving that fits; then even segments for that many (no longer: still fits) */
     st.c = (T + st.nseg - 1) / st.nseg;
     return st;
 }
