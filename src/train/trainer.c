@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -47,6 +48,28 @@ static int mkdir_p(const char *path, sbs_err *e)
     if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
         return sbs_fail(e, "%s exists and is not a folder", buf);
     return 0;
+}
+
+/* Remove temporary files a killed run left behind (NAME.tmp.PID of a process that is gone);
+ * the files they were meant to replace are intact, as writes are atomic. */
+static void remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *t = strstr(de->d_name, ".tmp.");
+        if (!t || (strncmp(de->d_name, "Weight_L", 8) && strncmp(de->d_name, "Bias_L", 6) &&
+                   strncmp(de->d_name, "checkpoint.sbs", 14)))
+            continue;
+        char *end;
+        long pid = strtol(t + 5, &end, 10);
+        if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno == EPERM)) continue;
+        char p[PATH_MAX + 256];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    closedir(d);
 }
 
 typedef struct {
@@ -249,6 +272,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         goto done;
     }
     if (mkdir_p(out_dir, e) != 0) goto done;
+    remove_stale_temps(out_dir);
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/checkpoint.sbs", out_dir);
     char ckpt_path[PATH_MAX + 64];
@@ -330,6 +354,9 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* a file-size limit makes a write fail with EFBIG (reported, previous files kept) instead
+     * of killing the process */
+    signal(SIGXFSZ, SIG_IGN);
     bool stopped = false;
 
     for (; st.epoch < epoch_end && !stopped; st.epoch++) {
@@ -370,8 +397,24 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                     corr += sbs_argmax(outp + (size_t)i * net.n_out, net.n_out) == lab[i];
             double t2 = sbs_now();
             if (!isfinite(loss)) {
-                sbs_fail(e, "epoch %d sub-batch %d: the loss became %g; stopped, the last good "
-                            "weights are kept in %s", epoch, sub, loss, out_dir);
+                int bad = -1;
+                for (int l = 0; l < net.n && bad < 0; l++) {
+                    const sbs_layer *L = &net.L[l];
+                    size_t nn = (size_t)b * L->N * L->X * L->Y;
+                    for (size_t i = 0; i < nn; i++)
+                        if (!isfinite(net.act[l + 1][i])) {
+                            bad = l;
+                            break;
+                        }
+                }
+                if (bad >= 0)
+                    sbs_fail(e, "epoch %d sub-batch %d: layer %d (%s) produced %s values and the "
+                                "loss became %g; stopped, the weights of the last update are kept "
+                                "in %s", epoch, sub, bad, net.L[bad].cfg->type, "non-finite",
+                             loss, out_dir);
+                else
+                    sbs_fail(e, "epoch %d sub-batch %d: the loss became %g; stopped, the weights "
+                                "of the last update are kept in %s", epoch, sub, loss, out_dir);
                 goto done;
             }
             /* per-pattern loss for reports: mode 0 sums over the batch, mode 1 averages */
