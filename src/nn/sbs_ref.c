@@ -50,16 +50,17 @@ void sbs_alias_build(const float *x, int K, uint32_t *thr, uint32_t *alias, doub
     int *large = (int *)(scratch + 2 * K);
     double sum = 0.0;
     for (int i = 0; i < K; i++) sum += x[i] > 0.0f ? (double)x[i] : 0.0;
+    const double scale = sum > 0.0 ? (double)K / sum : 0.0;
     int ns = 0, nl = 0;
     for (int i = 0; i < K; i++) {
-        q[i] = sum > 0.0 ? (x[i] > 0.0f ? (double)x[i] : 0.0) * K / sum : 1.0;
+        q[i] = sum > 0.0 ? (x[i] > 0.0f ? (double)x[i] * scale : 0.0) : 1.0;
         if (q[i] < 1.0) small[ns++] = i;
         else large[nl++] = i;
     }
     while (ns > 0 && nl > 0) {
         int s = small[--ns];
         int l = large[nl - 1];
-        double t = ldexp(q[s], 32);
+        double t = q[s] * 4294967296.0; /* q < 1: fits in 32 bits */
         thr[s] = t >= 4294967295.0 ? 0xFFFFFFFFu : (uint32_t)t;
         alias[s] = (uint32_t)l;
         q[l] = (q[l] + q[s]) - 1.0;
