@@ -17,6 +17,17 @@ size_t sbs_mode_data_bytes(const char *data_mode);
 /* Parse a non-negative integer option value strictly ("--spikes 12x" is an error). */
 int sbs_parse_int(const char *opt, const char *s, long lo, long hi, long *out, sbs_err *e);
 
+/* Check a --simd value: auto, avx512, avx2 or scalar. */
+int sbs_parse_simd(const char *s, sbs_err *e);
+
+/* A bad command line: "PROG: MSG (PROG --help lists the options)" on stderr; returns
+ * SBS_EXIT_USAGE. */
+int sbs_usage_error(const char *prog, const char *msg);
+
+/* The same for what getopt_long (optstring starting with ':') returned as an error: ':' an
+ * option without its value, anything else an unknown option. */
+int sbs_option_error(const char *prog, int c, char *const *argv);
+
 /* A one-line progress display on stderr when it is a terminal (\r-updated). */
 typedef struct {
     bool tty;

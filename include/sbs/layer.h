@@ -58,5 +58,8 @@ int sbs_layer_window(sbs_layer *L, const char *nf, sbs_err *e);
 int sbs_layer_keeps_channels(const sbs_layer *L, const char *nf, sbs_err *e);
 /* Run fn(ctx, b, worker) for every image b < B on the backend's pool. */
 void sbs_layer_per_image(sbs_net *net, int B, void (*fn)(void *, long, int), void *ctx);
+/* The backward of SbS and SbS LOCAL (layer_sbs.c): P (M x K, row m for position m) = the
+ * input windows of one image x, each normalised to sum 1 (x_i / (sum + 1e-20)). */
+void sbs_layer_windows(const sbs_layer *L, const float *x, float *P);
 
 #endif

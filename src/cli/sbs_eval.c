@@ -35,13 +35,6 @@ static void usage(FILE *f)
         "Exit status: 0 ok, 1 failed while running, 2 bad command line, config or input.\n");
 }
 
-/* One line on stderr: what was wrong, then where to look. */
-static int die_usage(const char *msg)
-{
-    fprintf(stderr, "sbs-eval: %s (sbs-eval --help lists the options)\n", msg);
-    return SBS_EXIT_USAGE;
-}
-
 int main(int argc, char **argv)
 {
     const char *network = NULL, *dataset = NULL, *weights = NULL, *data = NULL, *simd = "auto";
@@ -74,36 +67,18 @@ int main(int argc, char **argv)
         case O_B: r = sbs_parse_int("--batch", optarg, 1, 1 << 20, &batch, &e); break;
         case O_SEED: r = sbs_parse_int("--seed", optarg, 0, 0x7fffffffffffffffL, &seed, &e); break;
         case O_TH: r = sbs_parse_int("--threads", optarg, 1, 1024, &threads, &e); break;
-        case O_SIMD:
-            simd = optarg;
-            if (strcmp(simd, "auto") && strcmp(simd, "avx512") && strcmp(simd, "avx2") &&
-                strcmp(simd, "scalar"))
-                r = sbs_fail(&e, "--simd: expected auto, avx512, avx2 or scalar, found '%s'", simd);
-            break;
+        case O_SIMD: simd = optarg; r = sbs_parse_simd(optarg, &e); break;
         case O_SET: sets[n_sets++] = optarg; break;
         case O_CONF: confusion = true; break;
         case O_JSON: json = true; break;
         case O_PLAN: plan_only = true; break;
         case O_VER: printf("sbs-eval %s\n", SBS_VERSION); return 0;
         case 'h': usage(stdout); return 0;
-        case ':': {
-            char msg[256];
-            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
-            return die_usage(msg);
+        default: return sbs_option_error("sbs-eval", c, argv);
         }
-        case '?':
-        default: {
-            char msg[256];
-            if (optopt >= 256 || optopt == 0)
-                snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            else
-                snprintf(msg, sizeof msg, "unknown option '-%c'", optopt);
-            return die_usage(msg);
-        }
-        }
-        if (r) return die_usage(e.msg);
+        if (r) return sbs_usage_error("sbs-eval", e.msg);
     }
-    if (argc - optind > 1) return die_usage("expected at most one config path");
+    if (argc - optind > 1) return sbs_usage_error("sbs-eval", "expected at most one config path");
     const char *def = optind < argc ? argv[optind] : NULL;
 
     char spikes_set[64];

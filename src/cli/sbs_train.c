@@ -40,13 +40,6 @@ static void usage(FILE *f)
         "3 out of memory, 130 interrupted (state saved; continue with --resume).\n");
 }
 
-/* One line on stderr: what was wrong, then where to look. */
-static int die_usage(const char *msg)
-{
-    fprintf(stderr, "sbs-train: %s (sbs-train --help lists the options)\n", msg);
-    return SBS_EXIT_USAGE;
-}
-
 int main(int argc, char **argv)
 {
     const char *network = NULL, *dataset = NULL;
@@ -81,12 +74,7 @@ int main(int argc, char **argv)
         case O_RES: o.resume = true; break;
         case O_SEED: r = sbs_parse_int("--seed", optarg, 0, 0x7fffffffffffffffL, &seed, &e); break;
         case O_TH: r = sbs_parse_int("--threads", optarg, 1, 1024, &threads, &e); break;
-        case O_SIMD:
-            o.simd = optarg;
-            if (strcmp(optarg, "auto") && strcmp(optarg, "avx512") && strcmp(optarg, "avx2") &&
-                strcmp(optarg, "scalar"))
-                r = sbs_fail(&e, "--simd: expected auto, avx512, avx2 or scalar, found '%s'", optarg);
-            break;
+        case O_SIMD: o.simd = optarg; r = sbs_parse_simd(optarg, &e); break;
         case O_LT: r = sbs_parse_int("--limit-train", optarg, 1, 1L << 30, &lt, &e); break;
         case O_LTE: r = sbs_parse_int("--limit-test", optarg, 1, 1L << 30, &lte, &e); break;
         case O_MET: o.metrics_path = optarg; break;
@@ -94,20 +82,11 @@ int main(int argc, char **argv)
         case O_DRY: dry = true; break;
         case O_VER: printf("sbs-train %s\n", SBS_VERSION); return 0;
         case 'h': usage(stdout); return 0;
-        case ':': {
-            char msg[256];
-            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
-            return die_usage(msg);
+        default: return sbs_option_error("sbs-train", c, argv);
         }
-        default: {
-            char msg[256];
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            return die_usage(msg);
-        }
-        }
-        if (r) return die_usage(e.msg);
+        if (r) return sbs_usage_error("sbs-train", e.msg);
     }
-    if (argc - optind > 1) return die_usage("expected at most one config path");
+    if (argc - optind > 1) return sbs_usage_error("sbs-train", "expected at most one config path");
     char netf[PATH_MAX], dsf[PATH_MAX], deff[PATH_MAX];
     static sbs_config cfg;
     if (sbs_config_paths(optind < argc ? argv[optind] : NULL, network, dataset, netf, dsf, deff,

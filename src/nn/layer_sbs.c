@@ -57,6 +57,19 @@ static void sbs_forward(sbs_net *net, sbs_layer *L, int B, const sbs_spike_key *
     net->be->sbs_forward(net->be, &a, net->act[L->index], B, key, net->act[L->index + 1]);
 }
 
+void sbs_layer_windows(const sbs_layer *L, const float *x, float *P)
+{
+    int M = L->X * L->Y, K = L->g.K;
+    for (int m = 0; m < M; m++) {
+        float *p = P + (size_t)m * K;
+        sbs_patch_gather(&L->g, x, m / L->Y, m % L->Y, p);
+        double sum = 0;
+        for (int i = 0; i < K; i++) sum += p[i];
+        float inv = (float)(1.0 / (sum + 1e-20));
+        for (int i = 0; i < K; i++) p[i] *= inv;
+    }
+}
+
 typedef struct {
     sbs_trainer_state *s;
     const sbs_layer *L;
@@ -76,14 +89,7 @@ static void sbs_bwd_img(void *ctx, long b, int worker)
     const float *Gh = s->gact[l + 1] + (size_t)b * N * M;
     float *P = s->bscr[worker], *R = P + (size_t)M * K, *Q = R + (size_t)M * K;
     float *HG = Q + (size_t)M * K, *tmp = HG + (size_t)N * M;
-    for (int m = 0; m < M; m++) {
-        float *p = P + (size_t)m * K;
-        sbs_patch_gather(&L->g, x, m / L->Y, m % L->Y, p);
-        double sum = 0;
-        for (int i = 0; i < K; i++) sum += p[i];
-        float inv = (float)(1.0 / (sum + 1e-20));
-        for (int i = 0; i < K; i++) p[i] *= inv;
-    }
+    sbs_layer_windows(L, x, P);
     for (size_t i = 0; i < (size_t)N * M; i++) HG[i] = H[i] * Gh[i];
     /* R (M x K) = H^T W^T,  Q (M x K) = HG^T W^T */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, M, K, N, 1.0f, H, M, L->weight, ldw, 0.0f,

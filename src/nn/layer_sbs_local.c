@@ -47,14 +47,7 @@ static void local_dw_img(void *ctx, long b, int worker)
     const float *x = net->act[l] + (size_t)b * in_sz;
     const float *H = net->act[l + 1] + (size_t)b * N * M;
     float *P = s->bscr[worker], *R = P + (size_t)M * K;
-    for (int m = 0; m < M; m++) {
-        float *p = P + (size_t)m * K;
-        sbs_patch_gather(&L->g, x, m / L->Y, m % L->Y, p);
-        double sum = 0;
-        for (int i = 0; i < K; i++) sum += p[i];
-        float inv = (float)(1.0 / (sum + 1e-20));
-        for (int i = 0; i < K; i++) p[i] *= inv;
-    }
+    sbs_layer_windows(L, x, P);
     /* R (M x K) = H^T W^T, then D = -2 (P - R) in place of R */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, M, K, N, 1.0f, H, M, L->weight, ldw, 0.0f,
                 R, K);

@@ -7,81 +7,12 @@
  * the exact conv gradient, weights saved and loaded like CONV2D; the CNN_Approx configs and
  * the worked examples load and plan. One line per case; exit 1 on failure. */
 #include "sbs/approx.h"
-#include "sbs/layer.h"
-#include "sbs/rng.h"
-#include "sbs/train.h"
+#include "sbs_test.h"
 
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
-#define CHECK(cond, ...)                                                                  \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            printf("    FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                    \
-            printf(__VA_ARGS__);                                                          \
-            printf("\n");                                                                 \
-            return 1;                                                                     \
-        }                                                                                 \
-    } while (0)
-
-typedef struct {
-    int kind, in, out, k[2], s[2], d[2], p[2];
-    int spikes;
-    int frac, trunc;
-    bool enable;
-} lspec;
-
-static int make_net(sbs_config *cfg, sbs_net *net, const lspec *ls, int n, int n_out, int C,
-                    int H, int W, sbs_err *err)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->n_layers = n;
-    cfg->number_of_output_neurons = n_out;
-    cfg->learn.weight_noise_range[0] = 1.0f;
-    cfg->learn.weight_noise_range[1] = 1.5f;
-    cfg->learn.learning_active = true;
-    cfg->learn.disable_scale_grade = true;
-    snprintf(cfg->learn.optimizer_name, sizeof cfg->learn.optimizer_name, "Adam");
-    for (int l = 0; l < n; l++) {
-        sbs_layer_cfg *c = &cfg->layers[l];
-        c->kind = ls[l].kind;
-        snprintf(c->type, sizeof c->type, "%s", sbs_layer_kind_name(c->kind));
-        c->in = ls[l].in ? ls[l].in : -1; /* 0 (unset) means not given */
-        c->out = ls[l].out ? ls[l].out : -1;
-        for (int a = 0; a < 2; a++) {
-            c->kernel[a] = ls[l].k[a] ? ls[l].k[a] : 1;
-            c->stride[a] = ls[l].s[a] ? ls[l].s[a] : 1;
-            c->dilation[a] = ls[l].d[a] ? ls[l].d[a] : 1;
-            c->padding[a] = ls[l].p[a];
-        }
-        c->spikes = ls[l].spikes ? ls[l].spikes : 64;
-        c->epsilon_0 = 1.0f;
-        c->forgetting_offset = -1.0f;
-        c->cooldown_after_number_of_spikes = -1;
-        c->reduction_cooldown = 25.0f;
-        c->w_trainable = true;
-        c->approximation_enable = ls[l].enable;
-        c->number_of_frac_bits = ls[l].frac ? ls[l].frac : -1;
-        c->number_of_trunc_bits = ls[l].trunc ? ls[l].trunc : -1;
-    }
-    sbs_err e;
-    if (sbs_net_plan(net, cfg, C, H, W, err ? err : &e) != 0) {
-        if (!err) printf("    plan: %s\n", e.msg);
-        return -1;
-    }
-    sbs_net_init_weights(net, 3);
-    return 0;
-}
-
-static void fill(float *x, size_t n, uint32_t a, float lo, float hi)
-{
-    sbs_stream st;
-    sbs_stream_init(&st, 77, SBS_RNG_INIT, a, 9);
-    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * (float)sbs_stream_u01(&st);
-}
+/* the spikes of a layer in these nets that sets no .spikes of its own */
+enum { DEFAULT_SPIKES = 64 };
 
 /* Wilson-Hilferty upper quantile of chi-square(df) at z standard deviations */
 static double chi2_crit(int df, double z)
@@ -96,10 +27,9 @@ static int test_onoff_values(void)
 {
     static sbs_config cfg;
     sbs_net net;
-    lspec ls[] = {{.kind = SBS_L_ONOFF, .in = 5, .out = 10}};
-    CHECK(make_net(&cfg, &net, ls, 1, 10, 5, 1, 1, NULL) == 0, "plan");
-    sbs_backend *be = sbs_cpu_backend_create(1, "auto");
-    sbs_net_bind(&net, be, 2);
+    sbs_test_layer ls[] = {{.kind = SBS_L_ONOFF, .in = 5, .out = 10}};
+    CHECK(sbs_test_net(&cfg, &net, ls, 1, 10, 5, 1, 1, DEFAULT_SPIKES, NULL) == 0, "plan");
+    sbs_backend *be = sbs_test_bind(&net, 1, 2, NULL);
     float x[10] = {0.0f, 0.25f, 0.5f, 0.75f, 1.0f, 0.1f, 0.9f, 0.5f, 0.6f, 0.4f};
     sbs_spike_key key = {1, 0, 0};
     sbs_net_forward(&net, x, 2, &key);
@@ -114,9 +44,10 @@ static int test_onoff_values(void)
         }
     sbs_net_free(&net);
     /* forward_neuron_numbers must be [C, 2C] */
-    lspec bad[] = {{.kind = SBS_L_ONOFF, .in = 5, .out = 5}};
+    sbs_test_layer bad[] = {{.kind = SBS_L_ONOFF, .in = 5, .out = 5}};
     sbs_err e;
-    CHECK(make_net(&cfg, &net, bad, 1, 5, 5, 1, 1, &e) != 0, "ONOFF [5, 5] accepted");
+    CHECK(sbs_test_net(&cfg, &net, bad, 1, 5, 5, 1, 1, DEFAULT_SPIKES, &e) != 0,
+          "ONOFF [5, 5] accepted");
     CHECK(strstr(e.msg, "forward_neuron_numbers[0]") && strstr(e.msg, "[5, 10]"),
           "message: %s", e.msg);
     printf("    %s\n", e.msg);
@@ -124,53 +55,36 @@ static int test_onoff_values(void)
     return 0;
 }
 
-static double loss_of(sbs_net *net, const float *x, int B, const uint8_t *y, float *g)
-{
-    sbs_spike_key key = {1, 0, 0};
-    sbs_net_forward(net, x, B, &key);
-    return sbs_loss(1, 0.5f, 1.0f, sbs_net_output(net), y, B, net->n_out, g);
-}
-
 static int test_onoff_grad(void)
 {
     static sbs_config cfg;
     sbs_net net;
-    lspec ls[] = {{.kind = SBS_L_ONOFF, .in = 2, .out = 4},
-                  {.kind = SBS_L_CONV2D, .in = 4, .out = 5, .k = {3, 3}}};
-    CHECK(make_net(&cfg, &net, ls, 2, 5, 2, 3, 3, NULL) == 0, "plan");
+    sbs_test_layer ls[] = {{.kind = SBS_L_ONOFF, .in = 2, .out = 4},
+                           {.kind = SBS_L_CONV2D, .in = 4, .out = 5, .k = {3, 3}}};
+    CHECK(sbs_test_net(&cfg, &net, ls, 2, 5, 2, 3, 3, DEFAULT_SPIKES, NULL) == 0, "plan");
     const int B = 2;
-    sbs_backend *be = sbs_cpu_backend_create(2, "auto");
-    sbs_net_bind(&net, be, B);
     sbs_trainer_state s;
-    sbs_grad_init(&s, &net);
+    sbs_backend *be = sbs_test_bind(&net, 2, B, &s);
     size_t nx = (size_t)B * 2 * 9;
     float *x = malloc(nx * 4), g[10];
-    fill(x, nx, 3, 0.0f, 1.0f);
+    sbs_test_fill(x, nx, 3, 0.0f, 1.0f);
     for (size_t i = 0; i < nx; i++) /* stay away from the kink at 0.5 */
         if (fabsf(x[i] - 0.5f) < 0.02f) x[i] = 0.45f;
     uint8_t y[2] = {1, 4};
-    loss_of(&net, x, B, y, s.gact[net.n]);
+    sbs_test_loss(&net, x, B, y, 1, s.gact[net.n]);
     sbs_net_backward(&s, B); /* gact[1] */
     net.L[0].ops->backward(&s, &net.L[0], B, true, false);
     const double h = 1e-3;
     double worst = 0;
     for (size_t i = 0; i < nx; i++) {
-        float keep = x[i];
-        x[i] = keep + (float)h;
-        double lp = loss_of(&net, x, B, y, g);
-        x[i] = keep - (float)h;
-        double lm = loss_of(&net, x, B, y, g);
-        x[i] = keep;
-        double num = (lp - lm) / (2 * h), ana = s.gact[0][i];
+        double num = sbs_test_fd(&net, x, B, y, 1, &x[i], h, g), ana = s.gact[0][i];
         double err = fabs(num - ana) / fmax(1e-2, fabs(num) + fabs(ana));
         worst = fmax(worst, err);
-        CHECK(err < 1e-2, "x[%zu] = %g: numeric %g analytic %g", i, keep, num, ana);
+        CHECK(err < 1e-2, "x[%zu] = %g: numeric %g analytic %g", i, x[i], num, ana);
     }
     printf("    input gradient: worst relative error %.2g over %zu inputs\n", worst, nx);
     free(x);
-    sbs_grad_free(&s);
-    sbs_net_free(&net);
-    be->destroy(be);
+    sbs_test_free(&net, be, &s);
     return 0;
 }
 
@@ -237,14 +151,14 @@ static int test_poisson_sampler(void)
 }
 
 /* forward B images through a net, optionally split in two batches, with th threads */
-static int run_forward(const lspec *ls, int nl, int n_out, int C, int H, int W, const float *x,
-                       int B, int split, int th, uint32_t pass, float *out, size_t out_per)
+static int run_forward(const sbs_test_layer *ls, int nl, int n_out, int C, int H, int W,
+                       const float *x, int B, int split, int th, uint32_t pass, float *out,
+                       size_t out_per)
 {
     static sbs_config cfg;
     sbs_net net;
-    if (make_net(&cfg, &net, ls, nl, n_out, C, H, W, NULL) != 0) return -1;
-    sbs_backend *be = sbs_cpu_backend_create(th, "auto");
-    sbs_net_bind(&net, be, B);
+    if (sbs_test_net(&cfg, &net, ls, nl, n_out, C, H, W, DEFAULT_SPIKES, NULL) != 0) return -1;
+    sbs_backend *be = sbs_test_bind(&net, th, B, NULL);
     size_t in_per = (size_t)C * H * W;
     for (int b0 = 0; b0 < B; b0 += split) {
         int nb = B - b0 < split ? B - b0 : split;
@@ -252,8 +166,7 @@ static int run_forward(const lspec *ls, int nl, int n_out, int C, int H, int W, 
         sbs_net_forward(&net, x + b0 * in_per, nb, &key);
         memcpy(out + b0 * out_per, net.act[1], nb * out_per * sizeof(float));
     }
-    sbs_net_free(&net);
-    be->destroy(be);
+    sbs_test_free(&net, be, NULL);
     return 0;
 }
 
@@ -261,11 +174,11 @@ static int test_invariance(int kind, const char *what)
 {
     /* layer -> AVERAGE POOLING over the whole image, so the plan ends in n_out x 1 x 1 */
     const int C = 3, H = 5, W = 4, B = 7;
-    lspec ls[] = {{.kind = kind, .spikes = 300},
-                  {.kind = SBS_L_AVERAGE_POOLING, .k = {H, W}}};
+    sbs_test_layer ls[] = {{.kind = kind, .spikes = 300},
+                           {.kind = SBS_L_AVERAGE_POOLING, .k = {H, W}}};
     size_t per = (size_t)C * H * W;
     float *x = malloc(B * per * 4), *ref = malloc(B * per * 4), *o = malloc(B * per * 4);
-    fill(x, B * per, 11, 0.0f, 1.0f);
+    sbs_test_fill(x, B * per, 11, 0.0f, 1.0f);
     for (size_t i = 0; i < per; i++) x[per + i] = 0.0f; /* image 1 is blank */
     CHECK(run_forward(ls, 2, C, C, H, W, x, B, B, 1, 4, ref, per) == 0, "plan");
     const int cfgs[][2] = {{B, 2}, {B, 3}, {3, 1}, {1, 2}, {4, 3}};
@@ -290,11 +203,11 @@ static int test_poisson_layer(void)
 {
     const int C = 2, H = 3, W = 4, B = 400, T = 500;
     size_t per = (size_t)C * H * W;
-    lspec ls[] = {{.kind = SBS_L_POISSON, .spikes = T},
-                  {.kind = SBS_L_AVERAGE_POOLING, .k = {H, W}}};
+    sbs_test_layer ls[] = {{.kind = SBS_L_POISSON, .spikes = T},
+                           {.kind = SBS_L_AVERAGE_POOLING, .k = {H, W}}};
     float *x = malloc(B * per * 4), *o = malloc(B * per * 4);
     float img[24];
-    fill(img, per, 21, 0.0f, 1.0f);
+    sbs_test_fill(img, per, 21, 0.0f, 1.0f);
     img[3] = 0.0f;
     img[7] = 2.0f; /* the maximum: rate T */
     for (int b = 0; b < B; b++) memcpy(x + b * per, img, per * 4);
@@ -325,22 +238,21 @@ static int test_poisson_layer(void)
     /* identity gradient */
     static sbs_config cfg;
     sbs_net net;
-    CHECK(make_net(&cfg, &net, ls, 2, C, C, H, W, NULL) == 0, "plan");
-    sbs_backend *be = sbs_cpu_backend_create(1, "auto");
-    sbs_net_bind(&net, be, 3);
+    CHECK(sbs_test_net(&cfg, &net, ls, 2, C, C, H, W, DEFAULT_SPIKES, NULL) == 0, "plan");
     sbs_trainer_state s;
-    sbs_grad_init(&s, &net);
-    fill(s.gact[1], 3 * per, 5, -1.0f, 1.0f);
+    sbs_backend *be = sbs_test_bind(&net, 1, 3, &s);
+    sbs_test_fill(s.gact[1], 3 * per, 5, -1.0f, 1.0f);
     memset(s.gact[0], 0xff, 3 * per * 4);
     net.L[0].ops->backward(&s, &net.L[0], 3, true, false);
     CHECK(!memcmp(s.gact[0], s.gact[1], 3 * per * 4), "POISSON gradient is not the identity");
     sbs_grad_free(&s);
     sbs_net_free(&net);
     /* number_of_spikes must be positive (plan error) */
-    lspec bad[] = {{.kind = SBS_L_POISSON, .spikes = -3},
-                   {.kind = SBS_L_AVERAGE_POOLING, .k = {H, W}}};
+    sbs_test_layer bad[] = {{.kind = SBS_L_POISSON, .spikes = -3},
+                            {.kind = SBS_L_AVERAGE_POOLING, .k = {H, W}}};
     sbs_err e;
-    CHECK(make_net(&cfg, &net, bad, 2, C, C, H, W, &e) != 0, "POISSON with -3 spikes accepted");
+    CHECK(sbs_test_net(&cfg, &net, bad, 2, C, C, H, W, DEFAULT_SPIKES, &e) != 0,
+          "POISSON with -3 spikes accepted");
     printf("    %s\n", e.msg);
     be->destroy(be);
     free(x); free(o);
@@ -353,10 +265,10 @@ static int test_ispk(void)
 {
     const int C = 2, H = 4, W = 5, T = 200000;
     size_t per = (size_t)C * H * W;
-    lspec ls[] = {{.kind = SBS_L_INPUT_SPIKE_IMAGE, .spikes = T},
-                  {.kind = SBS_L_AVERAGE_POOLING, .k = {H, W}}};
+    sbs_test_layer ls[] = {{.kind = SBS_L_INPUT_SPIKE_IMAGE, .spikes = T},
+                           {.kind = SBS_L_AVERAGE_POOLING, .k = {H, W}}};
     float x[2 * 40], o[2 * 40];
-    fill(x, per, 31, 0.0f, 1.0f);
+    sbs_test_fill(x, per, 31, 0.0f, 1.0f);
     x[5] = 0.0f;
     x[17] = 0.0f;
     x[20] = 3.0f;
@@ -389,18 +301,14 @@ static int test_ispk(void)
     /* identity gradient */
     static sbs_config cfg;
     sbs_net net;
-    CHECK(make_net(&cfg, &net, ls, 2, C, C, H, W, NULL) == 0, "plan");
-    sbs_backend *be = sbs_cpu_backend_create(2, "auto");
-    sbs_net_bind(&net, be, 2);
+    CHECK(sbs_test_net(&cfg, &net, ls, 2, C, C, H, W, DEFAULT_SPIKES, NULL) == 0, "plan");
     sbs_trainer_state s;
-    sbs_grad_init(&s, &net);
-    fill(s.gact[1], 2 * per, 6, -1.0f, 1.0f);
+    sbs_backend *be = sbs_test_bind(&net, 2, 2, &s);
+    sbs_test_fill(s.gact[1], 2 * per, 6, -1.0f, 1.0f);
     net.L[0].ops->backward(&s, &net.L[0], 2, true, false);
     CHECK(!memcmp(s.gact[0], s.gact[1], 2 * per * 4), "gradient is not the identity");
     CHECK(sbs_net_spikes_per_image(&net) == 0, "counted as SbS spike updates");
-    sbs_grad_free(&s);
-    sbs_net_free(&net);
-    be->destroy(be);
+    sbs_test_free(&net, be, &s);
     return 0;
 }
 
@@ -409,7 +317,7 @@ static int test_ispk(void)
 /* input with zeros, negatives, tiny and denormal values */
 static void approx_input(float *x, size_t n)
 {
-    fill(x, n, 41, -2.0f, 2.0f);
+    sbs_test_fill(x, n, 41, -2.0f, 2.0f);
     for (size_t i = 0; i < n; i += 7) x[i] = 0.0f;
     for (size_t i = 3; i < n; i += 11) x[i] *= 1e-40f; /* denormal */
     for (size_t i = 5; i < n; i += 13) x[i] = -x[i] * 1e6f;
@@ -422,23 +330,21 @@ static int approx_forward(int kind, int frac, int trunc, bool enable, const floa
     static sbs_config cfg0;
     sbs_config *cfg = keep_cfg ? keep_cfg : &cfg0;
     sbs_net net0, *net = keep_net ? keep_net : &net0;
-    lspec ls[] = {{.kind = kind, .in = 3, .out = 5, .k = {3, 2}, .s = {2, 1}, .d = {1, 2},
-                   .p = {1, 1}, .frac = frac, .trunc = trunc, .enable = enable},
-                  {.kind = SBS_L_AVERAGE_POOLING, .k = {4, 6}}};
-    if (make_net(cfg, net, ls, 2, 5, 3, 7, 6, NULL) != 0) return -1;
-    fill(net->L[0].weight, net->L[0].n_w, 51, -1.0f, 1.0f);
+    sbs_test_layer ls[] = {{.kind = kind, .in = 3, .out = 5, .k = {3, 2}, .s = {2, 1}, .d = {1, 2},
+                            .p = {1, 1}, .frac = frac, .trunc = trunc, .approx = enable},
+                           {.kind = SBS_L_AVERAGE_POOLING, .k = {4, 6}}};
+    if (sbs_test_net(cfg, net, ls, 2, 5, 3, 7, 6, DEFAULT_SPIKES, NULL) != 0) return -1;
+    sbs_test_fill(net->L[0].weight, net->L[0].n_w, 51, -1.0f, 1.0f);
     net->L[0].weight[4] = 0.0f;
     net->L[0].weight[9] = -3e-39f;
-    fill(net->L[0].bias, net->L[0].n_b, 52, -0.5f, 0.5f);
-    sbs_backend *be = sbs_cpu_backend_create(th, "auto");
-    sbs_net_bind(net, be, B);
+    sbs_test_fill(net->L[0].bias, net->L[0].n_b, 52, -0.5f, 0.5f);
+    sbs_backend *be = sbs_test_bind(net, th, B, NULL);
     sbs_spike_key key = {1, 0, 0};
     sbs_net_forward(net, x, B, &key);
     const sbs_layer *L = &net->L[0];
     memcpy(out, net->act[1], (size_t)B * L->N * L->X * L->Y * 4);
     if (!keep_net) {
-        sbs_net_free(net);
-        be->destroy(be);
+        sbs_test_free(net, be, NULL);
     }
     return 0;
 }
@@ -486,9 +392,7 @@ static int test_approx_exact(void)
         }
         CHECK(worst <= 1e-5 * mx, "frac %d trunc %d: differs from CONV2D by %g (max %g)",
               set[k][0], set[k][1], worst, mx);
-        sbs_backend *be = net.be;
-        sbs_net_free(&net);
-        be->destroy(be);
+        sbs_test_free(&net, net.be, NULL); /* the backend approx_forward made */
     }
     /* the multiplier is the IEEE product for these settings (why the sgemm path is allowed) */
     sbs_stream st;
@@ -535,9 +439,7 @@ static int test_approx_naive(void)
                 CHECK(!memcmp(&ap[i], &nv[i], 4) || (isnan(ap[i]) && isnan(nv[i])),
                       "frac %d trunc %d%s: out[%zu] = %a, naive %a", set[k][0], set[k][1],
                       inf ? " (inf/NaN input)" : "", i, ap[i], nv[i]);
-            sbs_backend *be = net.be;
-            sbs_net_free(&net);
-            be->destroy(be);
+            sbs_test_free(&net, net.be, NULL); /* the backend approx_forward made */
             /* 1 vs 3 threads, batch of 3 vs 1 image: bitwise */
             CHECK(approx_forward(SBS_L_APPROX_CONV2D, set[k][0], set[k][1], set[k][2], x, B, 3,
                                  ap2, NULL, NULL) == 0, "plan");
@@ -576,7 +478,7 @@ static int test_approx_grad(void)
         CHECK(approx_forward(v ? SBS_L_APPROX_CONV2D : SBS_L_CONV2D, 4, 3, true, x, B, 2, dummy,
                              &net[v], &cfg[v]) == 0, "plan");
         sbs_grad_init(&s[v], &net[v]);
-        fill(s[v].gact[net[v].n], (size_t)B * 5, 8, -1.0f, 1.0f);
+        sbs_test_fill(s[v].gact[net[v].n], (size_t)B * 5, 8, -1.0f, 1.0f);
         sbs_net_backward(&s[v], B);
         net[v].L[0].ops->backward(&s[v], &net[v].L[0], B, true, false);
         gw[v] = s[v].G[0].gW;
@@ -635,12 +537,7 @@ static int test_approx_grad(void)
     snprintf(path, sizeof path, "%s/Bias_L0_S7.npy", dir);
     unlink(path);
     rmdir(dir);
-    for (int v = 0; v < 2; v++) {
-        sbs_backend *be = net[v].be;
-        sbs_grad_free(&s[v]);
-        sbs_net_free(&net[v]);
-        be->destroy(be);
-    }
+    for (int v = 0; v < 2; v++) sbs_test_free(&net[v], net[v].be, &s[v]);
     free(x); free(rw); free(rb); free(rx); free(col); free(w0); free(b0);
     return 0;
 }
@@ -680,7 +577,7 @@ static int test_configs(void)
 
 int main(void)
 {
-    struct { const char *name; int (*fn)(void); } t[] = {
+    static const sbs_test_case cases[] = {
         {"ONOFF values and shape check", test_onoff_values},
         {"ONOFF gradient by finite differences", test_onoff_grad},
         {"Poisson sampler: mean, variance, chi-square (fixed seed)", test_poisson_sampler},
@@ -693,13 +590,5 @@ int main(void)
         {"APPROX CONV2D straight-through gradient, weight files", test_approx_grad},
         {"CNN_Approx configs and examples load and plan", test_configs},
     };
-    int n = (int)(sizeof t / sizeof *t), failed = 0;
-    for (int i = 0; i < n; i++) {
-        int r = t[i].fn();
-        printf("%s %s\n", r ? "FAIL" : "ok  ", t[i].name);
-        fflush(stdout);
-        failed += r != 0;
-    }
-    printf("%d of %d checks failed\n", failed, n);
-    return failed ? 1 : 0;
+    return SBS_TEST_RUN(cases);
 }

@@ -12,104 +12,29 @@
  *    gradient and the backward to h by finite differences, the SbS weight gradient it drives,
  *    plan errors, unsupervised training lowering the loss;
  *  - thread invariance of the new gradients (bitwise). */
-#include "sbs/backend.h"
-#include "sbs/layer.h"
-#include "sbs/rng.h"
-#include "sbs/train.h"
+#include "sbs_test.h"
 
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define CHECK(cond, ...)                                                                  \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            printf("    FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                    \
-            printf(__VA_ARGS__);                                                          \
-            printf("\n");                                                                 \
-            return 1;                                                                     \
-        }                                                                                 \
-    } while (0)
-
-static const char *simds[] = {"scalar", "avx2", "avx512"};
-
-static bool simd_available(const char *s)
-{
-    sbs_backend *be = sbs_cpu_backend_create(1, s);
-    bool ok = !strcmp(sbs_cpu_simd_name(be), s);
-    be->destroy(be);
-    return ok;
-}
-
+/* this file's fill: stream (1234, a, 5) */
 static void fill(float *x, size_t n, uint32_t a, float lo, float hi)
 {
-    sbs_stream st;
-    sbs_stream_init(&st, 1234, SBS_RNG_INIT, a, 5);
-    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * (float)sbs_stream_u01(&st);
-}
-
-static float *rand_weights(uint32_t a, int K, int N, int ldw)
-{
-    float *W = xaligned((size_t)K * ldw * sizeof(float));
-    memset(W, 0, (size_t)K * ldw * sizeof(float));
-    sbs_stream st;
-    sbs_stream_init(&st, 99, SBS_RNG_INIT, a, 1);
-    for (int i = 0; i < K; i++)
-        for (int n = 0; n < N; n++) W[(size_t)i * ldw + n] = 0.05f + (float)sbs_stream_u01(&st);
-    sbs_normalize_columns(W, K, N, ldw);
-    return W;
+    sbs_test_fill_key(x, n, 1234, a, 5, lo, hi);
 }
 
 /* ---------------------------------------------------------------- nets from specs */
 
-typedef struct { int kind, in, out, k[2], s[2], d[2], p[2]; bool full; } lspec;
-
-static int make_net(sbs_config *cfg, sbs_net *net, const lspec *ls, int n, int n_out, int C,
-                    int H, int W, int T, sbs_err *err)
+/* the shared test net with the loss and optimizer settings RECONSTRUCTION and the training
+ * case need */
+static int make_net(sbs_config *cfg, sbs_net *net, const sbs_test_layer *ls, int n, int n_out,
+                    int C, int H, int W, int T, sbs_err *err)
 {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->n_layers = n;
-    cfg->number_of_output_neurons = n_out;
-    cfg->learn.weight_noise_range[0] = 1.0f;
-    cfg->learn.weight_noise_range[1] = 1.5f;
-    cfg->learn.learning_active = true;
-    cfg->learn.disable_scale_grade = true;
+    sbs_test_config(cfg, ls, n, n_out, T);
     cfg->learn.loss_coeffs_mse = 0.5f;
     cfg->learn.loss_coeffs_kldiv = 1.0f;
     cfg->learn.learning_rate_gamma_w = 0.01f;
     cfg->learn.learning_rate_threshold_w = 1e-5f;
     cfg->learn.number_of_batches_for_one_update = 1;
-    snprintf(cfg->learn.optimizer_name, sizeof cfg->learn.optimizer_name, "Adam");
     snprintf(cfg->learn.lr_schedule_name, sizeof cfg->learn.lr_schedule_name, "None");
-    for (int l = 0; l < n; l++) {
-        sbs_layer_cfg *c = &cfg->layers[l];
-        c->kind = ls[l].kind;
-        snprintf(c->type, sizeof c->type, "%s", sbs_layer_kind_name(c->kind));
-        c->in = ls[l].in;
-        c->out = ls[l].out;
-        for (int a = 0; a < 2; a++) {
-            c->kernel[a] = ls[l].k[a] ? ls[l].k[a] : 1;
-            c->stride[a] = ls[l].s[a] ? ls[l].s[a] : 1;
-            c->dilation[a] = ls[l].d[a] ? ls[l].d[a] : 1;
-            c->padding[a] = ls[l].p[a];
-        }
-        c->spikes = T;
-        c->epsilon_0 = 1.0f;
-        c->forgetting_offset = -1.0f;
-        c->cooldown_after_number_of_spikes = -1;
-        c->reduction_cooldown = 25.0f;
-        c->w_trainable = true;
-        c->spike_full_layer_input_distribution = ls[l].full;
-    }
-    sbs_err e;
-    if (!err) err = &e;
-    if (sbs_net_plan(net, cfg, C, H, W, err) != 0) {
-        if (err == &e) printf("    plan: %s\n", e.msg);
-        return -1;
-    }
-    sbs_net_init_weights(net, 3);
-    return 0;
+    return sbs_test_plan(cfg, net, C, H, W, 3, err);
 }
 
 /* ---------------------------------------------------------------- full-layer routing */
@@ -198,7 +123,9 @@ static int full_forward_case(size_t gi, int N, int T, int B, float fo, int cool,
     a.layer = 2;
     a.forgetting_offset = fo;
     a.full_layer = true;
-    float *W = rand_weights((uint32_t)gi, a.g.K, N, a.ldw);
+    sbs_stream wst;
+    sbs_stream_init(&wst, 99, SBS_RNG_INIT, (uint32_t)gi, 1);
+    float *W = sbs_test_rand_weights(&wst, a.g.K, N, a.ldw);
     a.W = W;
     float *eps = malloc((size_t)T * 4);
     sbs_eps_table(1.0f, cool, 25.0f, T, eps);
@@ -210,14 +137,13 @@ static int full_forward_case(size_t gi, int N, int T, int B, float fo, int cool,
     sbs_spike_key key = {.seed = 42, .pass = 7, .first_sample = 100};
     sbs_ref_forward(&a, x, B, &key, h1);
     double worst = 0;
-    for (int s = 0; s < 3; s++) {
-        if (!simd_available(simds[s])) continue;
+    for (int s = 0; s < SBS_TEST_N_SIMD; s++) {
+        const char *simd = sbs_test_simd(s);
+        if (!simd) continue;
         for (int th = 1; th <= 3; th++) {
-            sbs_backend *be = sbs_cpu_backend_create(th, simds[s]);
-            be->sbs_forward(be, &a, x, B, &key, h2);
-            be->destroy(be);
+            sbs_test_backend_forward(simd, th, &a, x, B, &key, h2);
             for (size_t i = 0; i < nh; i++) worst = fmax(worst, fabs((double)h1[i] - h2[i]));
-            CHECK(worst < 2e-5, "geometry %zu %s threads %d: max diff %g", gi, simds[s], th,
+            CHECK(worst < 2e-5, "geometry %zu %s threads %d: max diff %g", gi, simd, th,
                   worst);
             if (th == 1 && s == 0) memcpy(h3, h2, nh * 4);
             else if (s == 0)
@@ -268,13 +194,13 @@ static int test_full_layer_net(void)
 {
     static sbs_config cfg;
     sbs_net net;
-    lspec ls[] = {{SBS_L_SBS, 1, 8, {3, 3}, {1, 1}, {1, 1}, {1, 1}, true},
-                  {SBS_L_AVERAGE_POOLING, -1, -1, {6, 6}, {1, 1}, {0}, {0}, false},
-                  {SBS_L_SBS, 8, 10, {1, 1}, {0}, {0}, {0}, false}};
+    sbs_test_layer ls[] = {{.kind = SBS_L_SBS, .in = 1, .out = 8, .k = {3, 3}, .p = {1, 1},
+                            .full = true},
+                           {.kind = SBS_L_AVERAGE_POOLING, .k = {6, 6}},
+                           {.kind = SBS_L_SBS, .in = 8, .out = 10, .k = {1, 1}}};
     CHECK(make_net(&cfg, &net, ls, 3, 10, 1, 6, 6, 128, NULL) == 0, "plan");
     const int B = 3;
-    sbs_backend *be = sbs_cpu_backend_create(2, "auto");
-    sbs_net_bind(&net, be, B);
+    sbs_backend *be = sbs_test_bind(&net, 2, B, NULL);
     float x[3 * 36];
     fill(x, 3 * 36, 3, 0.0f, 1.0f);
     sbs_spike_key key = {9, 0, 0};
@@ -294,8 +220,7 @@ static int test_full_layer_net(void)
     for (size_t i = 0; i < nh; i++) diff = fmax(diff, fabs((double)h[i] - net.act[1][i]));
     CHECK(diff > 1e-3, "full-layer and per-position spikes gave the same h (%g)", diff);
     free(h);
-    sbs_net_free(&net);
-    be->destroy(be);
+    sbs_test_free(&net, be, NULL);
     return 0;
 }
 
@@ -329,13 +254,7 @@ static void local_oracle(const sbs_layer *L, const float *x, const float *h, con
 
 static int compare_dw(const sbs_layer *L, const float *gW, const double *dW, const char *what)
 {
-    double wd = 0, wm = 0;
-    for (int i = 0; i < L->g.K; i++)
-        for (int n = 0; n < L->N; n++) {
-            double a = dW[(size_t)i * L->N + n], b = gW[(size_t)i * L->ldw + n];
-            wd = fmax(wd, fabs(a - b));
-            wm = fmax(wm, fabs(a));
-        }
+    double wm, wd = sbs_test_max_diff_w(L, dW, gW, &wm);
     CHECK(wm > 0 && wd <= 1e-4 * wm + 1e-6, "%s: max diff %g (max %g)", what, wd, wm);
     printf("    %s: max |dW| %.3g, max diff %.2g\n", what, wm, wd);
     return 0;
@@ -346,15 +265,13 @@ static int test_local_rule(void)
     static sbs_config cfg;
     sbs_net net;
     /* SbS LOCAL (hidden, padded) -> AVG POOL -> SbS LOCAL (output) */
-    lspec ls[] = {{SBS_L_SBS_LOCAL, 2, 9, {3, 3}, {1, 1}, {1, 1}, {1, 1}, false},
-                  {SBS_L_AVERAGE_POOLING, -1, -1, {2, 2}, {2, 2}, {0}, {0}, false},
-                  {SBS_L_SBS_LOCAL, 9, 10, {3, 3}, {1, 1}, {0}, {0}, false}};
+    sbs_test_layer ls[] = {{.kind = SBS_L_SBS_LOCAL, .in = 2, .out = 9, .k = {3, 3}, .p = {1, 1}},
+                           {.kind = SBS_L_AVERAGE_POOLING, .k = {2, 2}, .s = {2, 2}},
+                           {.kind = SBS_L_SBS_LOCAL, .in = 9, .out = 10, .k = {3, 3}}};
     CHECK(make_net(&cfg, &net, ls, 3, 10, 2, 6, 6, 80, NULL) == 0, "plan");
     const int B = 4;
-    sbs_backend *be = sbs_cpu_backend_create(2, "auto");
-    sbs_net_bind(&net, be, B);
     sbs_trainer_state s;
-    sbs_grad_init(&s, &net);
+    sbs_backend *be = sbs_test_bind(&net, 2, B, &s);
     size_t nx = (size_t)B * 2 * 36;
     float *x = malloc(nx * 4);
     fill(x, nx, 4, 0.0f, 1.0f);
@@ -385,9 +302,7 @@ static int test_local_rule(void)
     for (size_t i = 0; i < n2; i++)
         CHECK(s.gact[2][i] == 0.0f, "LOCAL over LOCAL layers passed a gradient (%g)", s.gact[2][i]);
     free(x);
-    sbs_grad_free(&s);
-    sbs_net_free(&net);
-    be->destroy(be);
+    sbs_test_free(&net, be, &s);
     return 0;
 }
 
@@ -397,14 +312,12 @@ static int test_local_passes_gradient(void)
 {
     static sbs_config cfg;
     sbs_net net;
-    lspec ls[] = {{SBS_L_SBS, 1, 6, {3, 3}, {1, 1}, {0}, {0}, false},
-                  {SBS_L_SBS_LOCAL, 6, 10, {4, 4}, {1, 1}, {0}, {0}, false}};
+    sbs_test_layer ls[] = {{.kind = SBS_L_SBS, .in = 1, .out = 6, .k = {3, 3}},
+                           {.kind = SBS_L_SBS_LOCAL, .in = 6, .out = 10, .k = {4, 4}}};
     CHECK(make_net(&cfg, &net, ls, 2, 10, 1, 6, 6, 64, NULL) == 0, "plan");
     const int B = 3;
-    sbs_backend *be = sbs_cpu_backend_create(2, "auto");
-    sbs_net_bind(&net, be, B);
     sbs_trainer_state s;
-    sbs_grad_init(&s, &net);
+    sbs_backend *be = sbs_test_bind(&net, 2, B, &s);
     float x[3 * 36];
     fill(x, 3 * 36, 6, 0.0f, 1.0f);
     uint8_t y[3] = {1, 2, 5};
@@ -419,11 +332,7 @@ static int test_local_passes_gradient(void)
     size_t nx = (size_t)B * L->C * L->H * L->W;
     double *dx = malloc(nx * sizeof *dx), *dW = malloc((size_t)L->g.K * L->N * sizeof *dW);
     sbs_ref_sbs_backward(&L->g, L->N, L->weight, L->ldw, net.act[1], net.act[2], g2, B, dx, dW);
-    double wd = 0, wm = 0;
-    for (size_t i = 0; i < nx; i++) {
-        wd = fmax(wd, fabs(dx[i] - s.gact[1][i]));
-        wm = fmax(wm, fabs(dx[i]));
-    }
+    double wm, wd = sbs_test_max_diff(dx, s.gact[1], nx, &wm);
     CHECK(wm > 0 && wd <= 1e-4 * wm + 1e-6, "passed gradient: max diff %g (max %g)", wd, wm);
     local_oracle(L, net.act[1], net.act[2], y, B, true, dW);
     if (compare_dw(L, s.G[1].gW, dW, "output layer over a back-propagating SbS layer")) return 1;
@@ -431,9 +340,7 @@ static int test_local_passes_gradient(void)
     for (size_t i = 0; i < (size_t)net.L[0].g.K * net.L[0].ldw; i++) any += fabs(s.G[0].gW[i]);
     CHECK(any > 0, "the SbS layer below got no weight gradient");
     free(dx); free(dW);
-    sbs_grad_free(&s);
-    sbs_net_free(&net);
-    be->destroy(be);
+    sbs_test_free(&net, be, &s);
     return 0;
 }
 
@@ -441,8 +348,9 @@ static int test_local_passes_gradient(void)
 
 static int recon_net(sbs_config *cfg, sbs_net *net, int T)
 {
-    lspec ls[] = {{SBS_L_SBS, 2, 6, {3, 2}, {2, 1}, {1, 2}, {1, 0}, false},
-                  {SBS_L_RECONSTRUCTION, 6, 12, {0}, {0}, {0}, {0}, false}};
+    sbs_test_layer ls[] = {{.kind = SBS_L_SBS, .in = 2, .out = 6, .k = {3, 2}, .s = {2, 1},
+                            .d = {1, 2}, .p = {1, 0}},
+                           {.kind = SBS_L_RECONSTRUCTION, .in = 6, .out = 12}};
     return make_net(cfg, net, ls, 2, 10, 2, 7, 6, T, NULL);
 }
 
@@ -455,8 +363,7 @@ static int test_recon_forward(void)
     CHECK(L->ref_layer == 0 && L->N == S->g.K && L->X == S->X && L->Y == S->Y && !L->file_weights,
           "shape %d x %d x %d (ref %d)", L->N, L->X, L->Y, L->ref_layer);
     const int B = 3;
-    sbs_backend *be = sbs_cpu_backend_create(2, "auto");
-    sbs_net_bind(&net, be, B);
+    sbs_backend *be = sbs_test_bind(&net, 2, B, NULL);
     size_t nx = (size_t)B * 2 * 7 * 6;
     float *x = malloc(nx * 4);
     fill(x, nx, 7, 0.0f, 1.0f);
@@ -480,8 +387,7 @@ static int test_recon_forward(void)
     CHECK(worst < 1e-6, "forward vs loops: max diff %g", worst);
     printf("    forward vs loops: max diff %.2g\n", worst);
     free(x);
-    sbs_net_free(&net);
-    be->destroy(be);
+    sbs_test_free(&net, be, NULL);
     return 0;
 }
 
@@ -500,10 +406,8 @@ static int test_recon_loss_and_backward(void)
     CHECK(recon_net(&cfg, &net, 60) == 0, "plan");
     sbs_layer *S = &net.L[0], *L = &net.L[1];
     const int B = 2;
-    sbs_backend *be = sbs_cpu_backend_create(2, "auto");
-    sbs_net_bind(&net, be, B);
     sbs_trainer_state s;
-    sbs_grad_init(&s, &net);
+    sbs_backend *be = sbs_test_bind(&net, 2, B, &s);
     size_t nx = (size_t)B * 2 * 7 * 6;
     float *x = malloc(nx * 4);
     fill(x, nx, 8, 0.0f, 1.0f);
@@ -570,9 +474,7 @@ static int test_recon_loss_and_backward(void)
     }
     printf("    dL/dh by finite differences: worst rel err %.2g (max |g| %.3g)\n", worst, gmax);
     free(x); free(go); free(gh);
-    sbs_grad_free(&s);
-    sbs_net_free(&net);
-    be->destroy(be);
+    sbs_test_free(&net, be, &s);
     return 0;
 }
 
@@ -584,10 +486,8 @@ static int test_recon_drives_sbs(void)
     CHECK(recon_net(&cfg, &net, 60) == 0, "plan");
     sbs_layer *S = &net.L[0], *L = &net.L[1];
     const int B = 3;
-    sbs_backend *be = sbs_cpu_backend_create(2, "auto");
-    sbs_net_bind(&net, be, B);
     sbs_trainer_state s;
-    sbs_grad_init(&s, &net);
+    sbs_backend *be = sbs_test_bind(&net, 2, B, &s);
     size_t nx = (size_t)B * 2 * 7 * 6;
     float *x = malloc(nx * 4);
     fill(x, nx, 9, 0.0f, 1.0f);
@@ -600,19 +500,12 @@ static int test_recon_drives_sbs(void)
     sbs_ref_sbs_backward(&S->g, S->N, S->weight, S->ldw, net.act[0], net.act[1], s.gact[1], B, dx,
                          dW);
     (void)nh;
-    double wd = 0, wm = 0;
-    for (int i = 0; i < S->g.K; i++)
-        for (int n = 0; n < S->N; n++) {
-            wd = fmax(wd, fabs(dW[(size_t)i * S->N + n] - s.G[0].gW[(size_t)i * S->ldw + n]));
-            wm = fmax(wm, fabs(dW[(size_t)i * S->N + n]));
-        }
+    double wm, wd = sbs_test_max_diff_w(S, dW, s.G[0].gW, &wm);
     CHECK(wm > 0 && wd <= 1e-4 * wm + 1e-7, "SbS weight gradient from the reconstruction: %g (max %g)",
           wd, wm);
     CHECK(s.G[1].gW == NULL, "RECONSTRUCTION has weights of its own");
     free(x); free(dx); free(dW);
-    sbs_grad_free(&s);
-    sbs_net_free(&net);
-    be->destroy(be);
+    sbs_test_free(&net, be, &s);
     return 0;
 }
 
@@ -621,19 +514,19 @@ static int test_recon_plan_errors(void)
     static sbs_config cfg;
     sbs_net net;
     sbs_err e;
-    lspec first[] = {{SBS_L_RECONSTRUCTION, -1, -1, {0}, {0}, {0}, {0}, false}};
+    sbs_test_layer first[] = {{.kind = SBS_L_RECONSTRUCTION}};
     CHECK(make_net(&cfg, &net, first, 1, 10, 1, 6, 6, 8, &e) != 0 && strstr(e.msg, "layer_type[0]"),
           "first layer: %s", e.msg);
-    lspec conv[] = {{SBS_L_CONV2D, 1, 4, {3, 3}, {0}, {0}, {0}, false},
-                    {SBS_L_RECONSTRUCTION, -1, -1, {0}, {0}, {0}, {0}, false}};
+    sbs_test_layer conv[] = {{.kind = SBS_L_CONV2D, .in = 1, .out = 4, .k = {3, 3}},
+                             {.kind = SBS_L_RECONSTRUCTION}};
     CHECK(make_net(&cfg, &net, conv, 2, 10, 1, 6, 6, 8, &e) != 0 && strstr(e.msg, "layer_type[1]") &&
           strstr(e.msg, "SbS"), "after conv: %s", e.msg);
-    lspec bad_out[] = {{SBS_L_SBS, 1, 4, {3, 3}, {0}, {0}, {0}, false},
-                       {SBS_L_RECONSTRUCTION, 4, 5, {0}, {0}, {0}, {0}, false}};
+    sbs_test_layer bad_out[] = {{.kind = SBS_L_SBS, .in = 1, .out = 4, .k = {3, 3}},
+                                {.kind = SBS_L_RECONSTRUCTION, .in = 4, .out = 5}};
     CHECK(make_net(&cfg, &net, bad_out, 2, 10, 1, 6, 6, 8, &e) != 0 &&
           strstr(e.msg, "forward_neuron_numbers[1]") && strstr(e.msg, "[4, 9]"), "out: %s", e.msg);
-    lspec ok[] = {{SBS_L_SBS, 1, 4, {3, 3}, {0}, {0}, {0}, false},
-                  {SBS_L_RECONSTRUCTION, 4, 9, {0}, {0}, {0}, {0}, false}};
+    sbs_test_layer ok[] = {{.kind = SBS_L_SBS, .in = 1, .out = 4, .k = {3, 3}},
+                           {.kind = SBS_L_RECONSTRUCTION, .in = 4, .out = 9}};
     CHECK(make_net(&cfg, &net, ok, 2, 10, 1, 6, 6, 8, &e) == 0, "ok: %s", e.msg);
     sbs_net_free(&net);
     memset(&cfg, 0, sizeof cfg);
@@ -663,15 +556,13 @@ static int test_recon_trains(void)
 {
     static sbs_config cfg;
     sbs_net net;
-    lspec ls[] = {{SBS_L_SBS, 1, 8, {3, 3}, {1, 1}, {0}, {0}, false},
-                  {SBS_L_RECONSTRUCTION, 8, 9, {0}, {0}, {0}, {0}, false}};
+    sbs_test_layer ls[] = {{.kind = SBS_L_SBS, .in = 1, .out = 8, .k = {3, 3}},
+                           {.kind = SBS_L_RECONSTRUCTION, .in = 8, .out = 9}};
     CHECK(make_net(&cfg, &net, ls, 2, 10, 1, 8, 8, 400, NULL) == 0, "plan");
     cfg.learn.learning_rate_gamma_w = 0.05f;
     const int B = 8;
-    sbs_backend *be = sbs_cpu_backend_create(2, "auto");
-    sbs_net_bind(&net, be, B);
     sbs_trainer_state s;
-    sbs_grad_init(&s, &net);
+    sbs_backend *be = sbs_test_bind(&net, 2, B, &s);
     sbs_optim opt;
     sbs_optim_init(&opt, &cfg);
     float x[8 * 64];
@@ -692,59 +583,32 @@ static int test_recon_trains(void)
     }
     printf("    reconstruction loss %.4f -> %.4f after 30 updates\n", first, last);
     CHECK(last < 0.9 * first, "loss did not fall: %g -> %g", first, last);
-    sbs_grad_free(&s);
-    sbs_net_free(&net);
-    be->destroy(be);
+    sbs_test_free(&net, be, &s);
     return 0;
 }
 
 /* ---------------------------------------------------------------- invariance */
 
+static int invariance_net(sbs_config *cfg, sbs_net *net)
+{
+    sbs_test_layer ls[] = {{.kind = SBS_L_SBS_LOCAL, .in = 1, .out = 8, .k = {3, 3}, .p = {1, 1},
+                            .full = true},
+                           {.kind = SBS_L_SBS, .in = 8, .out = 6, .k = {2, 2}},
+                           {.kind = SBS_L_RECONSTRUCTION, .in = 6, .out = 32}};
+    return make_net(cfg, net, ls, 3, 10, 1, 6, 6, 64, NULL);
+}
+
 static int test_thread_invariance(void)
 {
-    static sbs_config cfg;
-    lspec ls[] = {{SBS_L_SBS_LOCAL, 1, 8, {3, 3}, {1, 1}, {0}, {1, 1}, true},
-                  {SBS_L_SBS, 8, 6, {2, 2}, {1, 1}, {0}, {0}, false},
-                  {SBS_L_RECONSTRUCTION, 6, 32, {0}, {0}, {0}, {0}, false}};
-    float *ref = NULL;
-    size_t n0 = 0, n1 = 0;
-    for (int th = 1; th <= 3; th++) {
-        sbs_net net;
-        CHECK(make_net(&cfg, &net, ls, 3, 10, 1, 6, 6, 64, NULL) == 0, "plan");
-        const int B = 5;
-        sbs_backend *be = sbs_cpu_backend_create(th, "auto");
-        sbs_net_bind(&net, be, B);
-        sbs_trainer_state s;
-        sbs_grad_init(&s, &net);
-        float x[5 * 36];
-        fill(x, 5 * 36, 12, 0.0f, 1.0f);
-        uint8_t y[5] = {0, 1, 2, 3, 4};
-        sbs_spike_key key = {5, 0, 0};
-        sbs_net_forward(&net, x, B, &key);
-        s.labels = y;
-        net.L[2].ops->loss(&s, &net.L[2], B);
-        sbs_net_backward(&s, B);
-        n0 = (size_t)net.L[0].g.K * net.L[0].ldw;
-        n1 = (size_t)net.L[1].g.K * net.L[1].ldw;
-        if (!ref) {
-            ref = malloc((n0 + n1) * 4);
-            memcpy(ref, s.G[0].gW, n0 * 4);
-            memcpy(ref + n0, s.G[1].gW, n1 * 4);
-        } else {
-            CHECK(!memcmp(ref, s.G[0].gW, n0 * 4) && !memcmp(ref + n0, s.G[1].gW, n1 * 4),
-                  "weight gradients differ with %d threads", th);
-        }
-        sbs_grad_free(&s);
-        sbs_net_free(&net);
-        be->destroy(be);
-    }
-    free(ref);
-    return 0;
+    float x[5 * 36];
+    fill(x, 5 * 36, 12, 0.0f, 1.0f);
+    uint8_t y[5] = {0, 1, 2, 3, 4};
+    return sbs_test_grads_thread_invariant(invariance_net, x, y, 5);
 }
 
 int main(void)
 {
-    struct { const char *name; int (*fn)(void); } t[] = {
+    static const sbs_test_case cases[] = {
         {"full-layer routing: each position gets exactly its in-window spikes, never padding", test_route_subset},
         {"full-layer forward: fast == oracle, thread and batch-split invariant", test_full_forward},
         {"full-layer flag reaches the backend through the net", test_full_layer_net},
@@ -757,13 +621,5 @@ int main(void)
         {"RECONSTRUCTION: unsupervised updates lower the loss", test_recon_trains},
         {"LOCAL / full-layer / RECONSTRUCTION gradients bitwise equal for 1/2/3 threads", test_thread_invariance},
     };
-    int n = (int)(sizeof t / sizeof *t), failed = 0;
-    for (int i = 0; i < n; i++) {
-        int r = t[i].fn();
-        printf("%s %s\n", r ? "FAIL" : "ok  ", t[i].name);
-        fflush(stdout);
-        failed += r != 0;
-    }
-    printf("%d of %d checks failed\n", failed, n);
-    return failed ? 1 : 0;
+    return SBS_TEST_RUN(cases);
 }

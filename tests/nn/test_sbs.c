@@ -3,51 +3,7 @@
  * spikes; the vectorised sampler bitwise vs the portable one; sampler frequencies vs the
  * distribution (chi-square, fixed seed); layer forward vs oracle on odd geometries; patch
  * order; conv/pooling vs naive loops; thread-count and batch-size invariance (bitwise). */
-#include "sbs/backend.h"
-#include "sbs/net.h"
-#include "sbs/rng.h"
-
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static int failures;
-#define CHECK(cond, ...)                                                                  \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            printf("    FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                    \
-            printf(__VA_ARGS__);                                                          \
-            printf("\n");                                                                 \
-            return 1;                                                                     \
-        }                                                                                 \
-    } while (0)
-
-static const char *simds[] = {"scalar", "avx2", "avx512"};
-
-static bool simd_available(const char *s)
-{
-    sbs_backend *be = sbs_cpu_backend_create(1, s);
-    bool ok = !strcmp(sbs_cpu_simd_name(be), s);
-    be->destroy(be);
-    return ok;
-}
-
-static void rand_fill(sbs_stream *st, float *x, size_t n, float lo, float hi)
-{
-    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * (float)sbs_stream_u01(st);
-}
-
-/* random (K, ldw) weights with zero padding, columns normalised */
-static float *rand_weights(sbs_stream *st, int K, int N, int ldw)
-{
-    float *W = xaligned((size_t)K * ldw * sizeof(float));
-    memset(W, 0, (size_t)K * ldw * sizeof(float));
-    for (int i = 0; i < K; i++)
-        for (int n = 0; n < N; n++) W[(size_t)i * ldw + n] = 0.05f + (float)sbs_stream_u01(st);
-    sbs_normalize_columns(W, K, N, ldw);
-    return W;
-}
+#include "sbs_test.h"
 
 static int test_dynamics_vs_oracle(void)
 {
@@ -61,7 +17,7 @@ static int test_dynamics_vs_oracle(void)
                 int N = Ns[ni], T = Ts[ti], K = 7 + (int)ni * 13, ldw = sbs_pad_n(N), P = 5;
                 float fo = variant == 1 ? 0.3f : -1.0f;
                 int cool = variant == 2 ? T / 2 : -1;
-                float *W = rand_weights(&st, K, N, ldw);
+                float *W = sbs_test_rand_weights(&st, K, N, ldw);
                 float *eps = malloc((size_t)T * sizeof *eps);
                 sbs_eps_table(variant == 2 ? 0.7f : 1.0f, cool, 25.0f, T, eps);
                 int32_t *idx = malloc((size_t)P * T * sizeof *idx);
@@ -70,9 +26,10 @@ static int test_dynamics_vs_oracle(void)
                 for (int p = 0; p < P; p++)
                     sbs_ref_dynamics(W, N, ldw, idx + (size_t)p * T, T, eps, fo, ref + (size_t)p * N);
                 float *h = xaligned((size_t)P * ldw * sizeof *h);
-                for (int s = 0; s < 3; s++) {
-                    if (!simd_available(simds[s])) continue;
-                    sbs_cpu_dynamics(simds[s], W, N, ldw, P, idx, T, eps, fo, h);
+                for (int s = 0; s < SBS_TEST_N_SIMD; s++) {
+                    const char *simd = sbs_test_simd(s);
+                    if (!simd) continue;
+                    sbs_cpu_dynamics(simd, W, N, ldw, P, idx, T, eps, fo, h);
                     double worst = 0;
                     for (int p = 0; p < P; p++) {
                         double sum = 0;
@@ -81,10 +38,11 @@ static int test_dynamics_vs_oracle(void)
                             if (d > worst) worst = d;
                             sum += h[(size_t)p * ldw + n];
                         }
-                        CHECK(fabs(sum - 1.0) < 1e-5, "%s N=%d T=%d: h sums to %g", simds[s], N, T, sum);
+                        CHECK(fabs(sum - 1.0) < 1e-5, "%s N=%d T=%d: h sums to %g", simd, N, T,
+                              sum);
                     }
                     CHECK(worst < 2e-5, "%s N=%d T=%d fo=%g cool=%d: max |fast - oracle| = %g",
-                          simds[s], N, T, fo, cool, worst);
+                          simd, N, T, fo, cool, worst);
                 }
                 free(W); free(eps); free(idx); free(ref); free(h);
             }
@@ -101,19 +59,20 @@ static int test_sampler_simd_equal(void)
         for (size_t ti = 0; ti < sizeof Ts / sizeof *Ts; ti++) {
             int K = Ks[ki], T = Ts[ti];
             float *x = malloc((size_t)K * sizeof *x);
-            rand_fill(&st, x, (size_t)K, 0.0f, 1.0f);
+            sbs_test_fill_from(&st, x, (size_t)K, 0.0f, 1.0f);
             if (K > 2) x[1] = 0.0f; /* an impossible index */
             uint32_t *thr = malloc((size_t)K * 4), *al = malloc((size_t)K * 4);
             double *scr = malloc((size_t)3 * K * sizeof *scr);
             sbs_alias_build(x, K, thr, al, scr);
             int32_t *a = malloc((size_t)T * 4), *b = malloc((size_t)T * 4);
             sbs_spikes_draw(thr, al, K, 123456789ull, sbs_spike_tag(3, 17), 5, 9, T, a);
-            for (int s = 0; s < 3; s++) {
-                if (!simd_available(simds[s])) continue;
+            for (int s = 0; s < SBS_TEST_N_SIMD; s++) {
+                const char *simd = sbs_test_simd(s);
+                if (!simd) continue;
                 memset(b, 0xff, (size_t)T * 4);
-                sbs_spikes_draw_fast(simds[s], thr, al, K, 123456789ull, sbs_spike_tag(3, 17), 5,
+                sbs_spikes_draw_fast(simd, thr, al, K, 123456789ull, sbs_spike_tag(3, 17), 5,
                                      9, T, b);
-                CHECK(!memcmp(a, b, (size_t)T * 4), "%s K=%d T=%d: spikes differ", simds[s], K, T);
+                CHECK(!memcmp(a, b, (size_t)T * 4), "%s K=%d T=%d: spikes differ", simd, K, T);
             }
             for (int t = 0; t < T; t++) {
                 CHECK(a[t] >= 0 && a[t] < K, "index %d out of range", a[t]);
@@ -212,26 +171,25 @@ static int test_layer_vs_oracle(void)
         a.T = cases[ci].T;
         a.layer = (int)ci;
         a.forgetting_offset = ci == 2 ? 0.5f : -1.0f;
-        float *W = rand_weights(&st, a.g.K, N, a.ldw);
+        float *W = sbs_test_rand_weights(&st, a.g.K, N, a.ldw);
         a.W = W;
         float *eps = malloc((size_t)a.T * sizeof *eps);
         sbs_eps_table(1.0f, -1, 25.0f, a.T, eps);
         a.eps = eps;
         size_t nx = (size_t)B * a.g.C * a.g.H * a.g.W, nh = (size_t)B * N * a.g.X * a.g.Y;
         float *x = malloc(nx * sizeof *x), *h1 = malloc(nh * 4), *h2 = malloc(nh * 4);
-        rand_fill(&st, x, nx, 0.0f, 1.0f);
+        sbs_test_fill_from(&st, x, nx, 0.0f, 1.0f);
         for (size_t i = 0; i < nx; i += 5) x[i] = 0.0f;
         sbs_spike_key key = {.seed = 99, .pass = 3, .first_sample = 40};
         sbs_ref_forward(&a, x, B, &key, h1);
-        for (int s = 0; s < 3; s++) {
-            if (!simd_available(simds[s])) continue;
+        for (int s = 0; s < SBS_TEST_N_SIMD; s++) {
+            const char *simd = sbs_test_simd(s);
+            if (!simd) continue;
             for (int th = 1; th <= 3; th++) {
-                sbs_backend *be = sbs_cpu_backend_create(th, simds[s]);
-                be->sbs_forward(be, &a, x, B, &key, h2);
-                be->destroy(be);
+                sbs_test_backend_forward(simd, th, &a, x, B, &key, h2);
                 double worst = 0;
                 for (size_t i = 0; i < nh; i++) worst = fmax(worst, fabs((double)h1[i] - h2[i]));
-                CHECK(worst < 2e-5, "case %zu %s threads %d: max diff %g", ci, simds[s], th, worst);
+                CHECK(worst < 2e-5, "case %zu %s threads %d: max diff %g", ci, simd, th, worst);
             }
         }
         free(W); free(eps); free(x); free(h1); free(h2);
@@ -247,9 +205,9 @@ static int test_conv_pool_naive(void)
     CHECK(sbs_geom_init(&g, 3, 9, 8, 3, 2, 2, 1, 1, 2, 1, 1) == 0, "geometry");
     int O = 5;
     float x[3 * 9 * 8], W[5 * 3 * 3 * 2], bias[5];
-    rand_fill(&st, x, sizeof x / 4, -1, 1);
-    rand_fill(&st, W, sizeof W / 4, -1, 1);
-    rand_fill(&st, bias, 5, -1, 1);
+    sbs_test_fill_from(&st, x, sizeof x / 4, -1, 1);
+    sbs_test_fill_from(&st, W, sizeof W / 4, -1, 1);
+    sbs_test_fill_from(&st, bias, 5, -1, 1);
     float *y = malloc((size_t)O * g.X * g.Y * 4), *cols = malloc((size_t)g.K * g.X * g.Y * 4);
     sbs_conv2d_forward_img(&g, O, W, bias, x, y, cols);
     for (int o = 0; o < O; o++)
@@ -295,36 +253,14 @@ static int test_conv_pool_naive(void)
 /* a small net: SbS 5x5 -> avg pool -> SbS 3x3 -> SbS 1x1 (10 classes) on 1x14x14 */
 static int small_net(sbs_config *cfg, sbs_net *net)
 {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->n_layers = 4;
-    cfg->number_of_output_neurons = 10;
-    cfg->learn.weight_noise_range[0] = 1.0f;
+    static const sbs_test_layer ls[] = {{.kind = SBS_L_SBS, .in = 1, .out = 12, .k = {5, 5}},
+                                        {.kind = SBS_L_AVERAGE_POOLING, .in = 12, .out = 12,
+                                         .k = {2, 2}, .s = {2, 2}},
+                                        {.kind = SBS_L_SBS, .in = 12, .out = 16, .k = {5, 5}},
+                                        {.kind = SBS_L_SBS, .in = 16, .out = 10, .k = {1, 1}}};
+    sbs_test_config(cfg, ls, 4, 10, 300);
     cfg->learn.weight_noise_range[1] = 1.1f;
-    int kinds[4] = {SBS_L_SBS, SBS_L_AVERAGE_POOLING, SBS_L_SBS, SBS_L_SBS};
-    int io[4][2] = {{1, 12}, {12, 12}, {12, 16}, {16, 10}};
-    int k[4] = {5, 2, 5, 1}, s[4] = {1, 2, 1, 1};
-    for (int l = 0; l < 4; l++) {
-        sbs_layer_cfg *c = &cfg->layers[l];
-        c->kind = kinds[l];
-        snprintf(c->type, sizeof c->type, "%s", sbs_layer_kind_name(kinds[l]));
-        c->in = io[l][0];
-        c->out = io[l][1];
-        c->kernel[0] = c->kernel[1] = k[l];
-        c->stride[0] = c->stride[1] = s[l];
-        c->dilation[0] = c->dilation[1] = 1;
-        c->spikes = 300;
-        c->epsilon_0 = 1.0f;
-        c->forgetting_offset = -1.0f;
-        c->cooldown_after_number_of_spikes = -1;
-        c->reduction_cooldown = 25.0f;
-    }
-    sbs_err e;
-    if (sbs_net_plan(net, cfg, 1, 14, 14, &e) != 0) {
-        printf("    plan: %s\n", e.msg);
-        return -1;
-    }
-    sbs_net_init_weights(net, 5);
-    return 0;
+    return sbs_test_plan(cfg, net, 1, 14, 14, 5, NULL);
 }
 
 static int test_invariance(void)
@@ -337,11 +273,10 @@ static int test_invariance(void)
     float *x = malloc(B * img * 4);
     sbs_stream st;
     sbs_stream_init(&st, 17, SBS_RNG_INIT, 5, 0);
-    rand_fill(&st, x, B * img, 0, 1);
+    sbs_test_fill_from(&st, x, B * img, 0, 1);
     float *ref = malloc((size_t)B * 10 * 4);
     for (int th = 1; th <= 3; th++) {
-        sbs_backend *be = sbs_cpu_backend_create(th, "auto");
-        sbs_net_bind(&net, be, B);
+        sbs_backend *be = sbs_test_bind(&net, th, B, NULL);
         /* whole batch */
         sbs_spike_key key = {.seed = 3, .pass = 1, .first_sample = 100};
         sbs_net_forward(&net, x, B, &key);
@@ -376,7 +311,7 @@ static int test_invariance(void)
 
 int main(void)
 {
-    struct { const char *name; int (*fn)(void); } tests[] = {
+    static const sbs_test_case cases[] = {
         {"dynamics vs oracle (all SIMD levels)", test_dynamics_vs_oracle},
         {"vectorised sampler == portable sampler", test_sampler_simd_equal},
         {"sampler frequencies (chi-square)", test_sampler_frequencies},
@@ -385,12 +320,5 @@ int main(void)
         {"conv2d and pooling vs naive loops", test_conv_pool_naive},
         {"thread-count and batch-split invariance (bitwise)", test_invariance},
     };
-    int n = (int)(sizeof tests / sizeof *tests);
-    for (int i = 0; i < n; i++) {
-        int r = tests[i].fn();
-        printf("%s %s\n", r ? "FAIL" : "ok  ", tests[i].name);
-        failures += r != 0;
-    }
-    printf("%d of %d checks failed\n", failures, n);
-    return failures ? 1 : 0;
+    return SBS_TEST_RUN(cases);
 }

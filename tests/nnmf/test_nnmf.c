@@ -5,25 +5,9 @@
  * float path through a small two-NNMF-layer net with the mixed loss; checkpointed backward vs
  * stored iterates; bitwise thread invariance; BP SBS NNMF: NNMF forward, SbS backward oracle;
  * weights written and read back. One line per case; exit 1 on failure. */
-#include "sbs/layer.h"
-#include "sbs/rng.h"
-#include "sbs/train.h"
+#include "sbs_test.h"
 
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
-
-#define CHECK(cond, ...)                                                                  \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            printf("    FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                    \
-            printf(__VA_ARGS__);                                                          \
-            printf("\n");                                                                 \
-            return 1;                                                                     \
-        }                                                                                 \
-    } while (0)
 
 /* ------------------------------------------------------------------------------------------
  * The oracle: one image, plain loops in double, written from SPEC §1.5 element by element.
@@ -175,53 +159,16 @@ static void oracle_backward(const ogeom *o, const double *W, const double *x, in
 /* ------------------------------------------------------------------------------------------
  * Nets for the tests. */
 
-typedef struct { int kind, in, out, k[2], s[2], d[2], p[2]; } lspec;
-
-static int make_net(sbs_config *cfg, sbs_net *net, const lspec *ls, int n, int n_out, int C,
-                    int H, int W, int T, float eps0)
+/* the shared test net with this file's settings: weight noise [1, 2], weight floor 1e-3,
+ * epsilon_0 eps0 in every layer */
+static int make_net(sbs_config *cfg, sbs_net *net, const sbs_test_layer *ls, int n, int n_out,
+                    int C, int H, int W, int T, float eps0)
 {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->n_layers = n;
-    cfg->number_of_output_neurons = n_out;
-    cfg->learn.weight_noise_range[0] = 1.0f;
+    sbs_test_config(cfg, ls, n, n_out, T);
     cfg->learn.weight_noise_range[1] = 2.0f;
-    cfg->learn.learning_active = true;
-    cfg->learn.disable_scale_grade = true;
     cfg->learn.learning_rate_threshold_w = 1e-3f;
-    snprintf(cfg->learn.optimizer_name, sizeof cfg->learn.optimizer_name, "Adam");
-    for (int l = 0; l < n; l++) {
-        sbs_layer_cfg *c = &cfg->layers[l];
-        c->kind = ls[l].kind;
-        snprintf(c->type, sizeof c->type, "%s", sbs_layer_kind_name(c->kind));
-        c->in = ls[l].in;
-        c->out = ls[l].out;
-        for (int a = 0; a < 2; a++) {
-            c->kernel[a] = ls[l].k[a] ? ls[l].k[a] : 1;
-            c->stride[a] = ls[l].s[a] ? ls[l].s[a] : 1;
-            c->dilation[a] = ls[l].d[a] ? ls[l].d[a] : 1;
-            c->padding[a] = ls[l].p[a];
-        }
-        c->spikes = T;
-        c->epsilon_0 = eps0;
-        c->forgetting_offset = -1.0f;
-        c->cooldown_after_number_of_spikes = -1;
-        c->reduction_cooldown = 25.0f;
-        c->w_trainable = true;
-    }
-    sbs_err e;
-    if (sbs_net_plan(net, cfg, C, H, W, &e) != 0) {
-        printf("    plan: %s\n", e.msg);
-        return -1;
-    }
-    sbs_net_init_weights(net, 3);
-    return 0;
-}
-
-static void fill(float *x, size_t n, uint32_t a, float lo, float hi)
-{
-    sbs_stream st;
-    sbs_stream_init(&st, 77, SBS_RNG_INIT, a, 9);
-    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * (float)sbs_stream_u01(&st);
+    for (int l = 0; l < n; l++) cfg->layers[l].epsilon_0 = eps0;
+    return sbs_test_plan(cfg, net, C, H, W, 3, NULL);
 }
 
 static double *weights_double(const sbs_layer *L)
@@ -261,10 +208,11 @@ static int case_net(const lcase *c, int kind, sbs_config *cfg, sbs_net *net)
     if (sbs_geom_init(&g, c->C, c->H, c->W, c->k[0], c->k[1], c->s[0], c->s[1], c->d[0], c->d[1],
                       c->p[0], c->p[1]) != 0)
         return -1;
-    lspec ls[] = {{SBS_L_RELU, -1, -1, {0}, {0}, {0}, {0}},
-                  {kind, c->C, c->N, {c->k[0], c->k[1]}, {c->s[0], c->s[1]}, {c->d[0], c->d[1]},
-                   {c->p[0], c->p[1]}},
-                  {SBS_L_AVERAGE_POOLING, -1, -1, {g.X, g.Y}, {1, 1}, {0}, {0}}};
+    sbs_test_layer ls[] = {{.kind = SBS_L_RELU},
+                           {.kind = kind, .in = c->C, .out = c->N, .k = {c->k[0], c->k[1]},
+                            .s = {c->s[0], c->s[1]}, .d = {c->d[0], c->d[1]},
+                            .p = {c->p[0], c->p[1]}},
+                           {.kind = SBS_L_AVERAGE_POOLING, .k = {g.X, g.Y}}};
     return make_net(cfg, net, ls, 3, c->N, c->C, c->H, c->W, c->T, c->eps0);
 }
 
@@ -275,13 +223,11 @@ static int test_vs_oracle(const lcase *c)
     sbs_net net;
     CHECK(case_net(c, SBS_L_NNMF, &cfg, &net) == 0, "plan");
     const int B = 3;
-    sbs_backend *be = sbs_cpu_backend_create(2, "auto");
-    sbs_net_bind(&net, be, B);
     sbs_trainer_state s;
-    sbs_grad_init(&s, &net);
+    sbs_backend *be = sbs_test_bind(&net, 2, B, &s);
     size_t in_sz = (size_t)c->C * c->H * c->W, nx = (size_t)B * in_sz;
     float *x = malloc(nx * 4);
-    fill(x, nx, 1, 0.0f, 1.0f);
+    sbs_test_fill(x, nx, 1, 0.0f, 1.0f);
     x[0] = 0.0f; /* a zero pixel (and, with padding, windows partly outside) */
     sbs_spike_key key = {1, 0, 0};
     sbs_net_forward(&net, x, B, &key);
@@ -300,24 +246,15 @@ static int test_vs_oracle(const lcase *c)
     }
     CHECK(fw <= 2e-5, "forward: max |h - oracle| %g", fw);
     /* backward */
-    fill(s.gact[net.n], (size_t)B * N, 2, -1.0f, 1.0f);
+    sbs_test_fill(s.gact[net.n], (size_t)B * N, 2, -1.0f, 1.0f);
     sbs_net_backward(&s, B);
     double *gh = to_double(s.gact[2], (size_t)B * N * M);
     double *dx = calloc(nx, sizeof *dx), *dW = calloc((size_t)K * N, sizeof *dW);
     for (int b = 0; b < B; b++)
         oracle_backward(&o, W, xd + (size_t)b * in_sz, c->T, c->eps0, gh + (size_t)b * N * M,
                         dx + (size_t)b * in_sz, dW);
-    double xd_max = 0, xd_diff = 0, wd_max = 0, wd_diff = 0;
-    for (size_t i = 0; i < nx; i++) {
-        xd_diff = fmax(xd_diff, fabs(dx[i] - s.gact[1][i]));
-        xd_max = fmax(xd_max, fabs(dx[i]));
-    }
-    for (int i = 0; i < K; i++)
-        for (int n = 0; n < N; n++) {
-            double a = dW[(size_t)i * N + n], f = s.G[1].gW[(size_t)i * L->ldw + n];
-            wd_diff = fmax(wd_diff, fabs(a - f));
-            wd_max = fmax(wd_max, fabs(a));
-        }
+    double xd_max, xd_diff = sbs_test_max_diff(dx, s.gact[1], nx, &xd_max);
+    double wd_max, wd_diff = sbs_test_max_diff_w(L, dW, s.G[1].gW, &wd_max);
     CHECK(xd_diff <= 1e-3 * xd_max + 1e-7, "input gradient: max diff %g (max %g)", xd_diff, xd_max);
     CHECK(wd_diff <= 1e-3 * wd_max + 1e-7, "weight gradient: max diff %g (max %g)", wd_diff, wd_max);
     CHECK(s.contrib[1] == (long)B * M, "contributions %ld, expected %d", s.contrib[1], B * M);
@@ -326,9 +263,7 @@ static int test_vs_oracle(const lcase *c)
             CHECK(s.G[1].gW[(size_t)i * L->ldw + n] == 0.0f, "padding column %d has a gradient", n);
     printf("    h %.1e, dx %.1e of %.2g, dW %.1e of %.2g\n", fw, xd_diff, xd_max, wd_diff, wd_max);
     free(x); free(xd); free(W); free(h); free(gh); free(dx); free(dW); free(o.idx);
-    sbs_grad_free(&s);
-    sbs_net_free(&net);
-    be->destroy(be);
+    sbs_test_free(&net, be, &s);
     return 0;
 }
 
@@ -389,32 +324,23 @@ static int test_oracle_fd(void)
 
 /* Finite differences of the float path: RELU -> NNMF 3x3 p1 -> AVG POOL -> NNMF 1x1, with the
  * mixed loss, for the weights of both NNMF layers and the input of the first. */
-static double net_loss(sbs_net *net, const float *x, int B, const uint8_t *y, float *g)
-{
-    sbs_spike_key key = {1, 0, 0};
-    sbs_net_forward(net, x, B, &key);
-    return sbs_loss(0, 0.5f, 1.0f, sbs_net_output(net), y, B, net->n_out, g);
-}
-
 static int test_float_fd(void)
 {
     static sbs_config cfg;
     sbs_net net;
-    lspec ls[] = {{SBS_L_RELU, -1, -1, {0}, {0}, {0}, {0}},
-                  {SBS_L_NNMF, 2, 6, {3, 3}, {1, 1}, {1, 1}, {1, 1}},
-                  {SBS_L_AVERAGE_POOLING, -1, -1, {2, 2}, {2, 2}, {0}, {0}},
-                  {SBS_L_NNMF, 6, 5, {2, 2}, {1, 1}, {1, 1}, {0, 0}}};
+    sbs_test_layer ls[] = {{.kind = SBS_L_RELU},
+                           {.kind = SBS_L_NNMF, .in = 2, .out = 6, .k = {3, 3}, .p = {1, 1}},
+                           {.kind = SBS_L_AVERAGE_POOLING, .k = {2, 2}, .s = {2, 2}},
+                           {.kind = SBS_L_NNMF, .in = 6, .out = 5, .k = {2, 2}}};
     CHECK(make_net(&cfg, &net, ls, 4, 5, 2, 4, 4, 8, 1.0f) == 0, "plan");
     const int B = 2;
-    sbs_backend *be = sbs_cpu_backend_create(1, "auto");
-    sbs_net_bind(&net, be, B);
     sbs_trainer_state s;
-    sbs_grad_init(&s, &net);
+    sbs_backend *be = sbs_test_bind(&net, 1, B, &s);
     size_t nx = (size_t)B * 2 * 4 * 4;
     float *x = malloc(nx * 4), g[10];
-    fill(x, nx, 5, 0.1f, 1.0f);
+    sbs_test_fill(x, nx, 5, 0.1f, 1.0f);
     uint8_t y[2] = {1, 3};
-    net_loss(&net, x, B, y, s.gact[net.n]);
+    sbs_test_loss(&net, x, B, y, 0, s.gact[net.n]);
     sbs_net_backward(&s, B);
     const double step = 2e-3;
     double worst = 0;
@@ -423,13 +349,9 @@ static int test_float_fd(void)
         sbs_layer *L = &net.L[l];
         for (int i = 0; i < L->g.K; i++)
             for (int n = 0; n < L->N; n++) {
-                float *w = &L->weight[(size_t)i * L->ldw + n], keep = *w;
-                *w = keep + (float)step;
-                double lp = net_loss(&net, x, B, y, g);
-                *w = keep - (float)step;
-                double lm = net_loss(&net, x, B, y, g);
-                *w = keep;
-                double num = (lp - lm) / (2 * step), ana = s.G[l].gW[(size_t)i * L->ldw + n];
+                float *w = &L->weight[(size_t)i * L->ldw + n];
+                double num = sbs_test_fd(&net, x, B, y, 0, w, step, g);
+                double ana = s.G[l].gW[(size_t)i * L->ldw + n];
                 double err = fabs(num - ana) / fmax(2e-2, fabs(num) + fabs(ana));
                 worst = fmax(worst, err);
                 checked++;
@@ -440,13 +362,7 @@ static int test_float_fd(void)
     float *gx = malloc(nx * 4);
     memcpy(gx, s.gact[1], nx * 4);
     for (size_t i = 0; i < nx; i++) {
-        float keep = x[i];
-        x[i] = keep + (float)step;
-        double lp = net_loss(&net, x, B, y, g);
-        x[i] = keep - (float)step;
-        double lm = net_loss(&net, x, B, y, g);
-        x[i] = keep;
-        double num = (lp - lm) / (2 * step);
+        double num = sbs_test_fd(&net, x, B, y, 0, &x[i], step, g);
         double err = fabs(num - gx[i]) / fmax(2e-2, fabs(num) + fabs(gx[i]));
         worst = fmax(worst, err);
         checked++;
@@ -454,9 +370,7 @@ static int test_float_fd(void)
     }
     printf("    %d derivatives, worst relative error %.1e\n", checked, worst);
     free(x); free(gx);
-    sbs_grad_free(&s);
-    sbs_net_free(&net);
-    be->destroy(be);
+    sbs_test_free(&net, be, &s);
     return 0;
 }
 
@@ -471,13 +385,11 @@ static float *grads(int threads, size_t limit, size_t *n_out, size_t *scr)
     sbs_nnmf_set_store_limit((size_t)8 << 20);
     if (scr) *scr = net.L[1].bwd_scr;
     const int B = 5;
-    sbs_backend *be = sbs_cpu_backend_create(threads, "auto");
-    sbs_net_bind(&net, be, B);
     sbs_trainer_state s;
-    sbs_grad_init(&s, &net);
+    sbs_backend *be = sbs_test_bind(&net, threads, B, &s);
     size_t nx = (size_t)B * c->C * c->H * c->W, nw = (size_t)net.L[1].g.K * net.L[1].ldw;
     float *x = malloc(nx * 4);
-    fill(x, nx, 11, 0.0f, 1.0f);
+    sbs_test_fill(x, nx, 11, 0.0f, 1.0f);
     uint8_t y[5] = {0, 1, 2, 3, 4};
     sbs_spike_key key = {1, 0, 0};
     sbs_net_forward(&net, x, B, &key);
@@ -488,9 +400,7 @@ static float *grads(int threads, size_t limit, size_t *n_out, size_t *scr)
     memcpy(r + nw, s.gact[1], nx * 4);
     *n_out = nw + nx;
     free(x);
-    sbs_grad_free(&s);
-    sbs_net_free(&net);
-    be->destroy(be);
+    sbs_test_free(&net, be, &s);
     return r;
 }
 
@@ -542,45 +452,32 @@ static int test_bp_sbs_nnmf(void)
         CHECK(case_net(c, SBS_L_BP_SBS_NNMF, &cfg, &net) == 0, "plan");
         CHECK(case_net(c, SBS_L_NNMF, &cfg2, &ref) == 0, "plan");
         const int B = 3;
-        sbs_backend *be = sbs_cpu_backend_create(2, "auto");
-        sbs_net_bind(&net, be, B);
-        sbs_net_bind(&ref, be, B);
         sbs_trainer_state s;
-        sbs_grad_init(&s, &net);
+        sbs_backend *be = sbs_test_bind(&net, 2, B, &s);
+        sbs_net_bind(&ref, be, B);
         size_t nx = (size_t)B * c->C * c->H * c->W;
         float *x = malloc(nx * 4);
-        fill(x, nx, 3, 0.0f, 1.0f);
+        sbs_test_fill(x, nx, 3, 0.0f, 1.0f);
         sbs_spike_key key = {1, 0, 0};
         sbs_net_forward(&net, x, B, &key);
         sbs_net_forward(&ref, x, B, &key);
         const sbs_layer *L = &net.L[1];
         size_t nh = (size_t)B * L->N * L->X * L->Y;
         CHECK(!memcmp(net.act[2], ref.act[2], nh * 4), "forward differs from NNMF");
-        fill(s.gact[net.n], (size_t)B * L->N, 4, -1.0f, 1.0f);
+        sbs_test_fill(s.gact[net.n], (size_t)B * L->N, 4, -1.0f, 1.0f);
         sbs_net_backward(&s, B);
         double *dx = malloc(nx * sizeof *dx), *dW = malloc((size_t)L->g.K * L->N * sizeof *dW);
         sbs_ref_sbs_backward(&L->g, L->N, L->weight, L->ldw, net.act[1], net.act[2], s.gact[2], B,
                              dx, dW);
-        double xd = 0, xm = 0, wd = 0, wm = 0;
-        for (size_t i = 0; i < nx; i++) {
-            xd = fmax(xd, fabs(dx[i] - s.gact[1][i]));
-            xm = fmax(xm, fabs(dx[i]));
-        }
-        for (int i = 0; i < L->g.K; i++)
-            for (int n = 0; n < L->N; n++) {
-                double a = dW[(size_t)i * L->N + n], b = s.G[1].gW[(size_t)i * L->ldw + n];
-                wd = fmax(wd, fabs(a - b));
-                wm = fmax(wm, fabs(a));
-            }
+        double xm, xd = sbs_test_max_diff(dx, s.gact[1], nx, &xm);
+        double wm, wd = sbs_test_max_diff_w(L, dW, s.G[1].gW, &wm);
         CHECK(xd <= 1e-4 * xm + 1e-6, "%s: input gradient: max diff %g (max %g)", c->name, xd, xm);
         CHECK(wd <= 1e-4 * wm + 1e-7, "%s: weight gradient: max diff %g (max %g)", c->name, wd, wm);
         CHECK(s.contrib[1] == (long)B * L->X * L->Y, "contributions %ld", s.contrib[1]);
         printf("    %s: dx %.1e of %.2g, dW %.1e of %.2g\n", c->name, xd, xm, wd, wm);
         free(x); free(dx); free(dW);
-        sbs_grad_free(&s);
-        sbs_net_free(&net);
         sbs_net_free(&ref);
-        be->destroy(be);
+        sbs_test_free(&net, be, &s);
     }
     return 0;
 }
@@ -590,13 +487,13 @@ static int test_plan_and_weights(void)
 {
     static sbs_config cfg;
     sbs_net net;
-    lspec bad[] = {{SBS_L_NNMF, 1, 2, {1, 1}, {1, 1}, {1, 1}, {0, 0}}};
+    sbs_test_layer bad[] = {{.kind = SBS_L_NNMF, .in = 1, .out = 2, .k = {1, 1}}};
     if (make_net(&cfg, &net, bad, 1, 2, 1, 1, 1, 5, 1.0f) == 0) {
         sbs_net_free(&net);
         CHECK(0, "an NNMF layer with 2 neurons was accepted");
     }
-    lspec ls[] = {{SBS_L_NNMF, 1, 7, {3, 3}, {1, 1}, {1, 1}, {0, 0}},
-                  {SBS_L_BP_SBS_NNMF, 7, 4, {2, 2}, {1, 1}, {1, 1}, {0, 0}}};
+    sbs_test_layer ls[] = {{.kind = SBS_L_NNMF, .in = 1, .out = 7, .k = {3, 3}},
+                           {.kind = SBS_L_BP_SBS_NNMF, .in = 7, .out = 4, .k = {2, 2}}};
     CHECK(make_net(&cfg, &net, ls, 2, 4, 1, 4, 4, 5, 1.0f) == 0, "plan");
     for (int l = 0; l < 2; l++)
         CHECK(net.L[l].sbs_w && net.L[l].file_weights && net.L[l].T == 0, "layer %d flags", l);
@@ -620,12 +517,10 @@ static int test_plan_and_weights(void)
     }
     rmdir(dir);
     /* one training update: columns still sum to 1, weights >= threshold / C */
-    sbs_backend *be = sbs_cpu_backend_create(1, "auto");
-    sbs_net_bind(&net, be, 2);
     sbs_trainer_state s;
-    sbs_grad_init(&s, &net);
+    sbs_backend *be = sbs_test_bind(&net, 1, 2, &s);
     float x[2 * 16];
-    fill(x, 32, 6, 0.0f, 1.0f);
+    sbs_test_fill(x, 32, 6, 0.0f, 1.0f);
     uint8_t y[2] = {0, 2};
     sbs_spike_key key = {1, 0, 0};
     sbs_net_forward(&net, x, 2, &key);
@@ -648,16 +543,14 @@ static int test_plan_and_weights(void)
             CHECK(fabs(sum - 1) < 1e-5, "layer %d column %d sums to %g", l, n, sum);
         }
     }
-    sbs_grad_free(&s);
-    sbs_net_free(&net);
     sbs_net_free(&back);
-    be->destroy(be);
+    sbs_test_free(&net, be, &s);
     return 0;
 }
 
 int main(void)
 {
-    struct { const char *name; int (*fn)(void); } t[] = {
+    static const sbs_test_case cases[] = {
         {"NNMF vs oracle: 2->12 3x2 s1x2 d1x2 p1x0, T 9, eps 1", t_case0},
         {"NNMF vs oracle: 1->5 3x3 p1, T 1, eps 1", t_case1},
         {"NNMF vs oracle: 3->17 2x2 s2, T 25, eps 0.3", t_case2},
@@ -671,13 +564,5 @@ int main(void)
         {"BP SBS NNMF: NNMF forward, SbS backward vs oracle", test_bp_sbs_nnmf},
         {"plan checks, weights save/load, one update with weight care", test_plan_and_weights},
     };
-    int n = (int)(sizeof t / sizeof *t), failed = 0;
-    for (int i = 0; i < n; i++) {
-        int r = t[i].fn();
-        printf("%s %s\n", r ? "FAIL" : "ok  ", t[i].name);
-        fflush(stdout);
-        failed += r != 0;
-    }
-    printf("%d of %d checks failed\n", failed, n);
-    return failed ? 1 : 0;
+    return SBS_TEST_RUN(cases);
 }

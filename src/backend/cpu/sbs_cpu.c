@@ -17,19 +17,35 @@
 
 #define SBS_P 8 /* positions interleaved per group */
 
-/* h_n <- h_n * (a + b w_n) + c with a = 1/(1+e(1+fo)), b = e a / r, c = e fo a / N:
- * algebraically SPEC §1.2's update, with h kept normalised. */
-#define SBS_DYN_BODY                                                                          \
+/* the last step of every dynamics body: each position's h divided by its sum */
+#define SBS_DYN_NORMALISE                                                                     \
+    for (int p = 0; p < P; p++) {                                                             \
+        float *hp = h + (size_t)p * ldw;                                                      \
+        float s = 0.0f;                                                                       \
+        for (int n = 0; n < N; n++) s += hp[n];                                               \
+        const float inv = 1.0f / s;                                                           \
+        for (int n = 0; n < N; n++) hp[n] *= inv;                                             \
+    }
+
+/* The dynamics of P interleaved positions, h_0 = 1/N, for steps t < TMAX:
+ *   h_n <- h_n * (a + b w_n) + c with a = 1/(1+e(1+fo)), b = e a / r, c = e fo a / N,
+ * algebraically SPEC §1.2's update, with h kept normalised. Position p takes part in step t
+ * while LIVE holds, with the spike SPIKE (both in terms of p and t). Expanded for fixed-length
+ * spike rows (LIVE is 1: the test compiles away, the hot loop is as if written out) and for
+ * the variable-length rows of full-layer spikes. */
+#define SBS_DYN_BODY(TMAX, LIVE, SPIKE)                                                       \
     {                                                                                         \
         const float fo = forgetting_offset > 0.0f ? forgetting_offset : 0.0f;                 \
+        const int tmax = (TMAX);                                                              \
         for (int p = 0; p < P; p++)                                                           \
             for (int n = 0; n < ldw; n++) h[(size_t)p * ldw + n] = n < N ? 1.0f / N : 0.0f;   \
-        for (int t = 0; t < T; t++) {                                                         \
+        for (int t = 0; t < tmax; t++) {                                                      \
             const float e = eps[t];                                                           \
             const float a = 1.0f / (1.0f + e * (1.0f + fo));                                  \
             const float c = e * fo * a / (float)N;                                            \
             for (int p = 0; p < P; p++) {                                                     \
-                const float *restrict w = W + (size_t)idx[(size_t)p * T + t] * ldw;           \
+                if (!(LIVE)) continue;                                                        \
+                const float *restrict w = W + (size_t)(SPIKE) * ldw;                          \
                 float *restrict hp = h + (size_t)p * ldw;                                     \
                 float acc[16];                                                                \
                 for (int j = 0; j < 16; j++) acc[j] = hp[j] * w[j];                           \
@@ -45,14 +61,11 @@
                 }                                                                             \
             }                                                                                 \
         }                                                                                     \
-        for (int p = 0; p < P; p++) {                                                         \
-            float *hp = h + (size_t)p * ldw;                                                  \
-            float s = 0.0f;                                                                   \
-            for (int n = 0; n < N; n++) s += hp[n];                                           \
-            const float inv = 1.0f / s;                                                       \
-            for (int n = 0; n < N; n++) hp[n] *= inv;                                         \
-        }                                                                                     \
+        SBS_DYN_NORMALISE                                                                     \
     }
+
+/* fixed length: position p's spikes are idx[p*T .. p*T + T-1] */
+#define SBS_DYN_FIXED_BODY SBS_DYN_BODY(T, 1, idx[(size_t)p * T + t])
 
 #define SBS_DYN_ARGS                                                                          \
     (const float *restrict W, int N, int ldw, int P, const int32_t *restrict idx, int T,      \
@@ -64,46 +77,48 @@ typedef void (*dyn_fn) SBS_DYN_ARGS;
 #define SBS_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
 
 /* AVX-512 dynamics with intrinsics: one accumulator register per position, the update as two
- * FMAs per 16 neurons. Same maths as SBS_DYN_BODY (summation order of r differs). */
-SBS_AVX512 static void dyn_avx512 SBS_DYN_ARGS
-{
-    const float fo = forgetting_offset > 0.0f ? forgetting_offset : 0.0f;
-    const __m512 h0 = _mm512_set1_ps(1.0f / N);
-    for (int p = 0; p < P; p++)
-        for (int v = 0; v < ldw; v += 16) {
-            __mmask16 live = (__mmask16)(N - v >= 16 ? 0xFFFF : (1u << (N > v ? N - v : 0)) - 1);
-            _mm512_storeu_ps(h + (size_t)p * ldw + v, _mm512_maskz_mov_ps(live, h0));
-        }
-    for (int t = 0; t < T; t++) {
-        const float e = eps[t];
-        const float a = 1.0f / (1.0f + e * (1.0f + fo));
-        const __m512 va = _mm512_set1_ps(a);
-        const __m512 vc = _mm512_set1_ps(e * fo * a / (float)N);
-        const float ea = e * a;
-        for (int p = 0; p < P; p++) {
-            const float *w = W + (size_t)idx[(size_t)p * T + t] * ldw;
-            float *hp = h + (size_t)p * ldw;
-            __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(hp), _mm512_loadu_ps(w));
-            for (int v = 16; v < ldw; v += 16)
-                acc = _mm512_fmadd_ps(_mm512_loadu_ps(hp + v), _mm512_loadu_ps(w + v), acc);
-            const float r = _mm512_reduce_add_ps(acc);
-            if (r > 1e-10f) {
-                const __m512 vb = _mm512_set1_ps(ea / r);
-                for (int v = 0; v < ldw; v += 16) {
-                    __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(w + v), va);
-                    _mm512_storeu_ps(hp + v, _mm512_fmadd_ps(_mm512_loadu_ps(hp + v), f, vc));
-                }
-            }
-        }
+ * FMAs per 16 neurons. Same maths, steps and arguments as SBS_DYN_BODY (summation order of r
+ * differs). */
+#define SBS_DYN_AVX512_BODY(TMAX, LIVE, SPIKE)                                                \
+    {                                                                                         \
+        const float fo = forgetting_offset > 0.0f ? forgetting_offset : 0.0f;                 \
+        const int tmax = (TMAX);                                                              \
+        const __m512 h0 = _mm512_set1_ps(1.0f / N);                                           \
+        for (int p = 0; p < P; p++)                                                           \
+            for (int v = 0; v < ldw; v += 16) {                                               \
+                __mmask16 live =                                                              \
+                    (__mmask16)(N - v >= 16 ? 0xFFFF : (1u << (N > v ? N - v : 0)) - 1);      \
+                _mm512_storeu_ps(h + (size_t)p * ldw + v, _mm512_maskz_mov_ps(live, h0));     \
+            }                                                                                 \
+        for (int t = 0; t < tmax; t++) {                                                      \
+            const float e = eps[t];                                                           \
+            const float a = 1.0f / (1.0f + e * (1.0f + fo));                                  \
+            const __m512 va = _mm512_set1_ps(a);                                              \
+            const __m512 vc = _mm512_set1_ps(e * fo * a / (float)N);                          \
+            const float ea = e * a;                                                           \
+            for (int p = 0; p < P; p++) {                                                     \
+                if (!(LIVE)) continue;                                                        \
+                const float *w = W + (size_t)(SPIKE) * ldw;                                   \
+                float *hp = h + (size_t)p * ldw;                                              \
+                __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(hp), _mm512_loadu_ps(w));          \
+                for (int v = 16; v < ldw; v += 16)                                            \
+                    acc = _mm512_fmadd_ps(_mm512_loadu_ps(hp + v), _mm512_loadu_ps(w + v),    \
+                                          acc);                                               \
+                const float r = _mm512_reduce_add_ps(acc);                                    \
+                if (r > 1e-10f) {                                                             \
+                    const __m512 vb = _mm512_set1_ps(ea / r);                                 \
+                    for (int v = 0; v < ldw; v += 16) {                                       \
+                        __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(w + v), va);           \
+                        _mm512_storeu_ps(hp + v,                                              \
+                                         _mm512_fmadd_ps(_mm512_loadu_ps(hp + v), f, vc));    \
+                    }                                                                         \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+        SBS_DYN_NORMALISE                                                                     \
     }
-    for (int p = 0; p < P; p++) {
-        float *hp = h + (size_t)p * ldw;
-        float s = 0.0f;
-        for (int n = 0; n < N; n++) s += hp[n];
-        const float inv = 1.0f / s;
-        for (int n = 0; n < N; n++) hp[n] *= inv;
-    }
-}
+
+SBS_AVX512 static void dyn_avx512 SBS_DYN_ARGS SBS_DYN_AVX512_BODY(T, 1, idx[(size_t)p * T + t])
 
 /* 32x32 -> 64 bit products of all 16 lanes: low and high halves. */
 SBS_AVX512 static inline void mulhilo16(__m512i a, __m512i b, __m512i *lo, __m512i *hi)
@@ -153,11 +168,11 @@ SBS_AVX512 static void draw_avx512(const uint32_t *thr, const uint32_t *alias, i
     }
 }
 
-__attribute__((target("avx2,fma"))) static void dyn_avx2 SBS_DYN_ARGS SBS_DYN_BODY
+__attribute__((target("avx2,fma"))) static void dyn_avx2 SBS_DYN_ARGS SBS_DYN_FIXED_BODY
 #define SBS_HAVE_X86 1
 #endif
 
-static void dyn_scalar SBS_DYN_ARGS SBS_DYN_BODY
+static void dyn_scalar SBS_DYN_ARGS SBS_DYN_FIXED_BODY
 
 static const char *simd_auto(void)
 {
@@ -206,97 +221,28 @@ static draw_fn pick_draw(const char *simd)
 
 /* ---- variable-length dynamics (full-layer spikes) ----
  * P positions interleaved as above, position p running over its own len[p] spikes idx[p][..]
- * with eps indexed by its own count (all positions of a group share eps[t] at step t). Same
- * update as SBS_DYN_BODY; used only by the full-layer path. */
+ * with eps indexed by its own count (all positions of a group share eps[t] at step t). The
+ * same bodies as the fixed-length dynamics; used only by the full-layer path. */
 #define SBS_DYNV_ARGS                                                                         \
     (const float *restrict W, int N, int ldw, int P, const int32_t *const *idx,              \
      const int *len, const float *restrict eps, float forgetting_offset, float *restrict h)
 
-#define SBS_DYNV_BODY                                                                         \
-    {                                                                                         \
-        const float fo = forgetting_offset > 0.0f ? forgetting_offset : 0.0f;                 \
-        int tmax = 0;                                                                         \
-        for (int p = 0; p < P; p++) {                                                         \
-            if (len[p] > tmax) tmax = len[p];                                                 \
-            for (int n = 0; n < ldw; n++) h[(size_t)p * ldw + n] = n < N ? 1.0f / N : 0.0f;   \
-        }                                                                                     \
-        for (int t = 0; t < tmax; t++) {                                                      \
-            const float e = eps[t];                                                           \
-            const float a = 1.0f / (1.0f + e * (1.0f + fo));                                  \
-            const float c = e * fo * a / (float)N;                                            \
-            for (int p = 0; p < P; p++) {                                                     \
-                if (t >= len[p]) continue;                                                    \
-                const float *restrict w = W + (size_t)idx[p][t] * ldw;                        \
-                float *restrict hp = h + (size_t)p * ldw;                                     \
-                float acc[16];                                                                \
-                for (int j = 0; j < 16; j++) acc[j] = hp[j] * w[j];                           \
-                for (int v = 16; v < ldw; v += 16)                                            \
-                    for (int j = 0; j < 16; j++) acc[j] += hp[v + j] * w[v + j];              \
-                for (int j = 0; j < 8; j++) acc[j] += acc[j + 8];                             \
-                for (int j = 0; j < 4; j++) acc[j] += acc[j + 4];                             \
-                for (int j = 0; j < 2; j++) acc[j] += acc[j + 2];                             \
-                const float r = acc[0] + acc[1];                                              \
-                if (r > 1e-10f) {                                                             \
-                    const float b = e * a / r;                                                \
-                    for (int n = 0; n < ldw; n++) hp[n] = hp[n] * (a + b * w[n]) + c;         \
-                }                                                                             \
-            }                                                                                 \
-        }                                                                                     \
-        for (int p = 0; p < P; p++) {                                                         \
-            float *hp = h + (size_t)p * ldw;                                                  \
-            float s = 0.0f;                                                                   \
-            for (int n = 0; n < N; n++) s += hp[n];                                           \
-            const float inv = 1.0f / s;                                                       \
-            for (int n = 0; n < N; n++) hp[n] *= inv;                                         \
-        }                                                                                     \
-    }
+/* the longest spike row of a group */
+static inline int dynv_steps(const int *len, int P)
+{
+    int tmax = 0;
+    for (int p = 0; p < P; p++)
+        if (len[p] > tmax) tmax = len[p];
+    return tmax;
+}
+
+#define SBS_DYNV_BODY SBS_DYN_BODY(dynv_steps(len, P), t < len[p], idx[p][t])
 
 typedef void (*dynv_fn) SBS_DYNV_ARGS;
 
 #ifdef SBS_HAVE_X86
 SBS_AVX512 static void dynv_avx512 SBS_DYNV_ARGS
-{
-    const float fo = forgetting_offset > 0.0f ? forgetting_offset : 0.0f;
-    const __m512 h0 = _mm512_set1_ps(1.0f / N);
-    int tmax = 0;
-    for (int p = 0; p < P; p++) {
-        if (len[p] > tmax) tmax = len[p];
-        for (int v = 0; v < ldw; v += 16) {
-            __mmask16 live = (__mmask16)(N - v >= 16 ? 0xFFFF : (1u << (N > v ? N - v : 0)) - 1);
-            _mm512_storeu_ps(h + (size_t)p * ldw + v, _mm512_maskz_mov_ps(live, h0));
-        }
-    }
-    for (int t = 0; t < tmax; t++) {
-        const float e = eps[t];
-        const float a = 1.0f / (1.0f + e * (1.0f + fo));
-        const __m512 va = _mm512_set1_ps(a);
-        const __m512 vc = _mm512_set1_ps(e * fo * a / (float)N);
-        const float ea = e * a;
-        for (int p = 0; p < P; p++) {
-            if (t >= len[p]) continue;
-            const float *w = W + (size_t)idx[p][t] * ldw;
-            float *hp = h + (size_t)p * ldw;
-            __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(hp), _mm512_loadu_ps(w));
-            for (int v = 16; v < ldw; v += 16)
-                acc = _mm512_fmadd_ps(_mm512_loadu_ps(hp + v), _mm512_loadu_ps(w + v), acc);
-            const float r = _mm512_reduce_add_ps(acc);
-            if (r > 1e-10f) {
-                const __m512 vb = _mm512_set1_ps(ea / r);
-                for (int v = 0; v < ldw; v += 16) {
-                    __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(w + v), va);
-                    _mm512_storeu_ps(hp + v, _mm512_fmadd_ps(_mm512_loadu_ps(hp + v), f, vc));
-                }
-            }
-        }
-    }
-    for (int p = 0; p < P; p++) {
-        float *hp = h + (size_t)p * ldw;
-        float s = 0.0f;
-        for (int n = 0; n < N; n++) s += hp[n];
-        const float inv = 1.0f / s;
-        for (int n = 0; n < N; n++) hp[n] *= inv;
-    }
-}
+    SBS_DYN_AVX512_BODY(dynv_steps(len, P), t < len[p], idx[p][t])
 
 __attribute__((target("avx2,fma"))) static void dynv_avx2 SBS_DYNV_ARGS SBS_DYNV_BODY
 #endif
@@ -391,6 +337,19 @@ static void fwd_group(void *ctx, long gi, int worker)
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
+/* every worker's scratch at least need bytes */
+static void ensure_ws(sbs_backend *be, size_t need)
+{
+    cpu_impl *impl = be->impl;
+    for (int w = 0; w < be->threads; w++) {
+        if (impl->ws[w].cap < need) {
+            free(impl->ws[w].mem);
+            impl->ws[w].mem = xaligned(need);
+            impl->ws[w].cap = need;
+        }
+    }
+}
+
 /* Full-layer spikes (spike_full_layer_input_distribution): one job per image: an alias table
  * over all C*H*W inputs, T spikes, routed to the positions whose windows hold them
  * (sbs_full_layer_route), then the dynamics of groups of SBS_P positions, each over its own
@@ -440,9 +399,6 @@ static void fwd_full_img(void *ctx, long b, int worker)
     }
 }
 
-static size_t align64(size_t n);
-static void ensure_ws(sbs_backend *be, size_t need);
-
 static void cpu_sbs_forward_full(sbs_backend *be, const sbs_layer_args *a, const float *x,
                                  int B, const sbs_spike_key *key, float *h)
 {
@@ -458,18 +414,6 @@ static void cpu_sbs_forward_full(sbs_backend *be, const sbs_layer_args *a, const
     j.off_h = j.off_tab + align64(sbs_full_layer_route_tab(g) * 4);
     ensure_ws(be, j.off_h + align64((size_t)SBS_P * a->ldw * sizeof(float)));
     sbs_pool_run(be->pool, B, fwd_full_img, &j);
-}
-
-static void ensure_ws(sbs_backend *be, size_t need)
-{
-    cpu_impl *impl = be->impl;
-    for (int w = 0; w < be->threads; w++) {
-        if (impl->ws[w].cap < need) {
-            free(impl->ws[w].mem);
-            impl->ws[w].mem = xaligned(need);
-            impl->ws[w].cap = need;
-        }
-    }
 }
 
 static void cpu_sbs_forward(sbs_backend *be, const sbs_layer_args *a, const float *x, int B,
@@ -488,14 +432,7 @@ static void cpu_sbs_forward(sbs_backend *be, const sbs_layer_args *a, const floa
     j.off_scr = j.off_alias + align64((size_t)K * 4);
     j.off_idx = j.off_scr + align64((size_t)3 * K * sizeof(double));
     j.off_h = j.off_idx + align64((size_t)SBS_P * T * 4);
-    size_t need = j.off_h + align64((size_t)SBS_P * a->ldw * sizeof(float));
-    for (int w = 0; w < be->threads; w++) {
-        if (impl->ws[w].cap < need) {
-            free(impl->ws[w].mem);
-            impl->ws[w].mem = xaligned(need);
-            impl->ws[w].cap = need;
-        }
-    }
+    ensure_ws(be, j.off_h + align64((size_t)SBS_P * a->ldw * sizeof(float)));
     sbs_pool_run(be->pool, (j.n_items + SBS_P - 1) / SBS_P, fwd_group, &j);
 }
 
