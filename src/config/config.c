@@ -111,7 +111,7 @@ static const char *const schedules[] = {"ReduceLROnPlateau", "None", NULL};
 
 static const key_spec network_structure_keys[] = {
     {"layer_type", V_LAYER_TYPES, 0, 0, 0, NULL, NULL, SBS_MAX_LAYERS},
-    {"forward_neuron_numbers", V_PAIR_LAYERS, R_MIN, 1, 0, NULL, NULL, 0},
+    {"forward_neuron_numbers", V_PAIR_LAYERS, R_MIN | R_MAX, 1, 1000000, NULL, NULL, 0},
     {"forward_kernel_size", V_PAIR_LAYERS, R_MIN, 1, 0, NULL, NULL, 0},
     {"strides", V_PAIR_LAYERS, R_MIN, 1, 0, NULL, NULL, 0},
     {"dilation", V_PAIR_LAYERS, R_MIN, 1, 0, NULL, NULL, 0},
