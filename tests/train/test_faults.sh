@@ -36,6 +36,13 @@ out=$("$TRAIN" "$CNN" --out "$T/n" --epochs 1 "${common[@]}" --set learning_para
 echo "    $out"
 check "NaN stops the run (exit 1) naming the layer" '[ $rc -eq 1 ] && grep -q "layer [0-9]* (CONV2D)" <<<"$out"'
 
+# a config too large for memory fails before any work, with exit 3, and writes nothing
+out=$("$TRAIN" "$CFG" --out "$T/oom" --epochs 1 "${common[@]}" --set batch_size=50000000 2>&1 >/dev/null); rc=$?
+echo "    $out"
+check "huge config: exit 3 before any work, says how much memory" '[ $rc -eq 3 ] && grep -q "GiB of memory" <<<"$out" && [ ! -e "$T/oom" ]'
+out=$("$TRAIN" "$CFG" --dry-run --set batch_size=50000000); rc=$?
+check "--dry-run reports the memory the run needs" '[ $rc -eq 0 ] && grep -q "^memory: " <<<"$out"'
+
 # kill -9, repeatedly
 ok=1; kills=0
 for i in $(seq 1 12); do
