@@ -308,11 +308,17 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     }
     if (o->metrics_path) snprintf(path, sizeof path, "%s", o->metrics_path);
     else snprintf(path, sizeof path, "%s/metrics.jsonl", log_dir);
-    out.metrics = fopen(path, o->resume ? "a" : "w");
+    /* appended, never truncated: an earlier run's records in the same folder are kept; a
+     * "start" record marks where each run (or resumption) begins */
+    out.metrics = fopen(path, "a");
     if (!out.metrics) {
         sbs_fail(e, "cannot open metrics file %s: %s", path, strerror(errno));
         goto done;
     }
+    fprintf(out.metrics, "{\"type\": \"start\", \"epoch\": %d, \"step\": %d, \"resume\": %s, "
+                         "\"seed\": %llu}\n", st.epoch, st.opt.t, o->resume ? "true" : "false",
+            (unsigned long long)o->seed);
+    fflush(out.metrics);
 
     int n_train = ds.train.n, n_test = ds.test.n;
     if (o->limit_train > 0 && o->limit_train < n_train) n_train = (int)o->limit_train;
