@@ -109,7 +109,8 @@ typedef struct {
 uint64_t sbs_plan_hash(const sbs_net *net);
 int sbs_ckpt_save(const char *path, const sbs_ckpt_state *st, const sbs_trainer_state *ts,
                   sbs_err *e);
-/* Parse a checkpoint image into st and the net/trainer state (whose plan must match). */
+/* Parse a checkpoint image into st and the net/trainer state (whose plan must match). The
+ * whole file is validated before anything is written: on failure the network is unchanged. */
 int sbs_ckpt_parse(const unsigned char *buf, size_t len, const char *name, sbs_ckpt_state *st,
                    sbs_trainer_state *ts, sbs_err *e);
 int sbs_ckpt_load(const char *path, sbs_ckpt_state *st, sbs_trainer_state *ts, sbs_err *e);

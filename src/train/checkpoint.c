@@ -149,8 +149,11 @@ static size_t ckpt_size(const sbs_net *net)
     return n + 4;
 }
 
-int sbs_ckpt_parse(const unsigned char *buf, size_t len, const char *name, sbs_ckpt_state *st,
-                   sbs_trainer_state *ts, sbs_err *e)
+/* One pass over the checkpoint. With commit false everything is read into temporary arrays
+ * and validated, and the network is not touched; with commit true it is written into the
+ * network (only after a validating pass succeeded). */
+static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckpt_state *st,
+                 sbs_trainer_state *ts, bool commit, sbs_err *e)
 {
     sbs_net *net = ts->net;
     if (len < 12 || memcmp(buf, CKPT_MAGIC, 8) != 0)
@@ -216,34 +219,53 @@ int sbs_ckpt_parse(const unsigned char *buf, size_t len, const char *name, sbs_c
                                "found %llu and %llu", name, r.off, l,
                             (unsigned long long)want_w, (unsigned long long)want_b,
                             (unsigned long long)nw, (unsigned long long)nbias);
-        G->scale_set = f1;
-        G->scale_frozen = f2;
-        G->scale = scale;
+        if (commit) {
+            G->scale_set = f1;
+            G->scale_frozen = f2;
+            G->scale = scale;
+        }
         if (!L->file_weights) continue;
-        size_t nfull = sbs_weight_floats(L);
-        if (get_arr(&r, L, L->weight, true, nfull, "weights") ||
-            get_arr(&r, L, L->bias, false, L->n_b, "biases") ||
-            get_arr(&r, L, G->mW, true, nfull, "Adam moments") ||
-            get_arr(&r, L, G->vW, true, nfull, "Adam moments") ||
-            get_arr(&r, L, G->mB, false, L->n_b, "Adam moments") ||
-            get_arr(&r, L, G->vB, false, L->n_b, "Adam moments"))
-            return -1;
         if (!(scale > 0.0f) || !isfinite(scale))
             return sbs_fail(e, "%s: layer %d: gradient scale must be a positive number, found %g",
                             name, l, (double)scale);
-        for (size_t i = 0; i < nfull; i++) {
-            float w = L->weight[i];
-            if (!isfinite(w) || (L->sbs_w && w < 0.0f) || !isfinite(G->mW[i]) ||
-                !(G->vW[i] >= 0.0f) || !isfinite(G->vW[i]))
-                return sbs_fail(e, "%s: layer %d: element %zu of the weights or moments is "
-                                   "invalid (%g)", name, l, i, (double)w);
+        size_t nfull = sbs_weight_floats(L);
+        /* destinations: the network's arrays, or zeroed temporaries while validating */
+        float *w = L->weight, *b = L->bias, *mw = G->mW, *vw = G->vW, *mb = G->mB, *vb = G->vB;
+        if (!commit) {
+            w = xcalloc(3 * nfull + 3 * L->n_b + 1, sizeof(float));
+            mw = w + nfull;
+            vw = mw + nfull;
+            b = L->bias ? vw + nfull : NULL;
+            mb = G->mB ? vw + nfull + L->n_b : NULL;
+            vb = G->vB ? vw + nfull + 2 * L->n_b : NULL;
         }
+        int bad = get_arr(&r, L, w, true, nfull, "weights") ||
+                  get_arr(&r, L, b, false, L->n_b, "biases") ||
+                  get_arr(&r, L, mw, true, nfull, "Adam moments") ||
+                  get_arr(&r, L, vw, true, nfull, "Adam moments") ||
+                  get_arr(&r, L, mb, false, L->n_b, "Adam moments") ||
+                  get_arr(&r, L, vb, false, L->n_b, "Adam moments");
+        for (size_t i = 0; !bad && i < nfull; i++)
+            if (!isfinite(w[i]) || (L->sbs_w && w[i] < 0.0f) || !isfinite(mw[i]) ||
+                !(vw[i] >= 0.0f) || !isfinite(vw[i]))
+                bad = sbs_fail(e, "%s: layer %d: element %zu of the weights or moments is "
+                                  "invalid (%g)", name, l, i, (double)w[i]);
+        if (!commit) free(w);
+        if (bad) return -1;
     }
     if (r.off != r.n)
         return sbs_fail(e, "%s: offset %zu: %zu bytes of unexpected extra data", name, r.off,
                         r.n - r.off);
     *st = s;
     return 0;
+}
+
+int sbs_ckpt_parse(const unsigned char *buf, size_t len, const char *name, sbs_ckpt_state *st,
+                   sbs_trainer_state *ts, sbs_err *e)
+{
+    sbs_ckpt_state tmp;
+    if (parse(buf, len, name, &tmp, ts, false, e) != 0) return -1;
+    return parse(buf, len, name, st, ts, true, e);
 }
 
 int sbs_ckpt_load(const char *path, sbs_ckpt_state *st, sbs_trainer_state *ts, sbs_err *e)
