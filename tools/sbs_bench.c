@@ -86,14 +86,8 @@ static int bench_config(const char *def, const char *weights, int B, int T, bool
         fprintf(stderr, "sbs-bench: %s\n", e.msg);
         return 2;
     }
-    int c, h, w;
-    if (sbs_mode_shape(cfg.data_mode, &c, &h, &w) != 0) {
-        fprintf(stderr, "sbs-bench: unknown data_mode '%s'\n", cfg.data_mode);
-        return 2;
-    }
-    int crop = cfg.aug.crop_width_in_pixel;
     sbs_net net;
-    if (sbs_net_plan(&net, &cfg, c, h - 2 * crop, w - 2 * crop, &e) != 0) {
+    if (sbs_plan_for_data(&net, &cfg, NULL, NULL, NULL, &e) != 0) {
         fprintf(stderr, "sbs-bench: %s\n", e.msg);
         return 2;
     }
@@ -104,7 +98,7 @@ static int bench_config(const char *def, const char *weights, int B, int T, bool
     }
     sbs_backend *be = sbs_cpu_backend_create(threads, simd);
     sbs_net_bind(&net, be, B);
-    size_t nx = (size_t)B * c * (h - 2 * crop) * (w - 2 * crop);
+    size_t nx = (size_t)B * net.in_c * net.in_h * net.in_w;
     sbs_stream st;
     sbs_stream_init(&st, 3, SBS_RNG_INIT, 1, 0);
     for (size_t i = 0; i < nx; i++) net.act[0][i] = (float)sbs_stream_u01(&st) + 1e-20f;

@@ -10,6 +10,13 @@
 /* Input image shape of a data_mode before cropping; -1 if unknown. */
 int sbs_mode_shape(const char *data_mode, int *c, int *h, int *w);
 
+struct sbs_net;
+/* Plan the network for the images of cfg's data_mode after the centre crop: checks the
+ * data_mode and crop_width_in_pixel, then sbs_net_plan. c/h/w (may be NULL) get the image
+ * shape before cropping. One line in e on failure. */
+int sbs_plan_for_data(struct sbs_net *net, const sbs_config *cfg, int *c, int *h, int *w,
+                      sbs_err *e);
+
 /* Bytes the full train + test split of a data_mode take in memory (an estimate for
  * planning; 0 if unknown). */
 size_t sbs_mode_data_bytes(const char *data_mode);

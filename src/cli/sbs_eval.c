@@ -93,19 +93,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "sbs-eval: %s\n", e.msg);
         return SBS_EXIT_USAGE;
     }
-    int ic, ih, iw;
-    if (sbs_mode_shape(cfg.data_mode, &ic, &ih, &iw) != 0) {
-        fprintf(stderr, "sbs-eval: %s: data_mode: unknown '%s'\n", dsf, cfg.data_mode);
-        return SBS_EXIT_USAGE;
-    }
-    int crop = cfg.aug.crop_width_in_pixel;
-    if (2 * crop >= ih || 2 * crop >= iw) {
-        fprintf(stderr, "sbs-eval: augmentation.crop_width_in_pixel: %d leaves no image of %dx%d\n",
-                crop, ih, iw);
-        return SBS_EXIT_USAGE;
-    }
+    int ic, ih, iw, crop = cfg.aug.crop_width_in_pixel;
     sbs_net net;
-    if (sbs_net_plan(&net, &cfg, ic, ih - 2 * crop, iw - 2 * crop, &e) != 0) {
+    if (sbs_plan_for_data(&net, &cfg, &ic, &ih, &iw, &e) != 0) {
         fprintf(stderr, "sbs-eval: %s\n", e.msg);
         return SBS_EXIT_USAGE;
     }

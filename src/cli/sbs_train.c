@@ -96,15 +96,9 @@ int main(int argc, char **argv)
         return SBS_EXIT_USAGE;
     }
     if (dry) {
-        int ic, ih, iw;
-        if (sbs_mode_shape(cfg.data_mode, &ic, &ih, &iw) != 0) {
-            fprintf(stderr, "sbs-train: %s: data_mode: unknown '%s'\n", dsf, cfg.data_mode);
-            return SBS_EXIT_USAGE;
-        }
-        int crop = cfg.aug.crop_width_in_pixel;
         sbs_net net;
-        if (2 * crop >= ih || sbs_net_plan(&net, &cfg, ic, ih - 2 * crop, iw - 2 * crop, &e) != 0) {
-            fprintf(stderr, "sbs-train: %s\n", 2 * crop >= ih ? "crop_width_in_pixel too large" : e.msg);
+        if (sbs_plan_for_data(&net, &cfg, NULL, NULL, NULL, &e) != 0) {
+            fprintf(stderr, "sbs-train: %s\n", e.msg);
             return SBS_EXIT_USAGE;
         }
         sbs_net_print_plan(&net, stdout);

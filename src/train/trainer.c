@@ -213,16 +213,9 @@ static void json_str(FILE *f, const char *s)
 
 int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
 {
-    int ic, ih, iw;
-    if (sbs_mode_shape(cfg->data_mode, &ic, &ih, &iw) != 0)
-        return sbs_fail(e, "%s: data_mode: expected MNIST, MNIST_FASHION or CIFAR10, found '%s'",
-                        cfg->dataset_file, cfg->data_mode), SBS_EXIT_USAGE;
-    int crop = cfg->aug.crop_width_in_pixel;
-    if (2 * crop >= ih || 2 * crop >= iw)
-        return sbs_fail(e, "augmentation.crop_width_in_pixel: %d leaves nothing of a %dx%d image",
-                        crop, ih, iw), SBS_EXIT_USAGE;
+    int ic, ih, iw, crop = cfg->aug.crop_width_in_pixel;
     static sbs_net net;
-    if (sbs_net_plan(&net, cfg, ic, ih - 2 * crop, iw - 2 * crop, e) != 0) return SBS_EXIT_USAGE;
+    if (sbs_plan_for_data(&net, cfg, &ic, &ih, &iw, e) != 0) return SBS_EXIT_USAGE;
     const char *out_dir = o->out_dir ? o->out_dir : cfg->weight_path;
     const char *win = o->weights_in ? o->weights_in : cfg->learn.overload_path;
     int B = cfg->batch_size, nbu = cfg->learn.number_of_batches_for_one_update;
@@ -236,7 +229,6 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     out.quiet = o->quiet;
     sbs_progress_init(&out.prog);
     int *order = NULL;
-    float *grad_tmp = NULL;
 
     /* memory, computed up front: fail before any work rather than in the middle */
     {
@@ -342,13 +334,12 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     if (st.epoch >= epoch_end) say(&out, "nothing to do: epoch %d >= %d", st.epoch, epoch_end);
 
     order = xmalloc((size_t)ds.train.n * sizeof *order);
-    grad_tmp = xmalloc((size_t)cap * net.n_out * sizeof *grad_tmp);
     sbs_augment aug = {.crop = crop,
                        .photometric = strcmp(cfg->data_mode, "MNIST") != 0,
                        .flip_p = cfg->aug.flip_p,
                        .brightness = cfg->aug.jitter_brightness,
                        .contrast = cfg->aug.jitter_contrast};
-    size_t img = (size_t)ic * (ih - 2 * crop) * (iw - 2 * crop);
+    size_t img = (size_t)net.in_c * net.in_h * net.in_w;
     bool learn = cfg->learn.learning_active;
     /* a last layer with its own target (RECONSTRUCTION): loss only, no accuracy */
     bool acc = net.L[net.n - 1].ops->loss == NULL;
@@ -563,7 +554,6 @@ done:
     if (out.log) fclose(out.log);
     if (out.metrics) fclose(out.metrics);
     free(order);
-    free(grad_tmp);
     sbs_grad_free(&ts);
     sbs_net_free(&net);
     if (be) be->destroy(be);
