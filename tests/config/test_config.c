@@ -756,7 +756,7 @@ int main(void)
         printf("SKIP: SBS_SOURCE_ROOT is not set (run through meson test)\n");
         return 77;
     }
-    snprintf(g_ref, sizeof g_ref, "%s/../shared/reference/configs", root);
+    snprintf(g_ref, sizeof g_ref, "%s/datasets/reference/configs", root);
     struct stat st;
     if (stat(g_ref, &st) != 0 || !S_ISDIR(st.st_mode)) {
         printf("SKIP: reference configs not found at %s\n", g_ref);

@@ -177,7 +177,7 @@ static int t_reference_weights(void)
 {
     const char *root = getenv("SBS_SOURCE_ROOT");
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/../shared/reference/weights/FASHION_MNIST/SbS_Entropy",
+    snprintf(dir, sizeof dir, "%s/datasets/reference/weights/FASHION_MNIST/SbS_Entropy",
              root ? root : ".");
     struct stat st;
     if (stat(dir, &st) != 0) SKIPF("%s not found", dir);

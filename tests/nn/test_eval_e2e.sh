@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# End-to-end sbs-eval on Fashion-MNIST test images with the reference's shared weights:
+# End-to-end sbs-eval on Fashion-MNIST test images with the reference weights in datasets/reference:
 # accuracy in range, results identical for any thread count and batch size, clear errors.
-# Skips (77) when the Debian data package or the shared reference files are absent.
+# Skips (77) when the Debian data package is absent.
 set -u
 EVAL="$1"
-SHARED="${SBS_SOURCE_ROOT:-.}/../shared/reference"
+SHARED="${SBS_SOURCE_ROOT:-.}/datasets/reference"
 DATA=/usr/share/datasets/fashion-mnist
 CFG="$SHARED/configs/FASHION_MNIST/SbS_Entropy/def.json"
 W="$SHARED/weights/FASHION_MNIST/SbS_Entropy"

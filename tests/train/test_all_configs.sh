@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every config of the reference (../shared/reference/configs) and every config in configs/
+# Every config of the reference (datasets/reference/configs) and every config in configs/
 # (the ready-to-run copies and configs/examples) loads, trains for at least one update and
 # evaluates its weights. Synthetic data of the right format stands in for the data sets
 # (MNIST and CIFAR-10 cannot be downloaded here), and spikes/iterations are cut to keep it fast.
@@ -12,7 +12,7 @@ mkdir -p "$T/mnist" "$T/cifar"
 "$GEN" mnist "$T/mnist" 600 && "$GEN" cifar "$T/cifar" 120 || { echo "FAIL gen_data"; exit 1; }
 fail=0; n=0
 cfgs=$(ls "$SRC"/configs/{MNIST,FASHION_MNIST,CIFAR10}/*/def.json "$SRC"/configs/examples/*/def.json 2>/dev/null)
-[ -d "$SRC/../shared/reference/configs" ] && cfgs="$cfgs $(ls "$SRC"/../shared/reference/configs/*/*/def.json)"
+[ -d "$SRC/datasets/reference/configs" ] && cfgs="$cfgs $(ls "$SRC"/datasets/reference/configs/*/*/def.json)"
 for def in $cfgs; do
     n=$((n + 1))
     name=${def#"$SRC"/}
