@@ -1,11 +1,9 @@
 /* sbs-bench — times the SbS forward of one layer shape, or of a whole config, and prints one
  * JSON object per run (seconds, spike_updates, spike_updates_per_s, images_per_s).
  * This is how speed is shown; no test asserts a time. */
-#include "sbs/backend.h"
 #include "sbs/cli.h"
-#include "sbs/net.h"
+#include "sbs/exec.h"
 #include "sbs/rng.h"
-
 
 #include <getopt.h>
 #include <stdio.h>
@@ -19,58 +17,78 @@ static void usage(FILE *f)
             "       sbs-bench --config def.json [opts]  time a whole network forward\n"
             "  --batch B (24) --in C (1) --out N (32) --kernel k (5) --size S (24)\n"
             "  --spikes T (1600) --threads n (all) --repeat R (3) --simd auto|avx512|avx2|scalar\n"
+            "  --backend cpu|cuda (cpu) --device N (0)\n"
             "  --config FILE --weights DIR (else random weights); with --config, --spikes overrides\n"
             "  number_of_spikes and --batch the batch (default 24)\n");
 }
 
-static int bench_layer(int B, int C, int N, int k, int S, int T, int threads, int repeat,
-                       const char *simd)
+static sbs_backend *make_backend(const char *name, int threads, const char *simd, int device)
 {
-    sbs_backend *be = sbs_cpu_backend_create(threads, simd);
-    sbs_layer_args a = {0};
-    if (sbs_geom_init(&a.g, C, S, S, k, k, 1, 1, 1, 1, 0, 0) != 0) {
+    sbs_backend_opts o = {.threads = threads, .simd = simd, .device = device};
+    sbs_err e;
+    sbs_backend *be = sbs_backend_create(name, &o, &e);
+    if (!be) fprintf(stderr, "sbs-bench: %s\n", e.msg);
+    return be;
+}
+
+/* one SbS layer (a plan of its own: SbS kind, random weights and inputs) through the
+ * backend's kernel */
+static int bench_layer(int B, int C, int N, int k, int S, int T, int repeat, sbs_backend *be)
+{
+    sbs_layer_cfg lc = {.kind = SBS_L_SBS};
+    sbs_layer L = {.kind = SBS_L_SBS, .cfg = &lc, .C = C, .H = S, .W = S, .N = N, .T = T,
+                   .fo = -1.0f, .ldw = sbs_pad_n(N), .ref_layer = -1};
+    if (sbs_geom_init(&L.g, C, S, S, k, k, 1, 1, 1, 1, 0, 0) != 0) {
         fprintf(stderr, "sbs-bench: kernel %d does not fit input %d\n", k, S);
         return 2;
     }
-    a.N = N;
-    a.ldw = sbs_pad_n(N);
-    a.T = T;
-    a.layer = 0;
-    a.forgetting_offset = -1.0f;
-    float *W = xcalloc((size_t)a.g.K * a.ldw, sizeof(float));
+    L.X = L.g.X;
+    L.Y = L.g.Y;
+    size_t nw = (size_t)L.g.K * L.ldw, nx = (size_t)B * C * S * S, nh = (size_t)B * N * L.X * L.Y;
+    float *W = xcalloc(nw, sizeof(float));
     sbs_stream st;
     sbs_stream_init(&st, 1, SBS_RNG_INIT, 0, 0);
-    for (int i = 0; i < a.g.K; i++)
-        for (int n = 0; n < N; n++) W[(size_t)i * a.ldw + n] = 1.0f + 0.1f * (float)sbs_stream_u01(&st);
-    a.W = W;
+    for (int i = 0; i < L.g.K; i++)
+        for (int n = 0; n < N; n++) W[(size_t)i * L.ldw + n] = 1.0f + 0.1f * (float)sbs_stream_u01(&st);
     float *eps = xmalloc((size_t)T * sizeof *eps);
     sbs_eps_table(1.0f, -1, 25.0f, T, eps);
-    a.eps = eps;
-    size_t nx = (size_t)B * C * S * S;
+    L.eps = eps;
     float *x = xmalloc(nx * sizeof *x);
     for (size_t i = 0; i < nx; i++) x[i] = (float)sbs_stream_u01(&st) + 1e-20f;
-    float *h = xmalloc((size_t)B * N * a.g.X * a.g.Y * sizeof *h);
+    float *dW = be->alloc(be, nw * 4), *dx = be->alloc(be, nx * 4), *dh = be->alloc(be, nh * 4);
+    if (!dW || !dx || !dh) {
+        fprintf(stderr, "sbs-bench: out of %s memory\n", be->name);
+        return 3;
+    }
+    be->upload(be, dW, W, nw * 4);
+    be->upload(be, dx, x, nx * 4);
+    const sbs_layer_kernels *kern = be->kernels(be, SBS_L_SBS);
     for (int r = 0; r < repeat; r++) {
         sbs_spike_key key = {.seed = 42, .pass = (uint32_t)r, .first_sample = 0};
+        sbs_op_args a = {.L = &L, .B = B, .key = &key, .x = dx, .y = dh, .W = dW};
         double t0 = sbs_now();
-        be->sbs_forward(be, &a, x, B, &key, h);
+        kern->forward(be, &a);
+        float probe;
+        be->download(be, &probe, dh, sizeof probe); /* waits for the device */
         double dt = sbs_now() - t0;
-        double su = (double)B * a.g.X * a.g.Y * T;
-        printf("{\"mode\": \"layer\", \"simd\": \"%s\", \"threads\": %d, \"batch\": %d, \"in\": %d, "
+        double su = (double)B * L.X * L.Y * T;
+        printf("{\"mode\": \"layer\", \"backend\": \"%s\", \"batch\": %d, \"in\": %d, "
                "\"out\": %d, \"kernel\": %d, \"size\": %d, \"spikes\": %d, \"seconds\": %.6f, "
                "\"spike_updates\": %.0f, \"spike_updates_per_s\": %.4g, \"images_per_s\": %.2f}\n",
-               sbs_cpu_simd_name(be), be->threads, B, C, N, k, S, T, dt, su, su / dt, B / dt);
+               be->describe(be), B, C, N, k, S, T, dt, su, su / dt, B / dt);
         fflush(stdout);
     }
-    free(W); free(eps); free(x); free(h);
-    be->destroy(be);
+    be->free(be, dW);
+    be->free(be, dx);
+    be->free(be, dh);
+    free(W); free(eps); free(x);
     return 0;
 }
 
 /* whole network forward from a config (random input images, weights from --weights or
  * random); batch and spikes from the options when given */
 static int bench_config(const char *def, const char *weights, int B, int T, bool T_given,
-                        int threads, int repeat, const char *simd)
+                        int repeat, sbs_backend *be)
 {
     char netf[PATH_MAX], dsf[PATH_MAX], deff[PATH_MAX], spikes[64];
     const char *sets[1];
@@ -96,38 +114,46 @@ static int bench_config(const char *def, const char *weights, int B, int T, bool
         fprintf(stderr, "sbs-bench: %s\n", e.msg);
         return 2;
     }
-    sbs_backend *be = sbs_cpu_backend_create(threads, simd);
-    sbs_net_bind(&net, be, B);
-    size_t nx = (size_t)B * net.in_c * net.in_h * net.in_w;
+    sbs_exec ex;
+    int status;
+    if (sbs_exec_init(&ex, &net, be, B, false, &status, &e) != 0) {
+        fprintf(stderr, "sbs-bench: %s\n", e.msg);
+        sbs_net_free(&net);
+        return status;
+    }
+    size_t nx = (size_t)B * sbs_act_floats(&net, 0);
+    float *x = xmalloc(nx * sizeof *x);
     sbs_stream st;
     sbs_stream_init(&st, 3, SBS_RNG_INIT, 1, 0);
-    for (size_t i = 0; i < nx; i++) net.act[0][i] = (float)sbs_stream_u01(&st) + 1e-20f;
+    for (size_t i = 0; i < nx; i++) x[i] = (float)sbs_stream_u01(&st) + 1e-20f;
     double su = sbs_net_spikes_per_image(&net) * B;
     for (int r = 0; r < repeat; r++) {
         sbs_spike_key key = {.seed = 42, .pass = (uint32_t)r, .first_sample = 0};
         double t0 = sbs_now();
-        sbs_net_forward(&net, net.act[0], B, &key);
+        sbs_exec_forward(&ex, x, B, &key);
         double dt = sbs_now() - t0;
-        printf("{\"mode\": \"config\", \"config\": \"%s\", \"simd\": \"%s\", \"threads\": %d, "
+        printf("{\"mode\": \"config\", \"config\": \"%s\", \"backend\": \"%s\", "
                "\"batch\": %d, \"seconds\": %.6f, \"spike_updates\": %.0f, "
                "\"spike_updates_per_s\": %.4g, \"images_per_s\": %.2f}\n",
-               deff, sbs_cpu_simd_name(be), be->threads, B, dt, su, su / dt, B / dt);
+               deff, be->describe(be), B, dt, su, su / dt, B / dt);
         fflush(stdout);
     }
+    free(x);
+    sbs_exec_free(&ex);
     sbs_net_free(&net);
-    be->destroy(be);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    int B = 24, C = 1, N = 32, k = 5, S = 24, T = 1600, threads = 0, repeat = 3;
-    const char *simd = "auto", *config = NULL, *weights = NULL;
+    int B = 24, C = 1, N = 32, k = 5, S = 24, T = 1600, threads = 0, repeat = 3, device = 0;
+    const char *simd = "auto", *config = NULL, *weights = NULL, *backend = NULL;
     static const struct option opts[] = {
         {"batch", 1, 0, 'b'}, {"in", 1, 0, 'i'}, {"out", 1, 0, 'o'}, {"kernel", 1, 0, 'k'},
         {"size", 1, 0, 's'}, {"spikes", 1, 0, 'T'}, {"threads", 1, 0, 't'},
         {"repeat", 1, 0, 'r'}, {"simd", 1, 0, 'S'}, {"config", 1, 0, 'c'},
-        {"weights", 1, 0, 'w'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"weights", 1, 0, 'w'}, {"backend", 1, 0, 'B'}, {"device", 1, 0, 'D'},
+        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     bool T_given = false;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -143,6 +169,8 @@ int main(int argc, char **argv)
         case 'S': simd = optarg; break;
         case 'c': config = optarg; break;
         case 'w': weights = optarg; break;
+        case 'B': backend = optarg; break;
+        case 'D': device = atoi(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -152,6 +180,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (config) return bench_config(config, weights, B, T, T_given, threads, repeat, simd);
-    return bench_layer(B, C, N, k, S, T, threads, repeat, simd);
+    sbs_backend *be = make_backend(backend, threads, simd, device);
+    if (!be) return 2;
+    int r = config ? bench_config(config, weights, B, T, T_given, repeat, be)
+                   : bench_layer(B, C, N, k, S, T, repeat, be);
+    sbs_backend_destroy(be);
+    return r;
 }

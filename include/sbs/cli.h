@@ -1,25 +1,11 @@
-/* cli.h — pieces shared by the command line tools: config resolution with overrides, the
- * input shape of a data_mode, progress display. */
+/* cli.h — pieces shared by the command line tools: option parsing and errors, progress
+ * display (the CLI owns the terminal). */
 #ifndef SBS_CLI_H
 #define SBS_CLI_H
 
 #include "sbs/config.h"
 
 #include <stdio.h>
-
-/* Input image shape of a data_mode before cropping; -1 if unknown. */
-int sbs_mode_shape(const char *data_mode, int *c, int *h, int *w);
-
-struct sbs_net;
-/* Plan the network for the images of cfg's data_mode after the centre crop: checks the
- * data_mode and crop_width_in_pixel, then sbs_net_plan. c/h/w (may be NULL) get the image
- * shape before cropping. One line in e on failure. */
-int sbs_plan_for_data(struct sbs_net *net, const sbs_config *cfg, int *c, int *h, int *w,
-                      sbs_err *e);
-
-/* Bytes the full train + test split of a data_mode take in memory (an estimate for
- * planning; 0 if unknown). */
-size_t sbs_mode_data_bytes(const char *data_mode);
 
 /* Parse a non-negative integer option value strictly ("--spikes 12x" is an error). */
 int sbs_parse_int(const char *opt, const char *s, long lo, long hi, long *out, sbs_err *e);

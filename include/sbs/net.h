@@ -1,10 +1,10 @@
 /* net.h — the network plan: layers from the config with every shape computed and checked
- * once (before any data is touched), their weights, activations for a batch, and the
- * forward pass through a backend. */
+ * once (before any data is touched), and the host copy of the parameters in one arena
+ * (weights init, load, save). Computing on it is the business of a backend (backend.h,
+ * exec.h); nothing here knows one. */
 #ifndef SBS_NET_H
 #define SBS_NET_H
 
-#include "sbs/backend.h"
 #include "sbs/config.h"
 #include "sbs/sbs.h"
 
@@ -25,16 +25,22 @@ typedef struct sbs_layer {
     float *eps;           /* T step sizes */
     float fo;
     /* weights: SbS (K, ldw) row-major with zero padding columns N..ldw-1;
-     * conv (O, C, kx, ky) with bias (O) */
+     * conv (O, C, kx, ky) with bias (O); views into net->params at w_off / b_off */
     float *weight, *bias;
+    size_t w_off, b_off;
     int ldw;
     size_t n_w, n_b;      /* elements that are real parameters (K*N, O*C*kx*ky; O) */
     bool has_weights;     /* SbS, conv: weights exist */
     bool file_weights;    /* weights are read/written as files (not fixed pooling weights) */
     bool sbs_w;           /* weights are SbS-like: (K, ldw), >= 0, columns sum to 1, updated
                              multiplicatively, weight care after updates */
-    size_t fwd_scr;       /* per-worker scratch floats for the forward pass */
-    size_t bwd_scr;       /* per-worker scratch floats for the backward pass */
+    bool own_target;      /* a last layer that defines its own training target (the `loss`
+                             kernel, e.g. RECONSTRUCTION): no n_out x 1 x 1 output needed and
+                             no accuracy */
+    bool grad_scaled;     /* SbS-like: the incoming gradient is divided by the layer's
+                             gradient scale S (SPEC §1.2) */
+    size_t fwd_scr;       /* per-worker scratch floats the CPU kernels need (forward) */
+    size_t bwd_scr;       /* per-worker scratch floats the CPU kernels need (backward) */
     int ref_layer;        /* RECONSTRUCTION: the SbS layer whose weights it uses */
 } sbs_layer;
 
@@ -44,12 +50,8 @@ typedef struct sbs_net {
     sbs_layer *L;
     int in_c, in_h, in_w;
     int n_out;
-    sbs_backend *be;
-    /* activations for up to cap_B patterns: act[0] is the input, act[l+1] layer l's output */
-    int cap_B;
-    float **act;
-    float **scratch;      /* per worker scratch for classic layers */
-    size_t scratch_size;
+    float *params;        /* every layer's weights and biases, 64-byte aligned views */
+    size_t n_params;
 } sbs_net;
 
 /* Build the plan for input images (C, H, W) (after cropping). Errors name the config file and
@@ -57,10 +59,10 @@ typedef struct sbs_net {
 int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_err *e);
 void sbs_net_free(sbs_net *net);
 void sbs_net_print_plan(const sbs_net *net, FILE *f);
-/* Bytes the network needs for batches of B patterns on `threads` workers (weights,
- * activations, scratch; with training also gradients, Adam moments and per-image gradient
- * buffers). Data sets are not included. */
-size_t sbs_net_memory(const sbs_net *net, int B, int threads, bool training);
+/* Bytes a bound net needs for batches of B patterns (parameters, activations; with training
+ * also gradients, chunk sums, Adam moments and input gradients), backend workspace and data
+ * sets not included. */
+size_t sbs_net_memory(const sbs_net *net, int B, bool training);
 /* Spike updates (spikes drawn) per image. */
 double sbs_net_spikes_per_image(const sbs_net *net);
 
@@ -71,15 +73,11 @@ void sbs_net_init_weights(sbs_net *net, uint64_t seed);
  * no file is an error. */
 int sbs_net_load_weights(sbs_net *net, const char *dir, bool require_all, sbs_err *e);
 int sbs_net_save_weights(const sbs_net *net, const char *dir, int epoch, sbs_err *e);
+/* Padded neuron count used for SbS weight rows (multiple of 16). */
+static inline int sbs_pad_n(int N) { return (N + 15) & ~15; }
+
 /* Column normalisation of SbS weights (each neuron's weights sum to 1). */
 void sbs_normalize_columns(float *W, int K, int N, int ldw);
-
-/* Attach a backend and size the activations for batches of up to B patterns. */
-void sbs_net_bind(sbs_net *net, sbs_backend *be, int B);
-/* Forward x (B, C, H, W) through all layers; B <= cap_B. The output (B, n_out) is
- * net->act[net->n]. */
-void sbs_net_forward(sbs_net *net, const float *x, int B, const sbs_spike_key *key);
-static inline const float *sbs_net_output(const sbs_net *net) { return net->act[net->n]; }
 
 /* Stored weight floats of a layer (SbS-like: K*ldw, else n_w). */
 static inline size_t sbs_weight_floats(const sbs_layer *L)
@@ -87,12 +85,25 @@ static inline size_t sbs_weight_floats(const sbs_layer *L)
     return L->sbs_w ? (size_t)L->g.K * L->ldw : L->n_w;
 }
 
-/* Classic layers on one image (used by the CPU backend and by tests). */
-void sbs_conv2d_forward_img(const sbs_geom *g, int O, const float *W, const float *bias,
-                            const float *x, float *y, float *cols);
-void sbs_pool_forward_img(const sbs_geom *g, bool is_max, const float *x, float *y);
+/* Input image shape of a data_mode before cropping; -1 if unknown. */
+int sbs_mode_shape(const char *data_mode, int *c, int *h, int *w);
 
-/* Argmax over n values (first maximum). */
-int sbs_argmax(const float *v, int n);
+/* Plan the network for the images of cfg's data_mode after the centre crop: checks the
+ * data_mode and crop_width_in_pixel, then sbs_net_plan. c/h/w (may be NULL) get the image
+ * shape before cropping. One line in e on failure. */
+int sbs_plan_for_data(sbs_net *net, const sbs_config *cfg, int *c, int *h, int *w,
+                      sbs_err *e);
+
+/* Bytes the full train + test split of a data_mode take in memory (an estimate for
+ * planning; 0 if unknown). */
+size_t sbs_mode_data_bytes(const char *data_mode);
+
+/* Floats of layer l's activation per image (l = 0: the input; l = n: the output). */
+static inline size_t sbs_act_floats(const sbs_net *net, int l)
+{
+    if (l == 0) return (size_t)net->in_c * net->in_h * net->in_w;
+    const sbs_layer *L = &net->L[l - 1];
+    return (size_t)L->N * L->X * L->Y;
+}
 
 #endif

@@ -1,6 +1,7 @@
-/* sbs.h — the Spike-by-Spike maths shared by every backend (SPEC §1.1–1.3):
- * patch geometry, the spike sampler (alias tables fed by Philox), step-size tables, and the
- * plain double-precision oracle of the h dynamics that every optimised path is tested against.
+/* sbs.h — the Spike-by-Spike maths shared by every backend (SPEC §1.1–1.3), src/sbs/:
+ * patch geometry, the spike sampler (alias tables fed by Philox), step-size tables, full-layer
+ * routing (sbs_math.c), and the plain double-precision oracle of the SbS layer that every
+ * optimised path is tested against (oracle.c).
  *
  * Spikes are a pure function of (seed, pass, layer, sample index, position, spike step):
  *   counter = {block, position, sample, SBS_RNG_SPIKES<<24 | layer<<16 | pass&0xffff},
@@ -46,12 +47,6 @@ static inline uint32_t sbs_spike_tag(int layer, uint32_t pass)
 /* Draw T spike indices for one position (portable reference version). */
 void sbs_spikes_draw(const uint32_t *thr, const uint32_t *alias, int K, uint64_t seed,
                      uint32_t tag, uint32_t sample, uint32_t position, int T, int32_t *idx);
-
-/* The same draw, vectorised where the CPU allows (AVX-512); bitwise equal to
- * sbs_spikes_draw. simd as for the CPU backend ("auto", "avx512", "avx2", "scalar"). */
-void sbs_spikes_draw_fast(const char *simd, const uint32_t *thr, const uint32_t *alias, int K,
-                          uint64_t seed, uint32_t tag, uint32_t sample, uint32_t position,
-                          int T, int32_t *idx);
 
 /* eps_t for t = 1..T (eps[t-1]) with the cooldown rule. */
 void sbs_eps_table(float epsilon_0, int cooldown_after, float reduction_cooldown, int T,
@@ -106,5 +101,10 @@ static inline size_t sbs_full_layer_route_tab(const sbs_geom *g)
  * sbs_full_layer_route). */
 void sbs_ref_forward(const sbs_layer_args *a, const float *x, int B, const sbs_spike_key *key,
                      float *h);
+
+/* Oracle of the SbS backward (SPEC §1.2) in double precision: x (B,C,H,W), h (B,N,X,Y),
+ * gh = dL/dh (already scaled); dx (B,C,H,W) and dW (K x N compact) are overwritten. */
+void sbs_ref_sbs_backward(const sbs_geom *g, int N, const float *W, int ldw, const float *x,
+                          const float *h, const float *gh, int B, double *dx, double *dW);
 
 #endif

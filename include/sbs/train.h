@@ -1,58 +1,19 @@
-/* train.h — learning (SPEC §1.2 backward, §2): layer backward passes, losses, the Adam/SGD
- * optimizer with the multiplicative SbS update, weight care, the learning-rate schedule and
- * the resumable checkpoint. The trainer loop itself lives in src/train/trainer.c. */
+/* train.h — learning (SPEC §2): the training step of one update window (step.c), the
+ * learning-rate schedule (optim.c), the resumable checkpoint (checkpoint.c) and the trainer
+ * loop (trainer.c). Every computation goes through the bound net (exec.h) and so through a
+ * backend; nothing here knows one.
+ *
+ * The reduction seam: an update window is a sequence of fixed chunks (the sub-batches of
+ * batch_size images). Each chunk's gradients, loss, correct, seen and contribution counts are
+ * summed in image order by the backend; the window's sums add the chunk sums in chunk order.
+ * A process computes a contiguous share of the chunks (sbs_reducer.share); with several
+ * processes a reducer combines the shares in chunk order, so the sums are bitwise those of one
+ * process. The gradient scale S is measured (per chunk, unscaled maxima), reduced (maximum:
+ * exact in any order) and then applied, so a reduction can sit between the two. */
 #ifndef SBS_TRAIN_H
 #define SBS_TRAIN_H
 
-#include "sbs/net.h"
-
-/* Per-layer learning state, parallel to net->L. Gradients and moments use the weight layout
- * (SbS: K x ldw with zero padding columns). */
-typedef struct {
-    float *gW, *gB;        /* accumulated gradients since the last update */
-    float *mW, *vW, *mB, *vB; /* Adam moments */
-    float scale;           /* gradient scale S (1 when unset) */
-    bool scale_set;        /* S has been measured */
-    bool scale_frozen;     /* S no longer changes */
-    float *dWb;            /* per-image weight gradients (B x K x ldw) before the ordered sum */
-    float *dBb;            /* per-image bias gradients (B x O) */
-} sbs_layer_grad;
-
-typedef struct sbs_trainer_state {
-    sbs_net *net;
-    sbs_layer_grad *G;     /* n layers */
-    float **gact;          /* gact[l] = dL/d act[l], sized like act */
-    float **bscr;          /* per worker backward scratch */
-    size_t bscr_size;
-    long contrib[SBS_MAX_LAYERS]; /* (pattern, position) contributions since the last update */
-    const uint8_t *labels; /* labels of the current sub-batch (for local rules and losses) */
-    bool update_scale;     /* measure S in this window (first update of the run) */
-} sbs_trainer_state;
-
-void sbs_grad_init(sbs_trainer_state *s, sbs_net *net);
-void sbs_grad_free(sbs_trainer_state *s);
-void sbs_grad_zero(sbs_trainer_state *s);
-
-/* Loss of the output (B, n_out) against labels; writes dL/dout into gout (B, n_out) and
- * returns the loss (mode 0: summed over the batch; mode 1: mean over the batch). */
-double sbs_loss(int mode, float c_mse, float c_kl, const float *out, const uint8_t *labels,
-                int B, int n_out, float *gout);
-
-/* Backward through all layers after sbs_net_forward; accumulates weight gradients.
- * gact[n] must hold dL/dout. */
-void sbs_net_backward(sbs_trainer_state *s, int B);
-
-/* The reference's gradient formulas for one SbS layer in double precision (the oracle of the
- * sgemm path): x (B,C,H,W), h (B,N,X,Y), g = dL/dh (already scaled); dx (B,C,H,W) and
- * dW (K x N compact) are overwritten. */
-void sbs_ref_sbs_backward(const sbs_geom *g, int N, const float *W, int ldw, const float *x,
-                          const float *h, const float *gh, int B, double *dx, double *dW);
-
-/* Gradient scaling of an SbS-like layer's incoming gradient (SPEC §1.2), in place. */
-void sbs_scale_gradient(sbs_trainer_state *s, const sbs_layer *L, int B);
-
-/* Scatter-add of a window (inverse of sbs_patch_gather). */
-void sbs_patch_scatter_add(const sbs_geom *g, const float *win, int ox, int oy, float *img);
+#include "sbs/exec.h"
 
 typedef struct {
     int t;                 /* updates done (Adam step) */
@@ -66,36 +27,103 @@ typedef struct {
 } sbs_optim;
 
 void sbs_optim_init(sbs_optim *o, const sbs_config *cfg);
-/* Apply one update from the accumulated gradients, then weight care; zero the gradients. */
-void sbs_optim_step(sbs_optim *o, sbs_trainer_state *s, const sbs_config *cfg);
 /* ReduceLROnPlateau step with a metric to minimise; returns true if the lr was reduced. */
 bool sbs_sched_step(sbs_optim *o, double metric);
 
-/* Normalise columns, clamp at threshold/C, normalise again (SPEC §2, after each update). */
-void sbs_weight_care(sbs_layer *L, float threshold);
+/* The learning state beside the bound net: host copy of the Adam moments (for checkpoints),
+ * the gradient scales, which layers learn. */
+typedef struct sbs_trainer_state {
+    sbs_net *net;
+    sbs_exec *ex;          /* NULL until bound (checkpoint parsing works on the host alone) */
+    float *moments;        /* host: m (n_params) then v (n_params) */
+    float scale[SBS_MAX_LAYERS];   /* gradient scale S (1 when unset) */
+    bool scale_set[SBS_MAX_LAYERS];
+    bool scale_frozen[SBS_MAX_LAYERS];
+    bool learns[SBS_MAX_LAYERS];
+} sbs_trainer_state;
 
-/* ---- the trainer (src/train/trainer.c) ---- */
+void sbs_trainer_state_init(sbs_trainer_state *s, sbs_net *net);
+void sbs_trainer_state_free(sbs_trainer_state *s);
+/* Host copies <-> the bound net (weights in net->params, moments in s->moments). */
+void sbs_trainer_state_download(sbs_trainer_state *s);
+void sbs_trainer_state_upload(sbs_trainer_state *s);
+
+/* ---- the step (step.c) ---- */
+
+/* The images of chunk k (0-based within the window): fills img (host, B x C x H x W) and
+ * labels, sets *B and the spike key. */
+typedef struct {
+    void (*load)(void *ctx, int k, float *img, uint8_t *labels, int *B, sbs_spike_key *key);
+    void *ctx;
+    /* for messages: the epoch, the sub-batch of chunk 0, the folder with the kept weights */
+    int epoch, first_sub;
+    const char *out_dir;
+} sbs_chunk_source;
+
+/* The seam for data-parallel training. NULL means one process. */
+typedef struct sbs_reducer {
+    int rank, size;
+    /* the chunks [*first, *first + *count) of a window of n this process computes */
+    void (*share)(struct sbs_reducer *r, int n, int *first, int *count);
+    /* Sum in chunk order: parts holds this process's chunk gradient sums (host, count x n
+     * floats, in chunk order) and scal its chunk scalar sums (count x n_scal doubles); on
+     * return every process has the window's sums in acc (n floats) and tot (n_scal). */
+    int (*sum)(struct sbs_reducer *r, const float *parts, const double *scal, int count,
+               size_t n, int n_scal, float *acc, double *tot, sbs_err *e);
+    /* element-wise maximum of v (n floats) over the processes, on every process */
+    int (*max)(struct sbs_reducer *r, float *v, int n, sbs_err *e);
+    void *ctx;
+} sbs_reducer;
+
+/* What one window gave: sums over its chunks of the per-pattern loss, correct answers (no
+ * accuracy for a net with its own target), images. */
+typedef struct {
+    double loss;
+    long correct, seen;
+    double t_data, t_fwd, t_bwd, t_upd; /* seconds: loading, forward + loss, backward and
+                                           reduction, update */
+} sbs_window_sums;
+
+/* One update window of n chunks: forward, loss, backward of every chunk of this process's
+ * share, the ordered reduction, the gradient scale (measured in the first update of a run),
+ * and, with apply, the update with weight care. Without learning (learning_active false) or
+ * without apply (a trailing partial window) only forward and loss. Returns 0, or -1 with e
+ * naming the layer that produced a non-finite value. */
+int sbs_train_step(sbs_trainer_state *s, sbs_optim *opt, const sbs_chunk_source *src, int n,
+                   bool apply, sbs_reducer *red, sbs_window_sums *out, sbs_err *e);
+
+/* ---- the trainer (trainer.c) ---- */
+
+/* What the trainer tells the program that runs it: a log line (also written to train.log),
+ * or a progress line that may be overwritten by the next (final: keep it on screen). */
+typedef enum { SBS_REPORT_LOG, SBS_REPORT_PROGRESS, SBS_REPORT_PROGRESS_FINAL } sbs_report_kind;
+typedef void (*sbs_report_fn)(void *ctx, sbs_report_kind kind, const char *line);
 
 typedef struct {
     const char *out_dir;      /* weights, checkpoint, log, metrics; NULL: config weight_path */
     const char *weights_in;   /* start weights folder; NULL: config overload_path */
     const char *metrics_path; /* JSON lines; NULL: <out>/metrics.jsonl */
     const char *data_dir;     /* NULL: config data_path */
-    const char *simd;
+    const char *backend;      /* NULL: "cpu" */
+    sbs_backend_opts be_opts;
     uint64_t seed;
-    int threads;
     int epochs;               /* epochs to run this time; <= 0: up to epoch_id_max */
     long limit_train, limit_test; /* <= 0: all */
-    bool resume, quiet;
+    bool resume;
+    sbs_report_fn report;     /* NULL: silent */
+    void *report_ctx;
+    sbs_reducer *reducer;     /* NULL: one process */
 } sbs_train_opts;
 
-/* Run training; returns an exit status (SBS_EXIT_*); on SBS_EXIT_USAGE/FAILURE e says why.
- * Prints the final JSON object as the last line on stdout. */
+/* Run training; returns an exit status (SBS_EXIT_*); on failure e says why. Prints the final
+ * JSON object as the last line on stdout. */
 int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e);
 
-/* Checkpoint file: everything needed to continue a run exactly (weights, optimizer moments,
- * scheduler, gradient scales, counters; the random streams are counter-based, so their
- * position is the epoch and sub-batch). Little-endian binary with a CRC-32 trailer. */
+/* ---- the checkpoint (checkpoint.c) ---- */
+
+/* Everything needed to continue a run exactly (weights, optimizer moments, scheduler,
+ * gradient scales, counters; the random streams are counter-based, so their position is the
+ * epoch and sub-batch). Little-endian binary with a CRC-32 trailer. */
 typedef struct {
     uint64_t seed;
     uint64_t plan_hash;
@@ -107,10 +135,11 @@ typedef struct {
 } sbs_ckpt_state;
 
 uint64_t sbs_plan_hash(const sbs_net *net);
+/* From the host copies (call sbs_trainer_state_download first). */
 int sbs_ckpt_save(const char *path, const sbs_ckpt_state *st, const sbs_trainer_state *ts,
                   sbs_err *e);
-/* Parse a checkpoint image into st and the net/trainer state (whose plan must match). The
- * whole file is validated before anything is written: on failure the network is unchanged. */
+/* Parse a checkpoint image into st and the host copies (whose plan must match). The whole
+ * file is validated before anything is written: on failure the network is unchanged. */
 int sbs_ckpt_parse(const unsigned char *buf, size_t len, const char *name, sbs_ckpt_state *st,
                    sbs_trainer_state *ts, sbs_err *e);
 int sbs_ckpt_load(const char *path, sbs_ckpt_state *st, sbs_trainer_state *ts, sbs_err *e);

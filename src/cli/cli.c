@@ -1,6 +1,5 @@
 /* cli.c — helpers shared by sbs-eval, sbs-train and the tools. */
 #include "sbs/cli.h"
-#include "sbs/net.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -8,44 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-int sbs_mode_shape(const char *m, int *c, int *h, int *w)
-{
-    if (!strcmp(m, "MNIST") || !strcmp(m, "MNIST_FASHION")) {
-        *c = 1; *h = 28; *w = 28;
-        return 0;
-    }
-    if (!strcmp(m, "CIFAR10")) {
-        *c = 3; *h = 32; *w = 32;
-        return 0;
-    }
-    return -1;
-}
-
-int sbs_plan_for_data(sbs_net *net, const sbs_config *cfg, int *c, int *h, int *w, sbs_err *e)
-{
-    int ic, ih, iw;
-    if (sbs_mode_shape(cfg->data_mode, &ic, &ih, &iw) != 0)
-        return sbs_fail(e, "%s: data_mode: expected MNIST, MNIST_FASHION or CIFAR10, found '%s'",
-                        cfg->dataset_file, cfg->data_mode);
-    int crop = cfg->aug.crop_width_in_pixel;
-    if (2 * crop >= ih || 2 * crop >= iw)
-        return sbs_fail(e, "augmentation.crop_width_in_pixel: %d leaves nothing of a %dx%d image",
-                        crop, ih, iw);
-    if (sbs_net_plan(net, cfg, ic, ih - 2 * crop, iw - 2 * crop, e) != 0) return -1;
-    if (c) *c = ic;
-    if (h) *h = ih;
-    if (w) *w = iw;
-    return 0;
-}
-
-size_t sbs_mode_data_bytes(const char *m)
-{
-    int c, h, w;
-    if (sbs_mode_shape(m, &c, &h, &w) != 0) return 0;
-    size_t n = !strcmp(m, "CIFAR10") ? 60000 : 70000;
-    return n * ((size_t)c * h * w * sizeof(float) + 1);
-}
 
 int sbs_parse_int(const char *opt, const char *s, long lo, long hi, long *out, sbs_err *e)
 {

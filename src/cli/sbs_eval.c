@@ -1,5 +1,6 @@
 /* sbs-eval — evaluate a network's weights on the test split of its data set (SPEC §5). */
 #include "sbs/cli.h"
+#include "sbs/exec.h"
 #include "sbs/data.h"
 #include "sbs/layer.h"
 #include "sbs/net.h"
@@ -27,6 +28,8 @@ static void usage(FILE *f)
         "  --seed S           spike seed (default 1)\n"
         "  --threads N        worker threads (default: all cores)\n"
         "  --simd L           auto|avx512|avx2|scalar (default auto)\n"
+        "  --backend NAME     compute backend: cpu (default) or cuda, where built\n"
+        "  --device N         CUDA device index (default 0)\n"
         "  --set KEY=VALUE    override a config key (repeatable), e.g. --set epsilon_0=0.5\n"
         "  --confusion        print the confusion matrix\n"
         "  --json             print one JSON object with the results on stdout\n"
@@ -38,20 +41,22 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     const char *network = NULL, *dataset = NULL, *weights = NULL, *data = NULL, *simd = "auto";
-    long spikes = -1, limit = -1, batch = -1, threads = 0, seed = 1;
+    long spikes = -1, limit = -1, batch = -1, threads = 0, seed = 1, device = 0;
+    const char *backend = NULL;
     bool json = false, confusion = false, plan_only = false;
     const char *sets[argc + 2]; /* on the stack: nothing to free on the early returns */
     memset(sets, 0, sizeof sets);
     int n_sets = 0;
     sbs_err e = {{0}};
     enum { O_NET = 256, O_DS, O_W, O_DATA, O_SP, O_LIM, O_B, O_SEED, O_TH, O_SIMD, O_SET, O_CONF,
-           O_JSON, O_PLAN, O_VER };
+           O_JSON, O_PLAN, O_VER, O_BE, O_DEV };
     static const struct option opts[] = {
         {"network", 1, 0, O_NET}, {"dataset", 1, 0, O_DS}, {"weights", 1, 0, O_W},
         {"data", 1, 0, O_DATA}, {"spikes", 1, 0, O_SP}, {"limit", 1, 0, O_LIM},
         {"batch", 1, 0, O_B}, {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_TH},
         {"simd", 1, 0, O_SIMD}, {"set", 1, 0, O_SET}, {"confusion", 0, 0, O_CONF},
         {"json", 0, 0, O_JSON}, {"plan", 0, 0, O_PLAN}, {"version", 0, 0, O_VER},
+        {"backend", 1, 0, O_BE}, {"device", 1, 0, O_DEV},
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     opterr = 0;
     int c;
@@ -68,6 +73,8 @@ int main(int argc, char **argv)
         case O_SEED: r = sbs_parse_int("--seed", optarg, 0, 0x7fffffffffffffffL, &seed, &e); break;
         case O_TH: r = sbs_parse_int("--threads", optarg, 1, 1024, &threads, &e); break;
         case O_SIMD: simd = optarg; r = sbs_parse_simd(optarg, &e); break;
+        case O_BE: backend = optarg; break;
+        case O_DEV: r = sbs_parse_int("--device", optarg, 0, 1023, &device, &e); break;
         case O_SET: sets[n_sets++] = optarg; break;
         case O_CONF: confusion = true; break;
         case O_JSON: json = true; break;
@@ -129,17 +136,24 @@ int main(int argc, char **argv)
     if (limit > 0 && limit < n) n = (int)limit;
     int B = batch > 0 ? (int)batch : cfg.batch_size;
     if (B > n) B = n;
-    sbs_backend *be = sbs_cpu_backend_create((int)threads, simd);
-    sbs_net_bind(&net, be, B);
+    sbs_backend_opts bo = {.threads = (int)threads, .simd = simd, .device = (int)device};
+    sbs_backend *be = sbs_backend_create(backend, &bo, &e);
+    sbs_exec ex;
+    int status = SBS_EXIT_USAGE;
+    if (!be || sbs_exec_init(&ex, &net, be, B, false, &status, &e) != 0) {
+        fprintf(stderr, "sbs-eval: %s\n", e.msg);
+        sbs_backend_destroy(be);
+        sbs_net_free(&net);
+        sbs_dataset_free(&ds);
+        return status;
+    }
     int nc = net.n_out;
     long *conf = xcalloc((size_t)nc * nc, sizeof *conf);
-    float *x = net.act[0];
+    float *x = xaligned((size_t)B * sbs_act_floats(&net, 0) * sizeof(float));
     long correct = 0;
     /* a last layer with its own target (RECONSTRUCTION): report its loss, not an accuracy */
     sbs_layer *last = &net.L[net.n - 1];
-    sbs_trainer_state ts;
     double own_loss = 0;
-    if (last->ops->loss) sbs_grad_init(&ts, &net);
     sbs_progress prog;
     sbs_progress_init(&prog);
     double t0 = sbs_now();
@@ -148,16 +162,15 @@ int main(int argc, char **argv)
         sbs_crop_center(&ds.test, first, b, crop, x);
         sbs_spike_key key = {.seed = (uint64_t)seed, .pass = (uint32_t)cfg.epoch_id * 2u + 1u,
                              .first_sample = (uint32_t)first};
-        sbs_net_forward(&net, x, b, &key);
-        if (last->ops->loss) {
-            ts.labels = ds.test.y + first;
-            own_loss += last->ops->loss(&ts, last, b);
+        sbs_exec_forward(&ex, x, b, &key);
+        if (last->own_target) {
+            own_loss += sbs_exec_loss(&ex, ds.test.y + first, b);
             double dt = sbs_now() - t0;
             sbs_progress_line(&prog, first + b == n, "eval %d/%d  loss %.5f  %.1f images/s",
                               first + b, n, own_loss / (first + b), (first + b) / dt);
             continue;
         }
-        const float *out = sbs_net_output(&net);
+        const float *out = ex.out;
         for (int i = 0; i < b; i++) {
             int pred = sbs_argmax(out + (size_t)i * nc, nc);
             int lab = ds.test.y[first + i];
@@ -172,15 +185,13 @@ int main(int argc, char **argv)
     double secs = sbs_now() - t0;
     sbs_progress_done(&prog);
     double acc = 100.0 * correct / n;
-    if (last->ops->loss) {
+    if (last->own_target) {
         if (json)
             printf("{\"loss\": %.6f, \"total\": %d, \"seed\": %ld, \"seconds\": %.3f, "
                    "\"images_per_s\": %.2f}\n", own_loss / n, n, seed, secs, n / secs);
         else
-            printf("%s loss %.5f per pattern (%d images), %.1f images/s, %d threads (%s)\n",
-                   last->cfg->type, own_loss / n, n, n / secs, be->threads,
-                   sbs_cpu_simd_name(be));
-        sbs_grad_free(&ts);
+            printf("%s loss %.5f per pattern (%d images), %.1f images/s, %s\n",
+                   last->cfg->type, own_loss / n, n, n / secs, be->describe(be));
         goto out;
     }
     if (confusion) {
@@ -200,8 +211,8 @@ int main(int argc, char **argv)
         int first = 1;
         for (int l = 0; l < net.n; l++)
             if (net.L[l].T) { printf("%s%d", first ? "" : ", ", net.L[l].T); first = 0; }
-        printf("], \"threads\": %d, \"simd\": \"%s\", \"seconds\": %.3f, \"images_per_s\": %.2f",
-               be->threads, sbs_cpu_simd_name(be), secs, n / secs);
+        printf("], \"backend\": \"%s\", \"seconds\": %.3f, \"images_per_s\": %.2f",
+               be->describe(be), secs, n / secs);
         if (confusion) {
             printf(", \"confusion\": [");
             for (int i = 0; i < nc; i++) {
@@ -213,13 +224,15 @@ int main(int argc, char **argv)
         }
         printf("}\n");
     } else {
-        printf("accuracy %.2f %% (%ld / %d), error %.2f %%, %.1f images/s, %d threads (%s)\n", acc,
-               correct, n, 100.0 - acc, n / secs, be->threads, sbs_cpu_simd_name(be));
+        printf("accuracy %.2f %% (%ld / %d), error %.2f %%, %.1f images/s, %s\n", acc,
+               correct, n, 100.0 - acc, n / secs, be->describe(be));
     }
 out:
     free(conf);
+    free(x);
+    sbs_exec_free(&ex);
     sbs_net_free(&net);
-    be->destroy(be);
+    sbs_backend_destroy(be);
     sbs_dataset_free(&ds);
     return 0;
 }

@@ -7,6 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The trainer's reports: log lines on stderr (unless quiet) and a progress line on a
+ * terminal. */
+typedef struct {
+    bool quiet;
+    sbs_progress prog;
+} terminal;
+
+static void report(void *ctx, sbs_report_kind kind, const char *line)
+{
+    terminal *t = ctx;
+    if (kind == SBS_REPORT_LOG) {
+        if (t->quiet) return;
+        sbs_progress_done(&t->prog);
+        fprintf(stderr, "%s\n", line);
+        return;
+    }
+    sbs_progress_line(&t->prog, kind == SBS_REPORT_PROGRESS_FINAL, "%s", line);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -29,6 +48,8 @@ static void usage(FILE *f)
         "  --threads N        worker threads (default: number_of_cpu_processes, else all cores);\n"
         "                     results do not depend on it\n"
         "  --simd L           auto|avx512|avx2|scalar (default auto)\n"
+        "  --backend NAME     compute backend: cpu (default) or cuda, where built\n"
+        "  --device N         CUDA device index (default 0)\n"
         "  --limit-train N    use the first N training images\n"
         "  --limit-test N     test on the first N test images\n"
         "  --metrics FILE     JSON lines, one per update and per epoch (default: OUT/metrics.jsonl)\n"
@@ -43,22 +64,24 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     const char *network = NULL, *dataset = NULL;
-    sbs_train_opts o = {.simd = "auto", .seed = 1};
-    long epochs = 0, seed = 1, threads = 0, lt = 0, lte = 0;
+    sbs_train_opts o = {.be_opts = {.simd = "auto"}, .seed = 1};
+    terminal term = {0};
+    long epochs = 0, seed = 1, threads = 0, lt = 0, lte = 0, device = 0;
     bool dry = false;
     const char *sets[argc + 1]; /* on the stack: nothing to free on the early returns */
     memset(sets, 0, sizeof sets);
     int n_sets = 0;
     sbs_err e = {{0}};
     enum { O_NET = 256, O_DS, O_SET, O_EP, O_DATA, O_OUT, O_W, O_RES, O_SEED, O_TH, O_SIMD, O_LT,
-           O_LTE, O_MET, O_Q, O_DRY, O_VER };
+           O_LTE, O_MET, O_Q, O_DRY, O_VER, O_BE, O_DEV };
     static const struct option opts[] = {
         {"network", 1, 0, O_NET}, {"dataset", 1, 0, O_DS}, {"set", 1, 0, O_SET},
         {"epochs", 1, 0, O_EP}, {"data", 1, 0, O_DATA}, {"out", 1, 0, O_OUT},
         {"weights", 1, 0, O_W}, {"resume", 0, 0, O_RES}, {"seed", 1, 0, O_SEED},
         {"threads", 1, 0, O_TH}, {"simd", 1, 0, O_SIMD}, {"limit-train", 1, 0, O_LT},
         {"limit-test", 1, 0, O_LTE}, {"metrics", 1, 0, O_MET}, {"quiet", 0, 0, O_Q},
-        {"dry-run", 0, 0, O_DRY}, {"version", 0, 0, O_VER}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"dry-run", 0, 0, O_DRY}, {"version", 0, 0, O_VER}, {"backend", 1, 0, O_BE},
+        {"device", 1, 0, O_DEV}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -74,11 +97,13 @@ int main(int argc, char **argv)
         case O_RES: o.resume = true; break;
         case O_SEED: r = sbs_parse_int("--seed", optarg, 0, 0x7fffffffffffffffL, &seed, &e); break;
         case O_TH: r = sbs_parse_int("--threads", optarg, 1, 1024, &threads, &e); break;
-        case O_SIMD: o.simd = optarg; r = sbs_parse_simd(optarg, &e); break;
+        case O_SIMD: o.be_opts.simd = optarg; r = sbs_parse_simd(optarg, &e); break;
+        case O_BE: o.backend = optarg; break;
+        case O_DEV: r = sbs_parse_int("--device", optarg, 0, 1023, &device, &e); break;
         case O_LT: r = sbs_parse_int("--limit-train", optarg, 1, 1L << 30, &lt, &e); break;
         case O_LTE: r = sbs_parse_int("--limit-test", optarg, 1, 1L << 30, &lte, &e); break;
         case O_MET: o.metrics_path = optarg; break;
-        case O_Q: o.quiet = true; break;
+        case O_Q: term.quiet = true; break;
         case O_DRY: dry = true; break;
         case O_VER: printf("sbs-train %s\n", SBS_VERSION); return 0;
         case 'h': usage(stdout); return 0;
@@ -95,34 +120,45 @@ int main(int argc, char **argv)
         fprintf(stderr, "sbs-train: %s\n", e.msg);
         return SBS_EXIT_USAGE;
     }
+    int th = threads > 0 ? (int)threads
+                         : (cfg.number_of_cpu_processes > 0 ? cfg.number_of_cpu_processes : 0);
+    o.be_opts.threads = th;
+    o.be_opts.device = (int)device;
     if (dry) {
         sbs_net net;
         if (sbs_plan_for_data(&net, &cfg, NULL, NULL, NULL, &e) != 0) {
             fprintf(stderr, "sbs-train: %s\n", e.msg);
             return SBS_EXIT_USAGE;
         }
+        sbs_backend *be = sbs_backend_create(o.backend, &o.be_opts, &e);
+        if (!be) {
+            fprintf(stderr, "sbs-train: %s\n", e.msg);
+            sbs_net_free(&net);
+            return SBS_EXIT_USAGE;
+        }
         sbs_net_print_plan(&net, stdout);
         printf("spike updates per image: %.0f\n", sbs_net_spikes_per_image(&net));
-        int th = threads > 0 ? (int)threads
-                             : (cfg.number_of_cpu_processes > 0 ? cfg.number_of_cpu_processes
-                                                                : sbs_num_cores());
         int B = cfg.batch_size < 64 ? 64 : cfg.batch_size;
-        size_t nm = sbs_net_memory(&net, B, th, cfg.learn.learning_active);
+        bool tr = cfg.learn.learning_active;
+        size_t nm = sbs_net_memory(&net, B, tr) + be->workspace(be, &net, B, tr);
         size_t dm = sbs_mode_data_bytes(cfg.data_mode);
-        printf("memory: %.1f MiB (network, batch %d, %d threads, training %s) + %.1f MiB (data "
-               "set) = %.1f MiB; available %.1f MiB\n", nm / 1048576.0, B, th,
-               cfg.learn.learning_active ? "on" : "off", dm / 1048576.0, (nm + dm) / 1048576.0,
+        printf("memory: %.1f MiB (network, batch %d, %s, training %s) + %.1f MiB (data "
+               "set) = %.1f MiB; available %.1f MiB\n", nm / 1048576.0, B, be->describe(be),
+               tr ? "on" : "off", dm / 1048576.0, (nm + dm) / 1048576.0,
                sbs_mem_available() / 1048576.0);
+        sbs_backend_destroy(be);
         sbs_net_free(&net);
         return 0;
     }
     o.epochs = (int)epochs;
     o.seed = (uint64_t)seed;
-    o.threads = threads > 0 ? (int)threads
-                            : (cfg.number_of_cpu_processes > 0 ? cfg.number_of_cpu_processes : 0);
     o.limit_train = lt;
     o.limit_test = lte;
+    sbs_progress_init(&term.prog);
+    o.report = report;
+    o.report_ctx = &term;
     int st = sbs_train_run(&cfg, &o, &e);
+    sbs_progress_done(&term.prog);
     if (st != SBS_EXIT_OK && st != SBS_EXIT_INTERRUPTED) fprintf(stderr, "sbs-train: %s\n", e.msg);
     return st;
 }

@@ -1,4 +1,4 @@
-/* layers.c — the registry of layer types and helpers shared by the layer files. */
+/* layers.c — the registry of layer plans and helpers shared by the plan files. */
 #include "sbs/layer.h"
 
 const sbs_layer_ops *sbs_layer_ops_get(sbs_layer_kind k)
@@ -59,9 +59,4 @@ int sbs_layer_keeps_channels(const sbs_layer *L, const char *nf, sbs_err *e)
                            "channels: expected [%d, %d], found [%d, %d]",
                         nf, L->index, c->type, L->C, L->C, c->in, c->out);
     return 0;
-}
-
-void sbs_layer_per_image(sbs_net *net, int B, void (*fn)(void *, long, int), void *ctx)
-{
-    sbs_pool_run(net->be->pool, B, fn, ctx);
 }

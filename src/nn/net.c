@@ -1,10 +1,9 @@
-/* net.c — network plan (shapes checked once), weights (init, load, save), activations and the
- * forward pass through a backend. */
+/* net.c — network plan (shapes checked once), the parameter arena, and weights (init, load,
+ * save) on the host. */
 #include "sbs/layer.h"
 #include "sbs/npy.h"
 #include "sbs/rng.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,38 @@ static const char *base_name(const char *p)
 {
     const char *s = strrchr(p, '/');
     return s ? s + 1 : p;
+}
+
+static size_t al16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* Move every layer's planned parameters (and the fixed values a plan wrote into them) into
+ * one arena, each view 64-byte aligned. */
+static void arena(sbs_net *net)
+{
+    size_t n = 0;
+    for (int l = 0; l < net->n; l++) {
+        sbs_layer *L = &net->L[l];
+        L->w_off = n;
+        n += al16(L->weight ? sbs_weight_floats(L) : 0);
+        L->b_off = n;
+        n += al16(L->bias ? L->n_b : 0);
+    }
+    net->n_params = n;
+    net->params = xaligned((n ? n : 1) * sizeof(float));
+    memset(net->params, 0, (n ? n : 1) * sizeof(float));
+    for (int l = 0; l < net->n; l++) {
+        sbs_layer *L = &net->L[l];
+        if (L->weight) {
+            memcpy(net->params + L->w_off, L->weight, sbs_weight_floats(L) * sizeof(float));
+            free(L->weight);
+            L->weight = net->params + L->w_off;
+        }
+        if (L->bias) {
+            memcpy(net->params + L->b_off, L->bias, L->n_b * sizeof(float));
+            free(L->bias);
+            L->bias = net->params + L->b_off;
+        }
+    }
 }
 
 int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_err *e)
@@ -56,7 +87,7 @@ int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_e
         H = L->X;
         W = L->Y;
     }
-    bool own_target = ok == 0 && net->n > 0 && net->L[net->n - 1].ops->loss != NULL;
+    bool own_target = ok == 0 && net->n > 0 && net->L[net->n - 1].own_target;
     if (ok == 0 && !own_target && (C != net->n_out || H != 1 || W != 1))
         ok = sbs_fail(e, "%s: network_structure: the last layer must give number_of_output_neurons "
                          "x 1 x 1 = %d x 1 x 1 for the input %dx%dx%d, found %d x %d x %d",
@@ -65,6 +96,7 @@ int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_e
         sbs_net_free(net);
         return -1;
     }
+    arena(net);
     return 0;
 }
 
@@ -72,16 +104,13 @@ void sbs_net_free(sbs_net *net)
 {
     if (!net->L) return;
     for (int l = 0; l < net->n; l++) {
-        free(net->L[l].weight);
-        free(net->L[l].bias);
+        if (!net->params) { /* a plan that failed: the layers still own their parameters */
+            free(net->L[l].weight);
+            free(net->L[l].bias);
+        }
         free(net->L[l].eps);
     }
-    if (net->act)
-        for (int l = 0; l <= net->n; l++) free(net->act[l]);
-    if (net->scratch && net->be)
-        for (int w = 0; w < net->be->threads; w++) free(net->scratch[w]);
-    free(net->scratch);
-    free(net->act);
+    free(net->params);
     free(net->L);
     memset(net, 0, sizeof *net);
 }
@@ -94,27 +123,15 @@ double sbs_net_spikes_per_image(const sbs_net *net)
     return s;
 }
 
-size_t sbs_net_memory(const sbs_net *net, int B, int threads, bool training)
+size_t sbs_net_memory(const sbs_net *net, int B, bool training)
 {
-    size_t f = 0, fs = 0, bs = 0, act = (size_t)net->in_c * net->in_h * net->in_w;
-    size_t cpu = 0; /* CPU backend SbS scratch per worker (sbs_cpu.c layout, rounded up) */
-    for (int l = 0; l < net->n; l++) {
-        const sbs_layer *L = &net->L[l];
-        size_t w = sbs_weight_floats(L), b = L->file_weights ? L->n_b : 0;
-        f += w + L->n_b + (size_t)L->T;
-        act += (size_t)L->N * L->X * L->Y;
-        if (L->fwd_scr > fs) fs = L->fwd_scr;
-        if (L->bwd_scr > bs) bs = L->bwd_scr;
-        if (L->T > 0) {
-            size_t c = (size_t)L->g.K * (4 + 4 + 4 + 24) + (size_t)8 * L->T * 4 +
-                       (size_t)8 * L->ldw * 4 + 5 * 64;
-            if (c > cpu) cpu = c;
-        }
-        if (training && L->file_weights) f += 3 * (w + b) + (size_t)B * (w + b);
-    }
-    size_t floats = f + act * (size_t)B * (training ? 2 : 1) +
-                    (size_t)threads * (fs + (training ? bs : 0));
-    return floats * sizeof(float) + (size_t)threads * cpu;
+    size_t act = 0, eps = 0;
+    for (int l = 0; l <= net->n; l++) act += sbs_act_floats(net, l);
+    for (int l = 0; l < net->n; l++) eps += (size_t)net->L[l].T;
+    /* parameters (+ gradients, chunk sums, Adam m and v), activations (+ their gradients) */
+    size_t floats = net->n_params * (training ? 5 : 1) + act * (size_t)B * (training ? 2 : 1) +
+                    (size_t)B * net->n_out + eps;
+    return floats * sizeof(float);
 }
 
 void sbs_net_print_plan(const sbs_net *net, FILE *f)
@@ -280,34 +297,40 @@ int sbs_net_save_weights(const sbs_net *net, const char *dir, int epoch, sbs_err
     return 0;
 }
 
-void sbs_net_bind(sbs_net *net, sbs_backend *be, int B)
+int sbs_mode_shape(const char *m, int *c, int *h, int *w)
 {
-    openblas_set_num_threads(1); /* images are spread over our own pool */
-    if (net->act && net->cap_B >= B && net->be == be) return;
-    if (net->act)
-        for (int l = 0; l <= net->n; l++) free(net->act[l]);
-    if (net->scratch && net->be)
-        for (int w = 0; w < net->be->threads; w++) free(net->scratch[w]);
-    free(net->scratch);
-    free(net->act);
-    net->be = be;
-    net->cap_B = B;
-    net->act = xcalloc((size_t)net->n + 1, sizeof *net->act);
-    net->act[0] = xaligned((size_t)B * net->in_c * net->in_h * net->in_w * sizeof(float));
-    size_t scr = 1;
-    for (int l = 0; l < net->n; l++) {
-        const sbs_layer *L = &net->L[l];
-        net->act[l + 1] = xaligned((size_t)B * L->N * L->X * L->Y * sizeof(float));
-        if (L->fwd_scr > scr) scr = L->fwd_scr;
+    if (!strcmp(m, "MNIST") || !strcmp(m, "MNIST_FASHION")) {
+        *c = 1; *h = 28; *w = 28;
+        return 0;
     }
-    net->scratch_size = scr;
-    net->scratch = xcalloc((size_t)be->threads, sizeof *net->scratch);
-    for (int w = 0; w < be->threads; w++) net->scratch[w] = xaligned(scr * sizeof(float));
+    if (!strcmp(m, "CIFAR10")) {
+        *c = 3; *h = 32; *w = 32;
+        return 0;
+    }
+    return -1;
 }
 
-void sbs_net_forward(sbs_net *net, const float *x, int B, const sbs_spike_key *key)
+int sbs_plan_for_data(sbs_net *net, const sbs_config *cfg, int *c, int *h, int *w, sbs_err *e)
 {
-    if (x != net->act[0])
-        memcpy(net->act[0], x, (size_t)B * net->in_c * net->in_h * net->in_w * sizeof(float));
-    for (int l = 0; l < net->n; l++) net->L[l].ops->forward(net, &net->L[l], B, key);
+    int ic, ih, iw;
+    if (sbs_mode_shape(cfg->data_mode, &ic, &ih, &iw) != 0)
+        return sbs_fail(e, "%s: data_mode: expected MNIST, MNIST_FASHION or CIFAR10, found '%s'",
+                        cfg->dataset_file, cfg->data_mode);
+    int crop = cfg->aug.crop_width_in_pixel;
+    if (2 * crop >= ih || 2 * crop >= iw)
+        return sbs_fail(e, "augmentation.crop_width_in_pixel: %d leaves nothing of a %dx%d image",
+                        crop, ih, iw);
+    if (sbs_net_plan(net, cfg, ic, ih - 2 * crop, iw - 2 * crop, e) != 0) return -1;
+    if (c) *c = ic;
+    if (h) *h = ih;
+    if (w) *w = iw;
+    return 0;
+}
+
+size_t sbs_mode_data_bytes(const char *m)
+{
+    int c, h, w;
+    if (sbs_mode_shape(m, &c, &h, &w) != 0) return 0;
+    size_t n = !strcmp(m, "CIFAR10") ? 60000 : 70000;
+    return n * ((size_t)c * h * w * sizeof(float) + 1);
 }

@@ -83,22 +83,22 @@ int sbs_ckpt_save(const char *path, const sbs_ckpt_state *st, const sbs_trainer_
     PUT(&b, st->ep_seconds);
     for (int l = 0; l < net->n; l++) {
         const sbs_layer *L = &net->L[l];
-        const sbs_layer_grad *G = &ts->G[l];
         uint64_t nw = L->file_weights ? L->n_w : 0, nbias = L->file_weights ? L->n_b : 0;
         PUT(&b, nw);
         PUT(&b, nbias);
-        uint8_t f1 = G->scale_set, f2 = G->scale_frozen;
+        uint8_t f1 = ts->scale_set[l], f2 = ts->scale_frozen[l];
         PUT(&b, f1);
         PUT(&b, f2);
-        PUT(&b, G->scale);
+        PUT(&b, ts->scale[l]);
         if (!L->file_weights) continue;
-        size_t nfull = sbs_weight_floats(L);
+        size_t nfull = sbs_weight_floats(L), np = net->n_params;
+        const float *m = ts->moments, *v = ts->moments + np;
         put_arr(&b, L, L->weight, true, nfull);
         put_arr(&b, L, L->bias, false, L->n_b);
-        put_arr(&b, L, G->mW, true, nfull);
-        put_arr(&b, L, G->vW, true, nfull);
-        put_arr(&b, L, G->mB, false, L->n_b);
-        put_arr(&b, L, G->vB, false, L->n_b);
+        put_arr(&b, L, m + L->w_off, true, nfull);
+        put_arr(&b, L, v + L->w_off, true, nfull);
+        put_arr(&b, L, L->bias ? m + L->b_off : NULL, false, L->n_b);
+        put_arr(&b, L, L->bias ? v + L->b_off : NULL, false, L->n_b);
     }
     uint32_t crc = (uint32_t)crc32(0L, b.p, (uInt)b.n);
     PUT(&b, crc);
@@ -206,7 +206,6 @@ static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckp
     s.opt.plateau = pl != 0;
     for (int l = 0; l < net->n; l++) {
         sbs_layer *L = &net->L[l];
-        sbs_layer_grad *G = &ts->G[l];
         uint64_t nw = 0, nbias = 0;
         uint8_t f1 = 0, f2 = 0;
         float scale = 1.0f;
@@ -220,9 +219,9 @@ static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckp
                             (unsigned long long)want_w, (unsigned long long)want_b,
                             (unsigned long long)nw, (unsigned long long)nbias);
         if (commit) {
-            G->scale_set = f1;
-            G->scale_frozen = f2;
-            G->scale = scale;
+            ts->scale_set[l] = f1;
+            ts->scale_frozen[l] = f2;
+            ts->scale[l] = scale;
         }
         if (!L->file_weights) continue;
         if (!(scale > 0.0f) || !isfinite(scale))
@@ -230,14 +229,18 @@ static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckp
                             name, l, (double)scale);
         size_t nfull = sbs_weight_floats(L);
         /* destinations: the network's arrays, or zeroed temporaries while validating */
-        float *w = L->weight, *b = L->bias, *mw = G->mW, *vw = G->vW, *mb = G->mB, *vb = G->vB;
+        size_t np = net->n_params;
+        float *w = L->weight, *b = L->bias, *mw = ts->moments + L->w_off,
+              *vw = ts->moments + np + L->w_off;
+        float *mb = L->bias ? ts->moments + L->b_off : NULL;
+        float *vb = L->bias ? ts->moments + np + L->b_off : NULL;
         if (!commit) {
             w = xcalloc(3 * nfull + 3 * L->n_b + 1, sizeof(float));
             mw = w + nfull;
             vw = mw + nfull;
             b = L->bias ? vw + nfull : NULL;
-            mb = G->mB ? vw + nfull + L->n_b : NULL;
-            vb = G->vB ? vw + nfull + 2 * L->n_b : NULL;
+            mb = L->bias ? vw + nfull + L->n_b : NULL;
+            vb = L->bias ? vw + nfull + 2 * L->n_b : NULL;
         }
         int bad = get_arr(&r, L, w, true, nfull, "weights") ||
                   get_arr(&r, L, b, false, L->n_b, "biases") ||

@@ -5,10 +5,9 @@
  *
  * Every random number is keyed by (seed, epoch, position in the epoch), so a run gives
  * bitwise the same weights for any thread count and when resumed from its checkpoint. */
-#include "sbs/cli.h"
 #include "sbs/data.h"
-#include "sbs/layer.h"
 #include "sbs/rng.h"
+#include "sbs/threadpool.h"
 #include "sbs/train.h"
 
 #include <errno.h>
@@ -74,8 +73,8 @@ static void remove_stale_temps(const char *dir)
 
 typedef struct {
     FILE *log, *metrics;
-    bool quiet;
-    sbs_progress prog;
+    sbs_report_fn report;
+    void *ctx;
 } outputs;
 
 static void say(outputs *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -93,10 +92,21 @@ static void say(outputs *o, const char *fmt, ...)
         fprintf(o->log, "%s %s\n", ts, line);
         fflush(o->log);
     }
-    if (!o->quiet) {
-        sbs_progress_done(&o->prog);
-        fprintf(stderr, "%s\n", line);
-    }
+    if (o->report) o->report(o->ctx, SBS_REPORT_LOG, line);
+}
+
+/* a progress line for the program's display (final: keep it) */
+static void progress(outputs *o, bool final, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void progress(outputs *o, bool final, const char *fmt, ...)
+{
+    if (!o->report) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    o->report(o->ctx, final ? SBS_REPORT_PROGRESS_FINAL : SBS_REPORT_PROGRESS, line);
 }
 
 /* Fisher-Yates over [0, n) keyed by (seed, epoch) */
@@ -113,74 +123,75 @@ static void shuffle(int *order, int n, uint64_t seed, int epoch)
     }
 }
 
+/* The chunks of the training set: sub-batch `first_sub + k` of the epoch's shuffled order,
+ * augmented on the trainer's own pool. */
 typedef struct {
     const sbs_split *s;
-    const int *idx;
+    const int *order;
     const sbs_augment *aug;
+    sbs_pool *pool;
     uint64_t seed;
-    int epoch;
-    float *x;
+    int epoch, B, n, first_sub;
     size_t img;
-} aug_job;
+    float *x;
+} train_chunks;
 
 static void aug_one(void *ctx, long b, int worker)
 {
     (void)worker;
-    aug_job *j = ctx;
-    sbs_augment_image(j->s, j->idx[b], j->aug, j->seed, (uint64_t)j->epoch, j->x + (size_t)b * j->img);
+    train_chunks *c = ctx;
+    sbs_augment_image(c->s, c->order[b], c->aug, c->seed, (uint64_t)c->epoch,
+                      c->x + (size_t)b * c->img);
 }
 
-static int check_finite(const sbs_net *net, sbs_err *e)
+static void load_train_chunk(void *ctx, int k, float *img, uint8_t *labels, int *B,
+                             sbs_spike_key *key)
 {
-    for (int l = 0; l < net->n; l++) {
-        const sbs_layer *L = &net->L[l];
-        if (!L->file_weights) continue;
-        size_t n = sbs_weight_floats(L);
-        for (size_t i = 0; i < n; i++)
-            if (!isfinite(L->weight[i]))
-                return sbs_fail(e, "layer %d (%s): a weight became %g; stopped, the last good "
-                                   "weights are kept", l, L->cfg->type, (double)L->weight[i]);
-        for (size_t i = 0; i < L->n_b; i++)
-            if (!isfinite(L->bias[i]))
-                return sbs_fail(e, "layer %d (%s): a bias became %g; stopped, the last good "
-                                   "weights are kept", l, L->cfg->type, (double)L->bias[i]);
-    }
-    return 0;
+    train_chunks *c = ctx;
+    int first = (c->first_sub + k) * c->B, b = c->n - first < c->B ? c->n - first : c->B;
+    train_chunks one = *c;
+    one.order = c->order + first;
+    one.x = img;
+    sbs_pool_run(c->pool, b, aug_one, &one);
+    for (int i = 0; i < b; i++) labels[i] = c->s->y[c->order[first + i]];
+    *B = b;
+    *key = (sbs_spike_key){c->seed, (uint32_t)c->epoch * 2u, (uint32_t)first};
 }
 
-/* test accuracy over the first n test images; for a last layer with its own target (the
- * `loss` hook, e.g. RECONSTRUCTION) the mean test loss per pattern instead */
-static double test_pass(sbs_net *net, sbs_trainer_state *ts, const sbs_split *test, int n,
-                        int crop, uint64_t seed, int epoch, outputs *out, bool *stopped)
+/* test accuracy over the first n test images; for a last layer with its own target (e.g.
+ * RECONSTRUCTION) the mean test loss per pattern instead */
+static double test_pass(sbs_exec *x, const sbs_split *test, int n, int crop, uint64_t seed,
+                        int epoch, outputs *out, bool *stopped)
 {
-    sbs_layer *last = &net->L[net->n - 1];
+    const sbs_net *net = x->net;
+    bool own = net->L[net->n - 1].own_target;
     double loss = 0;
     long correct = 0;
-    int B = net->cap_B;
+    int B = x->cap_B;
+    float *img = xaligned((size_t)B * sbs_act_floats(net, 0) * sizeof(float));
     for (int first = 0; first < n; first += B) {
         if (g_stop) {
             *stopped = true;
+            free(img);
             return NAN;
         }
         int b = n - first < B ? n - first : B;
-        sbs_crop_center(test, first, b, crop, net->act[0]);
+        sbs_crop_center(test, first, b, crop, img);
         sbs_spike_key key = {seed, (uint32_t)epoch * 2u + 1u, (uint32_t)first};
-        sbs_net_forward(net, net->act[0], b, &key);
-        if (last->ops->loss) {
-            ts->labels = test->y + first;
-            loss += last->ops->loss(ts, last, b);
-            ts->labels = NULL;
-            sbs_progress_line(&out->prog, false, "epoch %d  test %d/%d  loss %.5f", epoch,
-                              first + b, n, loss / (first + b));
+        sbs_exec_forward(x, img, b, &key);
+        if (own) {
+            loss += sbs_exec_loss(x, test->y + first, b);
+            progress(out, false, "epoch %d  test %d/%d  loss %.5f", epoch, first + b, n,
+                     loss / (first + b));
             continue;
         }
-        const float *o = sbs_net_output(net);
         for (int i = 0; i < b; i++)
-            correct += sbs_argmax(o + (size_t)i * net->n_out, net->n_out) == test->y[first + i];
-        sbs_progress_line(&out->prog, false, "epoch %d  test %d/%d  accuracy %.2f%%", epoch,
-                          first + b, n, 100.0 * correct / (first + b));
+            correct += sbs_argmax(x->out + (size_t)i * net->n_out, net->n_out) == test->y[first + i];
+        progress(out, false, "epoch %d  test %d/%d  accuracy %.2f%%", epoch, first + b, n,
+                 100.0 * correct / (first + b));
     }
-    return last->ops->loss ? loss / n : 100.0 * correct / n;
+    free(img);
+    return own ? loss / n : 100.0 * correct / n;
 }
 
 /* a metric for JSON: the number, or null where it does not exist (accuracy of a network that
@@ -211,6 +222,15 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* save the weights (when learning) and the checkpoint from the host copies */
+static int save_state(sbs_trainer_state *ts, const sbs_ckpt_state *st, bool learn,
+                      const char *out_dir, const char *ckpt_path, int epoch, sbs_err *e)
+{
+    sbs_trainer_state_download(ts);
+    if (learn && sbs_net_save_weights(ts->net, out_dir, epoch, e) != 0) return -1;
+    return sbs_ckpt_save(ckpt_path, st, ts, e);
+}
+
 int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
 {
     int ic, ih, iw, crop = cfg->aug.crop_width_in_pixel;
@@ -219,33 +239,34 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     const char *out_dir = o->out_dir ? o->out_dir : cfg->weight_path;
     const char *win = o->weights_in ? o->weights_in : cfg->learn.overload_path;
     int B = cfg->batch_size, nbu = cfg->learn.number_of_batches_for_one_update;
+    int cap = B < 64 ? 64 : B;
+    bool learn = cfg->learn.learning_active;
     int status = SBS_EXIT_USAGE;
     sbs_backend *be = NULL;
+    sbs_pool *pool = NULL;
     sbs_dataset ds;
     memset(&ds, 0, sizeof ds);
+    sbs_exec ex;
+    memset(&ex, 0, sizeof ex);
     sbs_trainer_state ts;
-    memset(&ts, 0, sizeof ts);
-    outputs out = {0};
-    out.quiet = o->quiet;
-    sbs_progress_init(&out.prog);
+    sbs_trainer_state_init(&ts, &net);
+    outputs out = {.report = o->report, .ctx = o->report_ctx};
     int *order = NULL;
 
+    be = sbs_backend_create(o->backend, &o->be_opts, e);
+    if (!be) goto done;
     /* memory, computed up front: fail before any work rather than in the middle */
     {
-        int th = o->threads > 0 ? o->threads : sbs_num_cores();
-        size_t need = sbs_net_memory(&net, B < 64 ? 64 : B, th, cfg->learn.learning_active) +
-                      sbs_mode_data_bytes(cfg->data_mode);
+        size_t netb = sbs_net_memory(&net, cap, learn) + be->workspace(be, &net, cap, learn);
+        size_t need = netb + sbs_mode_data_bytes(cfg->data_mode);
         size_t avail = sbs_mem_available();
         if (need > avail) {
             sbs_fail(e, "this run needs about %.1f GiB of memory (network %.1f GiB for batch %d "
-                        "on %d threads, data %.1f GiB), only %.1f GiB are available",
-                     need / 1073741824.0,
-                     sbs_net_memory(&net, B < 64 ? 64 : B, th, cfg->learn.learning_active) /
-                         1073741824.0,
-                     B, th, sbs_mode_data_bytes(cfg->data_mode) / 1073741824.0,
-                     avail / 1073741824.0);
-            sbs_net_free(&net);
-            return SBS_EXIT_NOMEM;
+                        "on %s, data %.1f GiB), only %.1f GiB are available",
+                     need / 1073741824.0, netb / 1073741824.0, B, be->describe(be),
+                     sbs_mode_data_bytes(cfg->data_mode) / 1073741824.0, avail / 1073741824.0);
+            status = SBS_EXIT_NOMEM;
+            goto done;
         }
     }
     /* weights before data: a bad weight file is reported before the long load */
@@ -266,14 +287,9 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     if (mkdir_p(out_dir, e) != 0) goto done;
     remove_stale_temps(out_dir);
     char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/checkpoint.sbs", out_dir);
     char ckpt_path[PATH_MAX + 64];
-    snprintf(ckpt_path, sizeof ckpt_path, "%s", path);
+    snprintf(ckpt_path, sizeof ckpt_path, "%s/checkpoint.sbs", out_dir);
 
-    be = sbs_cpu_backend_create(o->threads, o->simd);
-    int cap = B < 64 ? 64 : B;
-    sbs_net_bind(&net, be, cap);
-    sbs_grad_init(&ts, &net);
     sbs_ckpt_state st = {0};
     st.seed = o->seed;
     st.plan_hash = sbs_plan_hash(&net);
@@ -287,6 +303,10 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
             goto done;
         }
     }
+    if (sbs_exec_init(&ex, &net, be, cap, learn, &status, e) != 0) goto done;
+    ts.ex = &ex;
+    sbs_trainer_state_upload(&ts);
+    pool = sbs_pool_create(o->be_opts.threads);
     status = SBS_EXIT_FAILURE;
 
     /* outputs: train.log and metrics.jsonl go to --out, else to log_path */
@@ -323,8 +343,8 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     if (o->epochs > 0 && (long)cfg->epoch_id + o->epochs < epoch_end)
         epoch_end = cfg->epoch_id + o->epochs;
     say(&out, "sbs-train %s: %s, %d layers, %d train / %d test images (%s), batch %d x %d, "
-              "%d threads (%s), seed %llu%s", SBS_VERSION, cfg->def_file, net.n, n_train, n_test,
-        ds.source, B, nbu, be->threads, sbs_cpu_simd_name(be), (unsigned long long)o->seed,
+              "%s, seed %llu%s", SBS_VERSION, cfg->def_file, net.n, n_train, n_test,
+        ds.source, B, nbu, be->describe(be), (unsigned long long)o->seed,
         o->resume ? ", resumed" : "");
     if (o->resume)
         say(&out, "resuming at epoch %d, sub-batch %d/%d (update %d)", st.epoch, st.next_sub, n_sub,
@@ -339,10 +359,8 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                        .flip_p = cfg->aug.flip_p,
                        .brightness = cfg->aug.jitter_brightness,
                        .contrast = cfg->aug.jitter_contrast};
-    size_t img = (size_t)net.in_c * net.in_h * net.in_w;
-    bool learn = cfg->learn.learning_active;
     /* a last layer with its own target (RECONSTRUCTION): loss only, no accuracy */
-    bool acc = net.L[net.n - 1].ops->loss == NULL;
+    bool acc = !net.L[net.n - 1].own_target;
     char nb[4][32];
     double last_test = NAN, last_loss = NAN, run_t0 = sbs_now();
     int epochs_done = 0;
@@ -359,104 +377,38 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     for (; st.epoch < epoch_end && !stopped; st.epoch++) {
         int epoch = st.epoch;
         shuffle(order, n_train, o->seed, epoch);
-        double t_fwd = 0, t_bwd = 0, t_upd = 0, t_data = 0, ep_t0 = sbs_now() - st.ep_seconds;
-        double win_loss = 0;
-        long win_seen = 0, win_correct = 0;
+        double t_upd = 0, ep_t0 = sbs_now() - st.ep_seconds;
+        sbs_window_sums tsum = {0};
         if (st.next_sub == 0) {
             st.ep_loss = 0;
             st.ep_correct = st.ep_seen = 0;
             st.updates_in_epoch = 0;
         }
-        sbs_grad_zero(&ts);
-        int in_window = 0;
-        for (int sub = st.next_sub; sub < n_sub; sub++) {
-            int first = sub * B, b = n_train - first < B ? n_train - first : B;
-            double t0 = sbs_now();
-            aug_job aj = {&ds.train, order + first, &aug, o->seed, epoch, net.act[0], img};
-            sbs_pool_run(be->pool, b, aug_one, &aj);
-            uint8_t labels[4096];
-            uint8_t *lab = b <= 4096 ? labels : xmalloc((size_t)b);
-            for (int i = 0; i < b; i++) lab[i] = ds.train.y[order[first + i]];
-            double t1 = sbs_now();
-            sbs_spike_key key = {o->seed, (uint32_t)epoch * 2u, (uint32_t)first};
-            sbs_net_forward(&net, net.act[0], b, &key);
-            const float *outp = sbs_net_output(&net);
-            ts.labels = lab;
-            sbs_layer *last = &net.L[net.n - 1];
-            double loss = last->ops->loss
-                              ? last->ops->loss(&ts, last, b)
-                              : sbs_loss(cfg->learn.loss_mode, cfg->learn.loss_coeffs_mse,
-                                         cfg->learn.loss_coeffs_kldiv, outp, lab, b, net.n_out,
-                                         ts.gact[net.n]);
-            long corr = 0;
-            if (!last->ops->loss)
-                for (int i = 0; i < b; i++)
-                    corr += sbs_argmax(outp + (size_t)i * net.n_out, net.n_out) == lab[i];
-            double t2 = sbs_now();
-            if (!isfinite(loss)) {
-                int bad = -1;
-                for (int l = 0; l < net.n && bad < 0; l++) {
-                    const sbs_layer *L = &net.L[l];
-                    size_t nn = (size_t)b * L->N * L->X * L->Y;
-                    for (size_t i = 0; i < nn; i++)
-                        if (!isfinite(net.act[l + 1][i])) {
-                            bad = l;
-                            break;
-                        }
-                }
-                if (bad >= 0)
-                    sbs_fail(e, "epoch %d sub-batch %d: layer %d (%s) produced %s values and the "
-                                "loss became %g; stopped, the weights of the last update are kept "
-                                "in %s", epoch, sub, bad, net.L[bad].cfg->type, "non-finite",
-                             loss, out_dir);
-                else
-                    sbs_fail(e, "epoch %d sub-batch %d: the loss became %g; stopped, the weights "
-                                "of the last update are kept in %s", epoch, sub, loss, out_dir);
-                goto done;
-            }
-            /* per-pattern loss for reports: mode 0 sums over the batch, mode 1 averages */
-            double loss_sum = cfg->learn.loss_mode == 1 ? loss * b : loss;
-            st.ep_loss += loss_sum;
-            st.ep_correct += corr;
-            st.ep_seen += b;
-            win_loss += loss_sum;
-            win_correct += corr;
-            win_seen += b;
-            if (learn) {
-                ts.update_scale = st.opt.t == 0;
-                sbs_net_backward(&ts, b);
-            }
-            double t3 = sbs_now();
-            ts.labels = NULL;
-            if (lab != labels) free(lab);
-            t_data += t1 - t0;
-            t_fwd += t2 - t1;
-            t_bwd += t3 - t2;
-            if (++in_window < nbu) {
-                sbs_progress_line(&out.prog, false, "epoch %d  %d/%d  loss %.4f%s  %.1f img/s",
-                                  epoch, sub + 1, n_sub, st.ep_loss / st.ep_seen,
-                                  train_str(nb[0], acc, st.ep_correct, st.ep_seen),
-                                  st.ep_seen / (sbs_now() - ep_t0));
-                continue;
-            }
-            in_window = 0;
+        train_chunks tc = {.s = &ds.train, .order = order, .aug = &aug, .pool = pool,
+                           .seed = o->seed, .epoch = epoch, .B = B, .n = n_train,
+                           .img = sbs_act_floats(&net, 0)};
+        sbs_chunk_source src = {load_train_chunk, &tc, epoch, 0, out_dir};
+        /* one window of nbu sub-batches per update; a trailing partial window is forwarded
+         * (its loss and accuracy count) but not applied */
+        for (int sub = st.next_sub; sub < n_sub; sub += nbu) {
+            int nw = n_sub - sub < nbu ? n_sub - sub : nbu;
+            bool apply = nw == nbu;
+            tc.first_sub = src.first_sub = sub;
+            sbs_window_sums w = {0};
+            if (sbs_train_step(&ts, &st.opt, &src, nw, apply, o->reducer, &w, e) != 0) goto done;
+            st.ep_loss += w.loss;
+            st.ep_correct += w.correct;
+            st.ep_seen += w.seen;
+            tsum.t_data += w.t_data;
+            tsum.t_fwd += w.t_fwd;
+            tsum.t_bwd += w.t_bwd;
+            t_upd += w.t_upd;
+            if (!apply) break;
             double t4 = sbs_now();
-            if (learn) {
-                if (cfg->learn.adapt_learning_rate_after_minibatch)
-                    sbs_sched_step(&st.opt, cfg->learn.lr_scheduler_use_performance
-                                                ? 100.0 - 100.0 * win_correct / win_seen
-                                                : win_loss / win_seen);
-                sbs_optim_step(&st.opt, &ts, cfg);
-                for (int l = 0; l < net.n; l++)
-                    if (ts.G[l].scale_set) ts.G[l].scale_frozen = true;
-                if (check_finite(&net, e) != 0) goto done;
-            }
             st.updates_in_epoch++;
-            st.next_sub = sub + 1;
+            st.next_sub = sub + nw;
             st.ep_seconds = sbs_now() - ep_t0;
-            if ((learn && sbs_net_save_weights(&net, out_dir, epoch, e) != 0) ||
-                sbs_ckpt_save(ckpt_path, &st, &ts, e) != 0)
-                goto done;
+            if (save_state(&ts, &st, learn, out_dir, ckpt_path, epoch, e) != 0) goto done;
             double t5 = sbs_now();
             t_upd += t5 - t4;
             double el = t5 - ep_t0;
@@ -464,32 +416,25 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                     "{\"type\": \"update\", \"epoch\": %d, \"update\": %d, \"step\": %d, "
                     "\"loss\": %.6g, \"train_accuracy\": %s, \"lr\": %.6g, "
                     "\"images_per_s\": %.2f, \"seconds\": %.3f}\n",
-                    epoch, st.updates_in_epoch, st.opt.t, win_loss / win_seen,
-                    jnum(nb[0], 100.0 * win_correct / win_seen, acc), st.opt.lr,
+                    epoch, st.updates_in_epoch, st.opt.t, w.loss / w.seen,
+                    jnum(nb[0], 100.0 * w.correct / w.seen, acc), st.opt.lr,
                     st.ep_seen / el, el);
             fflush(out.metrics);
-            double eta = (double)(n_sub - sub - 1) * el / (sub + 1 - 0.0);
-            sbs_progress_line(&out.prog, true,
-                              "epoch %d  update %d  %d/%d  loss %.4f%s  %.1f img/s  ETA %.0fs",
-                              epoch, st.updates_in_epoch, sub + 1, n_sub,
-                              st.ep_loss / st.ep_seen,
-                              train_str(nb[0], acc, st.ep_correct, st.ep_seen), st.ep_seen / el,
-                              eta);
-            win_loss = 0;
-            win_seen = win_correct = 0;
+            double eta = (double)(n_sub - st.next_sub) * el / st.next_sub;
+            progress(&out, true, "epoch %d  update %d  %d/%d  loss %.4f%s  %.1f img/s  ETA %.0fs",
+                     epoch, st.updates_in_epoch, st.next_sub, n_sub, st.ep_loss / st.ep_seen,
+                     train_str(nb[0], acc, st.ep_correct, st.ep_seen), st.ep_seen / el, eta);
             if (g_stop) {
                 stopped = true;
                 break;
             }
         }
         if (stopped) break;
-        /* a trailing partial window is not applied */
-        sbs_grad_zero(&ts);
         st.next_sub = n_sub;
         st.ep_seconds = sbs_now() - ep_t0;
-        if (sbs_ckpt_save(ckpt_path, &st, &ts, e) != 0) goto done;
+        if (save_state(&ts, &st, false, out_dir, ckpt_path, epoch, e) != 0) goto done;
         double t6 = sbs_now();
-        last_test = test_pass(&net, &ts, &ds.test, n_test, crop, o->seed, epoch, &out, &stopped);
+        last_test = test_pass(&ex, &ds.test, n_test, crop, o->seed, epoch, &out, &stopped);
         if (stopped) break;
         double t_test = sbs_now() - t6;
         double train_loss = st.ep_loss / st.ep_seen, train_acc = 100.0 * st.ep_correct / st.ep_seen;
@@ -508,27 +453,28 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                 epoch, st.updates_in_epoch, st.opt.t, train_loss, jnum(nb[0], train_acc, acc),
                 jnum(nb[1], last_test, acc), jnum(nb[2], 100.0 - last_test, acc),
                 acc ? "null" : jnum(nb[3], last_test, true), st.opt.lr,
-                (st.ep_seen + n_test) / secs, secs, t_data, t_fwd, t_bwd, t_upd, t_test);
+                (st.ep_seen + n_test) / secs, secs, tsum.t_data, tsum.t_fwd, tsum.t_bwd, t_upd,
+                t_test);
         fflush(out.metrics);
         if (acc)
             say(&out, "epoch %d: loss %.5f, train %.2f %%, test %.2f %% (error %.2f %%), lr %.3g%s, "
                       "%.0f s (data %.0f, forward %.0f, backward %.0f, update %.0f, test %.0f)",
                 epoch, train_loss, train_acc, last_test, 100.0 - last_test, st.opt.lr,
-                reduced ? " (reduced)" : "", secs, t_data, t_fwd, t_bwd, t_upd, t_test);
+                reduced ? " (reduced)" : "", secs, tsum.t_data, tsum.t_fwd, tsum.t_bwd, t_upd,
+                t_test);
         else
             say(&out, "epoch %d: loss %.5f, test loss %.5f, lr %.3g%s, %.0f s (data %.0f, "
                       "forward %.0f, backward %.0f, update %.0f, test %.0f)",
                 epoch, train_loss, last_test, st.opt.lr, reduced ? " (reduced)" : "", secs,
-                t_data, t_fwd, t_bwd, t_upd, t_test);
+                tsum.t_data, tsum.t_fwd, tsum.t_bwd, t_upd, t_test);
         epochs_done++;
         st.next_sub = 0;
         st.ep_seconds = 0;
         int32_t keep = st.epoch;
         st.epoch++;
-        if (sbs_ckpt_save(ckpt_path, &st, &ts, e) != 0) goto done;
+        if (save_state(&ts, &st, false, out_dir, ckpt_path, epoch, e) != 0) goto done;
         st.epoch = keep;
     }
-    sbs_progress_done(&out.prog);
     if (stopped) {
         say(&out, "interrupted: state saved to %s; continue with --resume", ckpt_path);
         printf("{\"status\": \"interrupted\", \"epoch\": %d, \"step\": %d, \"checkpoint\": ",
@@ -554,9 +500,11 @@ done:
     if (out.log) fclose(out.log);
     if (out.metrics) fclose(out.metrics);
     free(order);
-    sbs_grad_free(&ts);
+    sbs_exec_free(&ex);
+    sbs_trainer_state_free(&ts);
     sbs_net_free(&net);
-    if (be) be->destroy(be);
+    sbs_pool_destroy(pool);
+    sbs_backend_destroy(be);
     sbs_dataset_free(&ds);
     return status;
 }

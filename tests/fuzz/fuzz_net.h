@@ -1,6 +1,7 @@
 /* fuzz_net.h — the small network the checkpoint fuzz target and its seed generator share:
  * CONV2D 2->3 (2x2, with bias), RELU, SbS POOLING 3->3 (2x2, stride 2, fixed weights),
- * SbS 3->4 (2x2), on 2x5x5 inputs; a 1-thread CPU backend, batch 2. */
+ * SbS 3->4 (2x2), on 2x5x5 inputs, with its learning state on the host (checkpoints need no
+ * backend). */
 #ifndef SBS_FUZZ_NET_H
 #define SBS_FUZZ_NET_H
 
@@ -13,7 +14,6 @@
 typedef struct {
     sbs_config cfg;
     sbs_net net;
-    sbs_backend *be;
     sbs_trainer_state ts;
 } fuzz_net;
 
@@ -59,16 +59,13 @@ static void fuzz_net_init(fuzz_net *f)
         abort();
     }
     sbs_net_init_weights(&f->net, 7);
-    f->be = sbs_cpu_backend_create(1, "scalar");
-    sbs_net_bind(&f->net, f->be, 2);
-    sbs_grad_init(&f->ts, &f->net);
+    sbs_trainer_state_init(&f->ts, &f->net);
 }
 
 static void fuzz_net_free(fuzz_net *f)
 {
-    sbs_grad_free(&f->ts);
+    sbs_trainer_state_free(&f->ts);
     sbs_net_free(&f->net);
-    f->be->destroy(f->be);
 }
 
 #endif

@@ -166,12 +166,13 @@ int main(int argc, char **argv)
         sbs_layer *L = &f.net.L[l];
         if (!L->file_weights) continue;
         size_t nf = L->T > 0 ? (size_t)L->g.K * L->ldw : L->n_w;
+        float *m = f.ts.moments + L->w_off, *v = f.ts.moments + f.net.n_params + L->w_off;
         for (size_t i = 0; i < nf; i++) {
-            f.ts.G[l].mW[i] = 0.01f * (float)(i % 7) - 0.03f;
-            f.ts.G[l].vW[i] = 0.001f * (float)(i % 5);
+            m[i] = 0.01f * (float)(i % 7) - 0.03f;
+            v[i] = 0.001f * (float)(i % 5);
         }
-        f.ts.G[l].scale = 0.5f;
-        f.ts.G[l].scale_set = true;
+        f.ts.scale[l] = 0.5f;
+        f.ts.scale_set[l] = true;
     }
     sbs_ckpt_state st = {0};
     st.seed = 1;

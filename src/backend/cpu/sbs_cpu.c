@@ -6,7 +6,7 @@
  * neurons (rows padded to 16 floats). The same C body is compiled for AVX-512, AVX2+FMA and
  * the baseline, chosen at run time. Results depend only on the spike key, never on the thread
  * count or batch split: each group writes only its own outputs. */
-#include "sbs/backend.h"
+#include "cpu.h"
 #include "sbs/rng.h"
 
 #include <stdlib.h>
@@ -274,19 +274,21 @@ void sbs_cpu_dynamics(const char *simd, const float *W, int N, int ldw, int P,
     pick(simd, &name)(W, N, ldw, P, idx, T, eps, forgetting_offset, h);
 }
 
-/* ---- the backend ---- */
+/* ---- the engine: SbS forward over the backend's pool ---- */
 
 typedef struct {
     size_t cap;        /* bytes */
     unsigned char *mem;
 } scratch;
 
-typedef struct {
+typedef struct sbs_cpu_engine {
     dyn_fn dyn;
     dynv_fn dynv;      /* variable-length dynamics (full-layer spikes) */
     draw_fn draw;
     const char *simd;
     scratch *ws;       /* one per worker */
+    sbs_pool *pool;
+    int threads;
 } cpu_impl;
 
 typedef struct {
@@ -338,10 +340,9 @@ static void fwd_group(void *ctx, long gi, int worker)
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 /* every worker's scratch at least need bytes */
-static void ensure_ws(sbs_backend *be, size_t need)
+static void ensure_ws(cpu_impl *impl, size_t need)
 {
-    cpu_impl *impl = be->impl;
-    for (int w = 0; w < be->threads; w++) {
+    for (int w = 0; w < impl->threads; w++) {
         if (impl->ws[w].cap < need) {
             free(impl->ws[w].mem);
             impl->ws[w].mem = xaligned(need);
@@ -399,69 +400,84 @@ static void fwd_full_img(void *ctx, long b, int worker)
     }
 }
 
-static void cpu_sbs_forward_full(sbs_backend *be, const sbs_layer_args *a, const float *x,
-                                 int B, const sbs_spike_key *key, float *h)
+/* scratch layout of a full-layer job (offsets in bytes), its total size returned */
+static size_t full_layout(const sbs_geom *g, int T, int ldw, full_job *j)
 {
-    const sbs_geom *g = &a->g;
-    size_t CHW = (size_t)g->C * g->H * g->W, XY = (size_t)g->X * g->Y, T = (size_t)a->T;
-    full_job j = {.a = a, .x = x, .key = key, .h = h, .impl = be->impl};
-    j.off_alias = align64(CHW * 4);
-    j.off_scr = j.off_alias + align64(CHW * 4);
-    j.off_spk = j.off_scr + align64(3 * CHW * sizeof(double));
-    j.off_start = j.off_spk + align64((T + 1) * 4);
-    j.off_list = j.off_start + align64((XY + 1) * 4);
-    j.off_tab = j.off_list + align64((T * g->kx * g->ky + 1) * 4);
-    j.off_h = j.off_tab + align64(sbs_full_layer_route_tab(g) * 4);
-    ensure_ws(be, j.off_h + align64((size_t)SBS_P * a->ldw * sizeof(float)));
-    sbs_pool_run(be->pool, B, fwd_full_img, &j);
+    size_t CHW = (size_t)g->C * g->H * g->W, XY = (size_t)g->X * g->Y;
+    j->off_alias = align64(CHW * 4);
+    j->off_scr = j->off_alias + align64(CHW * 4);
+    j->off_spk = j->off_scr + align64(3 * CHW * sizeof(double));
+    j->off_start = j->off_spk + align64(((size_t)T + 1) * 4);
+    j->off_list = j->off_start + align64((XY + 1) * 4);
+    j->off_tab = j->off_list + align64(((size_t)T * g->kx * g->ky + 1) * 4);
+    j->off_h = j->off_tab + align64(sbs_full_layer_route_tab(g) * 4);
+    return j->off_h + align64((size_t)SBS_P * ldw * sizeof(float));
 }
 
-static void cpu_sbs_forward(sbs_backend *be, const sbs_layer_args *a, const float *x, int B,
+/* scratch layout of a group job, its total size returned */
+static size_t group_layout(int K, int T, int ldw, fwd_job *j)
+{
+    j->off_thr = align64((size_t)K * sizeof(float));
+    j->off_alias = j->off_thr + align64((size_t)K * 4);
+    j->off_scr = j->off_alias + align64((size_t)K * 4);
+    j->off_idx = j->off_scr + align64((size_t)3 * K * sizeof(double));
+    j->off_h = j->off_idx + align64((size_t)SBS_P * T * 4);
+    return j->off_h + align64((size_t)SBS_P * ldw * sizeof(float));
+}
+
+size_t sbs_cpu_engine_workspace(const sbs_layer *L, int threads)
+{
+    if (L->T <= 0) return 0;
+    full_job fj;
+    fwd_job gj;
+    size_t need = L->cfg->spike_full_layer_input_distribution
+                      ? full_layout(&L->g, L->T, L->ldw, &fj)
+                      : group_layout(L->g.K, L->T, L->ldw, &gj);
+    return need * (size_t)threads;
+}
+
+void sbs_cpu_engine_forward(sbs_cpu_engine *impl, const sbs_layer_args *a, const float *x, int B,
                             const sbs_spike_key *key, float *h)
 {
     if (a->full_layer) {
-        cpu_sbs_forward_full(be, a, x, B, key, h);
+        full_job j = {.a = a, .x = x, .key = key, .h = h, .impl = impl};
+        ensure_ws(impl, full_layout(&a->g, a->T, a->ldw, &j));
+        sbs_pool_run(impl->pool, B, fwd_full_img, &j);
         return;
     }
-    cpu_impl *impl = be->impl;
-    int K = a->g.K, T = a->T;
     fwd_job j = {.a = a, .x = x, .B = B, .key = key, .h = h, .impl = impl};
     j.n_items = (long)B * a->g.X * a->g.Y;
-    j.off_thr = align64((size_t)K * sizeof(float));
-    j.off_alias = j.off_thr + align64((size_t)K * 4);
-    j.off_scr = j.off_alias + align64((size_t)K * 4);
-    j.off_idx = j.off_scr + align64((size_t)3 * K * sizeof(double));
-    j.off_h = j.off_idx + align64((size_t)SBS_P * T * 4);
-    ensure_ws(be, j.off_h + align64((size_t)SBS_P * a->ldw * sizeof(float)));
-    sbs_pool_run(be->pool, (j.n_items + SBS_P - 1) / SBS_P, fwd_group, &j);
+    ensure_ws(impl, group_layout(a->g.K, a->T, a->ldw, &j));
+    sbs_pool_run(impl->pool, (j.n_items + SBS_P - 1) / SBS_P, fwd_group, &j);
 }
 
-static void cpu_destroy(sbs_backend *be)
+void sbs_cpu_engine_destroy(sbs_cpu_engine *impl)
 {
-    if (!be) return;
-    cpu_impl *impl = be->impl;
-    for (int w = 0; w < be->threads; w++) free(impl->ws[w].mem);
+    if (!impl) return;
+    for (int w = 0; w < impl->threads; w++) free(impl->ws[w].mem);
     free(impl->ws);
     free(impl);
-    sbs_pool_destroy(be->pool);
-    free(be);
 }
 
-sbs_backend *sbs_cpu_backend_create(int threads, const char *simd)
+sbs_cpu_engine *sbs_cpu_engine_create(const char *simd, sbs_pool *pool, int threads)
 {
-    sbs_backend *be = xcalloc(1, sizeof *be);
     cpu_impl *impl = xcalloc(1, sizeof *impl);
-    be->name = "cpu";
-    be->pool = sbs_pool_create(threads);
-    be->threads = sbs_pool_threads(be->pool);
     impl->dyn = pick(simd, &impl->simd);
     impl->draw = pick_draw(impl->simd);
     impl->dynv = pick_dynv(impl->simd);
-    impl->ws = xcalloc((size_t)be->threads, sizeof *impl->ws);
-    be->impl = impl;
-    be->sbs_forward = cpu_sbs_forward;
-    be->destroy = cpu_destroy;
-    return be;
+    impl->pool = pool;
+    impl->threads = threads;
+    impl->ws = xcalloc((size_t)threads, sizeof *impl->ws);
+    return impl;
 }
 
-const char *sbs_cpu_simd_name(const sbs_backend *be) { return ((cpu_impl *)be->impl)->simd; }
+const char *sbs_cpu_engine_simd(const sbs_cpu_engine *impl) { return impl->simd; }
+
+const char *const sbs_cpu_simd_levels[3] = {"avx512", "avx2", "scalar"};
+
+bool sbs_cpu_simd_supported(const char *simd)
+{
+    const char *name;
+    pick(simd, &name);
+    return !strcmp(name, simd);
+}

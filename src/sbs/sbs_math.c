@@ -1,6 +1,6 @@
-/* sbs_ref.c — SbS maths shared by all backends (geometry, sampler, step sizes) and the plain
- * double-precision oracle of the h dynamics (SPEC §1.2). Kept simple on purpose: the fast
- * paths are tested against sbs_ref_dynamics / sbs_ref_forward given identical spikes. */
+/* sbs_math.c — the SbS maths every backend shares (SPEC §1.1–1.3): window geometry, patch
+ * gather, alias tables, the portable Philox spike draw, step-size tables and full-layer spike
+ * routing. The oracle that the fast paths are tested against is in oracle.c. */
 #include "sbs/sbs.h"
 #include "sbs/rng.h"
 
@@ -114,32 +114,6 @@ void sbs_eps_table(float epsilon_0, int cooldown_after, float reduction_cooldown
     }
 }
 
-void sbs_ref_dynamics(const float *W, int N, int ldw, const int32_t *idx, int T,
-                      const float *eps, float forgetting_offset, float *h_out)
-{
-    double *h = malloc((size_t)N * sizeof *h);
-    if (!h) abort();
-    for (int n = 0; n < N; n++) h[n] = 1.0 / N;
-    double fo = forgetting_offset;
-    for (int t = 0; t < T; t++) {
-        const float *w = W + (size_t)idx[t] * ldw;
-        double r = 0.0;
-        for (int n = 0; n < N; n++) r += h[n] * w[n];
-        if (r <= 1e-10) continue;
-        double e = eps[t];
-        if (fo > 0.0) {
-            for (int n = 0; n < N; n++)
-                h[n] = (h[n] + e * h[n] * w[n] / r + e * fo / N) / (1.0 + e * (1.0 + fo));
-        } else {
-            for (int n = 0; n < N; n++) h[n] = (h[n] + e * h[n] * w[n] / r) / (1.0 + e);
-        }
-    }
-    double s = 0.0;
-    for (int n = 0; n < N; n++) s += h[n];
-    for (int n = 0; n < N; n++) h_out[n] = (float)(h[n] / s);
-    free(h);
-}
-
 /* For every input row r the (output row, kernel row) pairs whose window row is r, as
  * (ox*Y, u*ky); likewise per column (oy, v). No padded row/column ever appears: they are
  * not input rows. */
@@ -185,75 +159,4 @@ void sbs_full_layer_route(const sbs_geom *g, const int32_t *spk, int T, int32_t 
     }
     for (int m = XY; m > 0; m--) start[m] = start[m - 1];
     start[0] = 0;
-}
-
-/* Oracle of the full-layer variant: one draw over the whole image, then per position a scan
- * of all spikes against every window slot. */
-static void ref_forward_full(const sbs_layer_args *a, const float *x, int B,
-                             const sbs_spike_key *key, float *h)
-{
-    const sbs_geom *g = &a->g;
-    int N = a->N, XY = g->X * g->Y, CHW = g->C * g->H * g->W, HW = g->H * g->W, T = a->T;
-    uint32_t *thr = malloc((size_t)CHW * sizeof *thr);
-    uint32_t *al = malloc((size_t)CHW * sizeof *al);
-    double *scratch = malloc((size_t)3 * CHW * sizeof *scratch);
-    int32_t *spk = malloc((size_t)(T > 0 ? T : 1) * sizeof *spk);
-    int32_t *idx = malloc((size_t)(T > 0 ? T : 1) * sizeof *idx);
-    float *hv = malloc((size_t)N * sizeof *hv);
-    if (!thr || !al || !scratch || !spk || !idx || !hv) abort();
-    uint32_t tag = sbs_spike_tag(a->layer, key->pass);
-    for (int b = 0; b < B; b++) {
-        sbs_alias_build(x + (size_t)b * CHW, CHW, thr, al, scratch);
-        sbs_spikes_draw(thr, al, CHW, key->seed, tag, key->first_sample + (uint32_t)b,
-                        SBS_FULL_LAYER_POSITION, T, spk);
-        for (int ox = 0; ox < g->X; ox++)
-            for (int oy = 0; oy < g->Y; oy++) {
-                int n_in = 0;
-                for (int t = 0; t < T; t++) {
-                    int c = spk[t] / HW, r = spk[t] % HW / g->W, q = spk[t] % g->W;
-                    for (int u = 0; u < g->kx; u++)
-                        for (int v = 0; v < g->ky; v++)
-                            if (ox * g->sx - g->px + u * g->dx == r &&
-                                oy * g->sy - g->py + v * g->dy == q)
-                                idx[n_in++] = (c * g->kx + u) * g->ky + v;
-                }
-                int pos = ox * g->Y + oy;
-                sbs_ref_dynamics(a->W, N, a->ldw, idx, n_in, a->eps, a->forgetting_offset, hv);
-                for (int n = 0; n < N; n++) h[((size_t)b * N + n) * XY + pos] = hv[n];
-            }
-    }
-    free(thr); free(al); free(scratch); free(spk); free(idx); free(hv);
-}
-
-void sbs_ref_forward(const sbs_layer_args *a, const float *x, int B, const sbs_spike_key *key,
-                     float *h)
-{
-    if (a->full_layer) {
-        ref_forward_full(a, x, B, key, h);
-        return;
-    }
-    const sbs_geom *g = &a->g;
-    int K = g->K, N = a->N, XY = g->X * g->Y;
-    float *win = malloc((size_t)K * sizeof *win);
-    uint32_t *thr = malloc((size_t)K * sizeof *thr);
-    uint32_t *al = malloc((size_t)K * sizeof *al);
-    double *scratch = malloc((size_t)3 * K * sizeof *scratch);
-    int32_t *idx = malloc((size_t)a->T * sizeof *idx);
-    float *hv = malloc((size_t)N * sizeof *hv);
-    if (!win || !thr || !al || !scratch || !idx || !hv) abort();
-    uint32_t tag = sbs_spike_tag(a->layer, key->pass);
-    for (int b = 0; b < B; b++) {
-        const float *img = x + (size_t)b * g->C * g->H * g->W;
-        for (int ox = 0; ox < g->X; ox++)
-            for (int oy = 0; oy < g->Y; oy++) {
-                sbs_patch_gather(g, img, ox, oy, win);
-                sbs_alias_build(win, K, thr, al, scratch);
-                int pos = ox * g->Y + oy;
-                sbs_spikes_draw(thr, al, K, key->seed, tag, key->first_sample + (uint32_t)b,
-                                (uint32_t)pos, a->T, idx);
-                sbs_ref_dynamics(a->W, N, a->ldw, idx, a->T, a->eps, a->forgetting_offset, hv);
-                for (int n = 0; n < N; n++) h[((size_t)b * N + n) * XY + pos] = hv[n];
-            }
-    }
-    free(win); free(thr); free(al); free(scratch); free(idx); free(hv);
 }

@@ -1,0 +1,41 @@
+/* backend_cpu.h — the CPU backend's pieces that its tests and the oracle comparisons call
+ * directly: the fast dynamics of one group of positions and the vectorised spike draw
+ * (both bitwise checked against the portable versions in sbs.h), POISSON's sampler, and
+ * NNMF's scratch sizes (its plan sizes the CPU kernels' scratch with them). Programs choose
+ * the backend by name through sbs_backend_create (backend.h). */
+#ifndef SBS_BACKEND_CPU_H
+#define SBS_BACKEND_CPU_H
+
+#include "sbs/sbs.h"
+
+/* The SIMD levels the CPU backend knows, best first; "auto" picks the best the CPU has. */
+extern const char *const sbs_cpu_simd_levels[3]; /* "avx512", "avx2", "scalar" */
+/* Whether this CPU can run a level. */
+bool sbs_cpu_simd_supported(const char *simd);
+
+/* The fast dynamics of one group of P positions: idx is P x T, h is P x ldw (output
+ * normalised over the first N entries). */
+void sbs_cpu_dynamics(const char *simd, const float *W, int N, int ldw, int P,
+                      const int32_t *idx, int T, const float *eps, float forgetting_offset,
+                      float *h);
+
+/* sbs_spikes_draw vectorised where the CPU allows (AVX-512); bitwise equal to it. */
+void sbs_spikes_draw_fast(const char *simd, const uint32_t *thr, const uint32_t *alias, int K,
+                          uint64_t seed, uint32_t tag, uint32_t sample, uint32_t position,
+                          int T, int32_t *idx);
+
+/* NNMF's per-worker scratch (floats) for K inputs per window, N neurons, M positions: the
+ * forward's, and the exact backward's for T iterations when at most store_limit floats of
+ * iterates are kept (beyond that it checkpoints: keeps every c-th iterate and recomputes).
+ * The plan uses SBS_NNMF_STORE_LIMIT (32 MB); the backward fits its store into whatever
+ * L->bwd_scr holds, so a test forces checkpointing by setting L->bwd_scr from a smaller
+ * limit after planning. */
+#define SBS_NNMF_STORE_LIMIT ((size_t)8 << 20)
+size_t sbs_nnmf_fwd_scratch(int K, int N, int M);
+size_t sbs_nnmf_bwd_scratch(int K, int N, int M, int T, size_t store_limit);
+
+/* POISSON's sampler: a Poisson(lambda) count, a pure function of (seed, tag, sample, pixel). */
+uint32_t sbs_poisson_draw(double lambda, uint64_t seed, uint32_t tag, uint32_t sample,
+                          uint32_t pixel);
+
+#endif
