@@ -39,6 +39,7 @@ typedef struct {
     float *y;                   /* layer output (B, N, X, Y); forward writes it */
     const float *W, *b;         /* the parameters the layer reads (RECONSTRUCTION: those of
                                    its SbS layer L->ref_layer); NULL when none */
+    const sbs_layer *ref;       /* RECONSTRUCTION: its SbS layer (L->ref_layer) */
     const float *ref_x;         /* RECONSTRUCTION: the input of its SbS layer */
     /* backward and loss */
     const float *gy;            /* dL/dy (B, N, X, Y), already scaled */

@@ -39,6 +39,10 @@ typedef struct sbs_layer {
                              no accuracy */
     bool grad_scaled;     /* SbS-like: the incoming gradient is divided by the layer's
                              gradient scale S (SPEC §1.2) */
+    bool last;            /* the net's last layer */
+    bool grad_below;      /* a layer below learns from the gradient that reaches it (its
+                             weights are trained by back-propagation, not a local rule) */
+    float loss_mse, loss_kl; /* own-target layers: loss_coeffs_mse / loss_coeffs_kldiv */
     size_t fwd_scr;       /* per-worker scratch floats the CPU kernels need (forward) */
     size_t bwd_scr;       /* per-worker scratch floats the CPU kernels need (backward) */
     int ref_layer;        /* RECONSTRUCTION: the SbS layer whose weights it uses */

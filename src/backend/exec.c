@@ -106,7 +106,10 @@ static sbs_op_args op_args(sbs_exec *x, int l, int B)
     sbs_op_args a = {.L = L, .B = B, .x = x->act[l], .y = x->act[l + 1]};
     if (P->weight) a.W = x->params + P->w_off;
     if (P->bias) a.b = x->params + P->b_off;
-    if (L->ref_layer >= 0) a.ref_x = x->act[L->ref_layer];
+    if (L->ref_layer >= 0) {
+        a.ref = P;
+        a.ref_x = x->act[L->ref_layer];
+    }
     return a;
 }
 

@@ -96,6 +96,16 @@ int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_e
         sbs_net_free(net);
         return -1;
     }
+    bool learns_below = false;
+    for (int l = 0; l < net->n; l++) {
+        sbs_layer *L = &net->L[l];
+        L->last = l == net->n - 1;
+        L->grad_below = learns_below;
+        L->loss_mse = cfg->learn.loss_coeffs_mse;
+        L->loss_kl = cfg->learn.loss_coeffs_kldiv;
+        learns_below |= L->file_weights && L->cfg->w_trainable && cfg->learn.learning_active &&
+                        L->kind != SBS_L_SBS_LOCAL;
+    }
     arena(net);
     return 0;
 }

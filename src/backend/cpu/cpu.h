@@ -50,19 +50,6 @@ size_t sbs_cpu_engine_workspace(const sbs_layer *L, int threads);
 /* Patch scatter-add (the inverse of sbs_patch_gather), for input gradients. */
 void cpu_patch_scatter_add(const sbs_geom *g, const float *win, int ox, int oy, float *img);
 
-/* The plan around a layer, for kernels that need more than their own: the layers of a net
- * are one array (net->L), planned from one config whose layers[] L->cfg points into
- * (sbs_net_plan). So layer k of L's net, and L's net's config. */
-static inline const sbs_layer *cpu_layer_at(const sbs_layer *L, int k)
-{
-    return L - L->index + k;
-}
-static inline const sbs_config *cpu_net_config(const sbs_layer *L)
-{
-    return (const sbs_config *)(const void *)((const char *)(L->cfg - L->index) -
-                                              offsetof(sbs_config, layers));
-}
-
 /* The SbS forward (k_sbs.c; also SbS LOCAL's): the fused engine on a->x into a->y. */
 void cpu_sbs_forward(sbs_backend *be, const sbs_op_args *a);
 /* P (M x K, row m for position m) = the input windows of one image x, each normalised to sum

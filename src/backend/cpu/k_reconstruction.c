@@ -41,7 +41,7 @@ typedef struct {
 
 static recon_job job(sbs_backend *be, const sbs_op_args *a)
 {
-    recon_job j = {be, a, cpu_layer_at(a->L, a->L->ref_layer), NULL, NULL};
+    recon_job j = {be, a, a->ref, NULL, NULL};
     return j;
 }
 
@@ -115,9 +115,8 @@ static void recon_loss_img(void *ctx, long b, int worker)
 {
     recon_job *j = ctx;
     const sbs_layer *L = j->a->L, *S = j->S;
-    const sbs_config *cfg = cpu_net_config(L);
     int M = L->X * L->Y, K = L->N;
-    double cm = cfg->learn.loss_coeffs_mse, ck = cfg->learn.loss_coeffs_kldiv, cs = cm + ck;
+    double cm = L->loss_mse, ck = L->loss_kl, cs = cm + ck;
     const float *x = j->a->ref_x + (size_t)b * S->C * S->H * S->W;
     const float *o = j->a->y + (size_t)b * K * M;
     float *g = j->g + (size_t)b * K * M;

@@ -7,25 +7,6 @@
 #include <cblas.h>
 #include <string.h>
 
-/* The last layer of its net: the rule uses the one-hot label instead of h. */
-static bool local_is_last(const sbs_layer *L)
-{
-    return L->index == cpu_net_config(L)->n_layers - 1;
-}
-
-/* Does any layer below learn from the gradient that reaches it? */
-static bool below_uses_gradient(const sbs_layer *L)
-{
-    const sbs_config *cfg = cpu_net_config(L);
-    for (int k = 0; k < L->index; k++) {
-        const sbs_layer *Lk = cpu_layer_at(L, k);
-        if (Lk->file_weights && Lk->cfg->w_trainable && cfg->learn.learning_active &&
-            Lk->kind != SBS_L_SBS_LOCAL)
-            return true;
-    }
-    return false;
-}
-
 typedef struct {
     sbs_backend *be;
     const sbs_op_args *a;
@@ -70,7 +51,7 @@ static long local_backward(sbs_backend *be, const sbs_op_args *a)
 {
     const sbs_layer *L = a->L;
     if (a->gx) {
-        if (below_uses_gradient(L)) {
+        if (L->grad_below) {
             /* the SbS input gradient from the (already scaled) upstream gradient */
             sbs_op_args s = *a;
             s.gW = s.gB = NULL;
@@ -81,7 +62,7 @@ static long local_backward(sbs_backend *be, const sbs_op_args *a)
     }
     if (a->gW) {
         size_t nw = sbs_weight_floats(L);
-        local_job j = {be, a, cpu_parts(be, a->B, nw), local_is_last(L)};
+        local_job j = {be, a, cpu_parts(be, a->B, nw), L->last};
         cpu_reserve(be, L->bwd_scr);
         cpu_run(be, a->B, local_dw_img, &j);
         cpu_ordered_sum(be, a->gW, j.parts, nw, a->B);
