@@ -24,16 +24,6 @@ void sbs_spikes_draw_fast(const char *simd, const uint32_t *thr, const uint32_t 
                           uint64_t seed, uint32_t tag, uint32_t sample, uint32_t position,
                           int T, int32_t *idx);
 
-/* NNMF's per-worker scratch (floats) for K inputs per window, N neurons, M positions: the
- * forward's, and the exact backward's for T iterations when at most store_limit floats of
- * iterates are kept (beyond that it checkpoints: keeps every c-th iterate and recomputes).
- * The plan uses SBS_NNMF_STORE_LIMIT (32 MB); the backward fits its store into whatever
- * L->bwd_scr holds, so a test forces checkpointing by setting L->bwd_scr from a smaller
- * limit after planning. */
-#define SBS_NNMF_STORE_LIMIT ((size_t)8 << 20)
-size_t sbs_nnmf_fwd_scratch(int K, int N, int M);
-size_t sbs_nnmf_bwd_scratch(int K, int N, int M, int T, size_t store_limit);
-
 /* POISSON's sampler: a Poisson(lambda) count, a pure function of (seed, tag, sample, pixel). */
 uint32_t sbs_poisson_draw(double lambda, uint64_t seed, uint32_t tag, uint32_t sample,
                           uint32_t pixel);

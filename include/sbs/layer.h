@@ -29,6 +29,26 @@ extern const sbs_layer_ops sbs_ops_poisson;         /* layer_misc.c */
 extern const sbs_layer_ops sbs_ops_input_spike_image; /* layer_misc.c */
 extern const sbs_layer_ops sbs_ops_approx_conv2d;   /* layer_approx.c */
 
+/* NNMF's per-worker scratch (floats) for K inputs per window, N neurons, M positions: the
+ * forward's, and the exact backward's for T iterations when at most store_limit floats of
+ * iterates are kept (beyond that it checkpoints: keeps every c-th iterate and recomputes).
+ * The plan uses SBS_NNMF_STORE_LIMIT (32 MB); the backward fits its store into whatever
+ * L->bwd_scr holds, so a test forces checkpointing by setting L->bwd_scr from a smaller
+ * limit after planning. */
+/* The backward's iterate store: segment length c (steps), number of segments, floats of one
+ * h / S (N*M) and one R (K*M), padded; its size; the largest store within `limit` floats
+ * (segments halved until it fits); the backward's scratch besides the store. */
+typedef struct {
+    int c, nseg;
+    size_t hsz, rsz;
+} sbs_nnmf_store;
+size_t sbs_nnmf_store_floats(const sbs_nnmf_store *st);
+sbs_nnmf_store sbs_nnmf_store_plan(int K, int N, int M, int T, size_t limit);
+size_t sbs_nnmf_bwd_fixed(int K, int N, int M);
+#define SBS_NNMF_STORE_LIMIT ((size_t)8 << 20)
+size_t sbs_nnmf_fwd_scratch(int K, int N, int M);
+size_t sbs_nnmf_bwd_scratch(int K, int N, int M, int T, size_t store_limit);
+
 /* Shared helpers for layer files. */
 /* Window geometry from the layer's config (kernel, stride, dilation, padding); sets X, Y. */
 int sbs_layer_window(sbs_layer *L, const char *nf, sbs_err *e);

@@ -24,10 +24,57 @@
  * Like SbS layers, the incoming gradient is divided by the layer's gradient scale S (SPEC §1.2)
  * unless disable_scale_grade (both kinds: L->grad_scaled, done by the caller), and each
  * (pattern, position) counts as one contribution. */
-#include "sbs/backend_cpu.h"
 #include "sbs/layer.h"
 
 #include <string.h>
+
+static size_t al16(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+size_t sbs_nnmf_store_floats(const sbs_nnmf_store *st)
+{
+    /* checkpoints (nseg h, none when one segment), segment: c+1 h, c R, c S */
+    size_t ck = st->nseg > 1 ? (size_t)st->nseg * st->hsz : 0;
+    return ck + (size_t)(st->c + 1) * st->hsz + (size_t)st->c * (st->rsz + st->hsz);
+}
+
+/* The store for at most `limit` floats (segments halved until it fits; at least c = 1). */
+sbs_nnmf_store sbs_nnmf_store_plan(int K, int N, int M, int T, size_t limit)
+{
+    sbs_nnmf_store st = {T, 1, al16((size_t)N * M), al16((size_t)K * M)};
+    while (st.c > 1 && sbs_nnmf_store_floats(&st) > limit) {
+        st.c = (st.c + 1) / 2;
+        st.nseg = (T + st.c - 1) / st.c;
+    }
+    /* the first halving that fits; then even segments for that many (no longer: still fits) */
+    st.c = (T + st.nseg - 1) / st.nseg;
+    return st;
+}
+
+static size_t fwd_floats(int K, int N, int M)
+{
+    return 2 * al16((size_t)K * M) + al16((size_t)N * M) + al16((size_t)M) + al16((size_t)K);
+}
+
+size_t sbs_nnmf_fwd_scratch(int K, int N, int M)
+{
+    return fwd_floats(K, N, M);
+}
+
+/* Backward scratch besides the iterate store. */
+size_t sbs_nnmf_bwd_fixed(int K, int N, int M)
+{
+    return 4 * al16((size_t)K * M) + 3 * al16((size_t)N * M) + 3 * al16((size_t)M) +
+           al16((size_t)K);
+}
+
+size_t sbs_nnmf_bwd_scratch(int K, int N, int M, int T, size_t store_limit)
+{
+    sbs_nnmf_store st = sbs_nnmf_store_plan(K, N, M, T, store_limit ? store_limit : 1);
+    return sbs_nnmf_bwd_fixed(K, N, M) + sbs_nnmf_store_floats(&st);
+}
 
 static int nnmf_plan(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e)
 {

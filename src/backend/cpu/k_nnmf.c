@@ -4,6 +4,7 @@
  * checkpointing, and BP SBS NNMF's backward, the SbS one (k_sbs.c). Per image; per-image
  * weight gradients are summed in image order. */
 #include "cpu.h"
+#include "sbs/layer.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -20,55 +21,6 @@
 static size_t al16(size_t n)
 {
     return (n + 15) & ~(size_t)15;
-}
-
-/* Geometry of the backward's iterate store: segment length c (steps), number of segments. */
-typedef struct {
-    int c, nseg;
-    size_t hsz, rsz;   /* floats of one h / S (N*M), one R (K*M), padded */
-} nnmf_store;
-
-static size_t store_floats(const nnmf_store *st)
-{
-    /* checkpoints (nseg h, none when one segment), segment: c+1 h, c R, c S */
-    size_t ck = st->nseg > 1 ? (size_t)st->nseg * st->hsz : 0;
-    return ck + (size_t)(st->c + 1) * st->hsz + (size_t)st->c * (st->rsz + st->hsz);
-}
-
-/* The store for at most `limit` floats (segments halved until it fits; at least c = 1). */
-static nnmf_store store_plan(int K, int N, int M, int T, size_t limit)
-{
-    nnmf_store st = {T, 1, al16((size_t)N * M), al16((size_t)K * M)};
-    while (st.c > 1 && store_floats(&st) > limit) {
-        st.c = (st.c + 1) / 2;
-        st.nseg = (T + st.c - 1) / st.c;
-    }
-    /* the first halving that fits; then even segments for that many (no longer: still fits) */
-    st.c = (T + st.nseg - 1) / st.nseg;
-    return st;
-}
-
-static size_t fwd_floats(int K, int N, int M)
-{
-    return 2 * al16((size_t)K * M) + al16((size_t)N * M) + al16((size_t)M) + al16((size_t)K);
-}
-
-size_t sbs_nnmf_fwd_scratch(int K, int N, int M)
-{
-    return fwd_floats(K, N, M);
-}
-
-/* Backward scratch besides the iterate store. */
-static size_t bwd_fixed_floats(int K, int N, int M)
-{
-    return 4 * al16((size_t)K * M) + 3 * al16((size_t)N * M) + 3 * al16((size_t)M) +
-           al16((size_t)K);
-}
-
-size_t sbs_nnmf_bwd_scratch(int K, int N, int M, int T, size_t store_limit)
-{
-    nnmf_store st = store_plan(K, N, M, T, store_limit ? store_limit : 1);
-    return bwd_fixed_floats(K, N, M) + store_floats(&st);
 }
 
 /* ---- forward ---- */
@@ -183,7 +135,7 @@ NNMF_CLONES static void nnmf_bwd_img(void *ctx, long b, int worker)
     float eps = L->cfg->epsilon_0;
     size_t in_sz = (size_t)L->C * L->H * L->W, KM = (size_t)K * M, NM = (size_t)N * M;
     const float *x = a->x + (size_t)b * in_sz;
-    nnmf_store st = store_plan(K, N, M, T, L->bwd_scr - bwd_fixed_floats(K, N, M));
+    sbs_nnmf_store st = sbs_nnmf_store_plan(K, N, M, T, L->bwd_scr - sbs_nnmf_bwd_fixed(K, N, M));
 
     float *P = cpu_scratch(j->be, worker), *Z = P + al16(KM), *GZ = Z + al16(KM), *GP = GZ + al16(KM);
     float *G = GP + al16(KM), *GH = G + al16(NM), *GS = GH + al16(NM);
