@@ -89,6 +89,9 @@ static inline size_t sbs_weight_floats(const sbs_layer *L)
     return L->sbs_w ? (size_t)L->g.K * L->ldw : L->n_w;
 }
 
+/* Classes of every data set this program reads (MNIST, Fashion-MNIST, CIFAR-10). */
+#define SBS_N_CLASSES 10
+
 /* Input image shape of a data_mode before cropping; -1 if unknown. */
 int sbs_mode_shape(const char *data_mode, int *c, int *h, int *w);
 

@@ -331,6 +331,14 @@ int sbs_plan_for_data(sbs_net *net, const sbs_config *cfg, int *c, int *h, int *
         return sbs_fail(e, "augmentation.crop_width_in_pixel: %d leaves nothing of a %dx%d image",
                         crop, ih, iw);
     if (sbs_net_plan(net, cfg, ic, ih - 2 * crop, iw - 2 * crop, e) != 0) return -1;
+    /* every data set here has 10 classes; a label must index an output */
+    if (!net->L[net->n - 1].own_target && net->n_out < SBS_N_CLASSES) {
+        const char *nf = cfg->network_file[0] ? base_name(cfg->network_file) : "network.json";
+        sbs_net_free(net);
+        return sbs_fail(e, "%s: network_structure.number_of_output_neurons: the %s data set has "
+                           "%d classes, so at least %d outputs are needed, found %d", nf,
+                        cfg->data_mode, SBS_N_CLASSES, SBS_N_CLASSES, cfg->number_of_output_neurons);
+    }
     if (c) *c = ic;
     if (h) *h = ih;
     if (w) *w = iw;

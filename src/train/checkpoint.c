@@ -166,6 +166,13 @@ static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckp
     uint32_t ver0, nl0;
     memcpy(&ver0, buf + 8, 4);
     memcpy(&nl0, buf + 12, 4);
+    /* the plan hash sits at a fixed offset: a checkpoint of another network is named as such,
+     * not as a file of the wrong size */
+    uint64_t hash0;
+    if (ver0 == CKPT_VERSION && len >= 32 && (memcpy(&hash0, buf + 24, 8), hash0 != sbs_plan_hash(net)))
+        return sbs_fail(e, "%s: the checkpoint was made for another network, batch size or "
+                           "update window (plan hash %016llx, this config %016llx)", name,
+                        (unsigned long long)hash0, (unsigned long long)sbs_plan_hash(net));
     if (ver0 == CKPT_VERSION && nl0 == (uint32_t)net->n && len != ckpt_size(net))
         return sbs_fail(e, "%s: %s: expected %zu bytes for this network, file has %zu", name,
                         len < ckpt_size(net) ? "truncated" : "extra data", ckpt_size(net), len);
@@ -200,6 +207,17 @@ static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckp
     if (s.epoch < 0 || s.next_sub < 0 || s.updates_in_epoch < 0 || t < 0 || !(s.opt.lr >= 0))
         return sbs_fail(e, "%s: counters out of range (epoch %d, sub-batch %d, step %d)", name,
                         s.epoch, s.next_sub, t);
+    /* the values, not only the checksum: a hand-edited file with a valid CRC is refused */
+    if (!isfinite(s.opt.lr) || isnan(s.opt.best) || s.opt.best == -INFINITY || nb < 0 ||
+        pat < 0 || !(s.opt.factor > 0.0 && s.opt.factor <= 1.0) || (pl != 0 && pl != 1))
+        return sbs_fail(e, "%s: learning-rate schedule out of range (lr %g, best %g, factor %g, "
+                           "patience %d, bad epochs %d)", name, s.opt.lr, s.opt.best,
+                        s.opt.factor, pat, nb);
+    if (!isfinite(s.ep_loss) || s.ep_loss < 0 || s.ep_seen < 0 || s.ep_correct < 0 ||
+        s.ep_correct > s.ep_seen || !isfinite(s.ep_seconds) || s.ep_seconds < 0)
+        return sbs_fail(e, "%s: epoch totals out of range (loss %g, %lld correct of %lld, %g s)",
+                        name, s.ep_loss, (long long)s.ep_correct, (long long)s.ep_seen,
+                        s.ep_seconds);
     s.opt.t = t;
     s.opt.num_bad = nb;
     s.opt.patience = pat;

@@ -19,15 +19,103 @@
 #include <string.h>
 #include <strings.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t g_stop;
+
+/* The first SIGINT/SIGTERM asks for a stop at the next update boundary (state saved, exit
+ * 130). A second one, or the first when the stop has not happened within STOP_GRACE seconds
+ * (a thread stuck in a library, say), ends the process at once: every file is written
+ * atomically, so what is on disk stays whole. */
+#define STOP_GRACE 30
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "sbs-train: the stop did not complete in time; exiting now (the "
+                              "files on disk are whole; --resume continues from the last "
+                              "saved update)\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(SBS_EXIT_INTERRUPTED);
+}
 
 static void on_signal(int sig)
 {
     (void)sig;
+    if (g_stop) {
+        static const char msg[] = "sbs-train: second signal: exiting now\n";
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+        _exit(SBS_EXIT_INTERRUPTED);
+    }
     g_stop = 1;
+    alarm(STOP_GRACE);
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+    /* a file-size limit makes a write fail with EFBIG (reported, previous files kept) instead
+     * of killing the process */
+    signal(SIGXFSZ, SIG_IGN);
+}
+
+/* One run per output folder: an exclusive flock on OUT/.sbs-train.lock, released by the
+ * kernel when the process ends however it ends (a killed run never blocks the next). The
+ * file holds the pid of the holder for the message. Returns the open descriptor or -1. */
+static int lock_folder(const char *dir, sbs_err *e)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/.sbs-train.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        sbs_fail(e, "cannot create the lock file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char buf[32] = {0};
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+        if (pid > 0)
+            sbs_fail(e, "%s is in use by another sbs-train run (pid %ld); wait for it to finish "
+                        "or choose another --out", dir, pid);
+        else
+            sbs_fail(e, "%s is in use by another sbs-train run; wait for it to finish or choose "
+                        "another --out", dir);
+        close(fd);
+        return -1;
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+        /* the lock holds regardless; the pid is only for the message */
+    }
+    return fd;
+}
+
+/* fprintf to a results file with its errors reported: a full disk must not pass silently */
+static int write_record(FILE *f, const char *what, sbs_err *e, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int write_record(FILE *f, const char *what, sbs_err *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vfprintf(f, fmt, ap);
+    va_end(ap);
+    if (r < 0 || fflush(f) != 0 || ferror(f))
+        return sbs_fail(e, "cannot write %s: %s", what, strerror(errno ? errno : EIO));
+    return 0;
 }
 
 static int mkdir_p(const char *path, sbs_err *e)
@@ -198,8 +286,16 @@ static double test_pass(sbs_exec *x, const sbs_split *test, int n, int crop, uin
  * trains against its own target) */
 static const char *jnum(char buf[32], double v, bool exists)
 {
-    if (!exists) return "null";
+    if (!exists || !isfinite(v)) return "null";
     snprintf(buf, 32, "%.4f", v);
+    return buf;
+}
+
+/* the same with 6 significant digits (losses) */
+static const char *jnum6(char buf[32], double v)
+{
+    if (!isfinite(v)) return "null";
+    snprintf(buf, 32, "%.6g", v);
     return buf;
 }
 
@@ -251,7 +347,8 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     sbs_trainer_state ts;
     sbs_trainer_state_init(&ts, &net);
     outputs out = {.report = o->report, .ctx = o->report_ctx};
-    int *order = NULL;
+    int *order = NULL, lock_fd = -1;
+    catch_signals();
 
     be = sbs_backend_create(o->backend, &o->be_opts, e);
     if (!be) goto done;
@@ -276,6 +373,10 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         loaded = sbs_net_load_weights(&net, win, false, e);
         if (loaded < 0) goto done;
     }
+    /* the output folder before the long data load: a read-only or busy folder is reported
+     * at once */
+    if (mkdir_p(out_dir, e) != 0) goto done;
+    if ((lock_fd = lock_folder(out_dir, e)) < 0) goto done;
     if (sbs_dataset_load(&ds, cfg->data_mode, o->data_dir ? o->data_dir : cfg->data_path,
                          SBS_SPLIT_TRAIN | SBS_SPLIT_TEST, e) != 0)
         goto done;
@@ -284,7 +385,6 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                  ds.train.h, ds.train.w, cfg->data_mode, ic, ih, iw);
         goto done;
     }
-    if (mkdir_p(out_dir, e) != 0) goto done;
     remove_stale_temps(out_dir);
     char path[PATH_MAX + 64];
     char ckpt_path[PATH_MAX + 64];
@@ -327,15 +427,32 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         sbs_fail(e, "cannot open metrics file %s: %s", path, strerror(errno));
         goto done;
     }
-    fprintf(out.metrics, "{\"type\": \"start\", \"epoch\": %d, \"step\": %d, \"resume\": %s, "
-                         "\"seed\": %llu}\n", st.epoch, st.opt.t, o->resume ? "true" : "false",
-            (unsigned long long)o->seed);
-    fflush(out.metrics);
+    char metrics_what[PATH_MAX + 96];
+    snprintf(metrics_what, sizeof metrics_what, "metrics file %s", path);
+    if (write_record(out.metrics, metrics_what, e,
+                     "{\"type\": \"start\", \"epoch\": %d, \"step\": %d, \"resume\": %s, "
+                     "\"seed\": %llu}\n", st.epoch, st.opt.t, o->resume ? "true" : "false",
+                     (unsigned long long)o->seed) != 0)
+        goto done;
 
     int n_train = ds.train.n, n_test = ds.test.n;
     if (o->limit_train > 0 && o->limit_train < n_train) n_train = (int)o->limit_train;
     if (o->limit_test > 0 && o->limit_test < n_test) n_test = (int)o->limit_test;
     int n_sub = (n_train + B - 1) / B;
+    if (learn && n_sub < nbu) {
+        sbs_fail(e, "%d training images make %d sub-batch%s of batch_size %d, fewer than one update "
+                    "window (number_of_batches_for_one_update %d): nothing would be learnt; use "
+                    "at least %d images", n_train, n_sub, n_sub == 1 ? "" : "es", B, nbu, B * nbu);
+        status = SBS_EXIT_USAGE;
+        goto done;
+    }
+    if (st.next_sub > n_sub || (st.next_sub % nbu != 0 && st.next_sub != n_sub)) {
+        sbs_fail(e, "%s: the checkpoint stopped at sub-batch %d, which is not an update boundary "
+                    "of this run's %d sub-batches (was --limit-train or the data set changed?)",
+                 ckpt_path, st.next_sub, n_sub);
+        status = SBS_EXIT_USAGE;
+        goto done;
+    }
     /* --epochs N trains up to epoch epoch_id + N (exclusive), for a fresh run and a resumed
      * one alike, so an interrupted run and its continuation end where the uninterrupted run
      * would */
@@ -364,15 +481,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     char nb[4][32];
     double last_test = NAN, last_loss = NAN, run_t0 = sbs_now();
     int epochs_done = 0;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    /* a file-size limit makes a write fail with EFBIG (reported, previous files kept) instead
-     * of killing the process */
-    signal(SIGXFSZ, SIG_IGN);
-    bool stopped = false;
+    bool stopped = g_stop != 0; /* a signal during the set-up: stop before any work */
 
     for (; st.epoch < epoch_end && !stopped; st.epoch++) {
         int epoch = st.epoch;
@@ -412,14 +521,14 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
             double t5 = sbs_now();
             t_upd += t5 - t4;
             double el = t5 - ep_t0;
-            fprintf(out.metrics,
-                    "{\"type\": \"update\", \"epoch\": %d, \"update\": %d, \"step\": %d, "
-                    "\"loss\": %.6g, \"train_accuracy\": %s, \"lr\": %.6g, "
-                    "\"images_per_s\": %.2f, \"seconds\": %.3f}\n",
-                    epoch, st.updates_in_epoch, st.opt.t, w.loss / w.seen,
-                    jnum(nb[0], 100.0 * w.correct / w.seen, acc), st.opt.lr,
-                    st.ep_seen / el, el);
-            fflush(out.metrics);
+            if (write_record(out.metrics, metrics_what, e,
+                             "{\"type\": \"update\", \"epoch\": %d, \"update\": %d, "
+                             "\"step\": %d, \"loss\": %.6g, \"train_accuracy\": %s, "
+                             "\"lr\": %.6g, \"images_per_s\": %.2f, \"seconds\": %.3f}\n",
+                             epoch, st.updates_in_epoch, st.opt.t, w.loss / w.seen,
+                             jnum(nb[0], 100.0 * w.correct / w.seen, acc), st.opt.lr,
+                             st.ep_seen / el, el) != 0)
+                goto done;
             double eta = (double)(n_sub - st.next_sub) * el / st.next_sub;
             progress(&out, true, "epoch %d  update %d  %d/%d  loss %.4f%s  %.1f img/s  ETA %.0fs",
                      epoch, st.updates_in_epoch, st.next_sub, n_sub, st.ep_loss / st.ep_seen,
@@ -444,7 +553,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
             reduced = sbs_sched_step(&st.opt, cfg->learn.lr_scheduler_use_performance
                                                   ? 100.0 - train_acc : train_loss);
         double secs = sbs_now() - ep_t0;
-        fprintf(out.metrics,
+        if (write_record(out.metrics, metrics_what, e,
                 "{\"type\": \"epoch\", \"epoch\": %d, \"updates\": %d, \"step\": %d, "
                 "\"loss\": %.6g, \"train_accuracy\": %s, \"test_accuracy\": %s, "
                 "\"test_error\": %s, \"test_loss\": %s, \"lr\": %.6g, \"images_per_s\": %.2f, "
@@ -454,8 +563,8 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                 jnum(nb[1], last_test, acc), jnum(nb[2], 100.0 - last_test, acc),
                 acc ? "null" : jnum(nb[3], last_test, true), st.opt.lr,
                 (st.ep_seen + n_test) / secs, secs, tsum.t_data, tsum.t_fwd, tsum.t_bwd, t_upd,
-                t_test);
-        fflush(out.metrics);
+                t_test) != 0)
+            goto done;
         if (acc)
             say(&out, "epoch %d: loss %.5f, train %.2f %%, test %.2f %% (error %.2f %%), lr %.3g%s, "
                       "%.0f s (data %.0f, forward %.0f, backward %.0f, update %.0f, test %.0f)",
@@ -476,7 +585,10 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         st.epoch = keep;
     }
     if (stopped) {
-        say(&out, "interrupted: state saved to %s; continue with --resume", ckpt_path);
+        if (st.opt.t == 0 && st.epoch == cfg->epoch_id && st.next_sub == 0 && !o->resume)
+            say(&out, "interrupted before the first update: nothing was written");
+        else
+            say(&out, "interrupted: state saved to %s; continue with --resume", ckpt_path);
         printf("{\"status\": \"interrupted\", \"epoch\": %d, \"step\": %d, \"checkpoint\": ",
                st.epoch, st.opt.t);
         json_str(stdout, ckpt_path);
@@ -485,9 +597,9 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         goto done;
     }
     printf("{\"status\": \"finished\", \"epochs\": %d, \"epoch_id\": %d, \"steps\": %d, "
-           "\"train_loss\": %.6g, \"test_accuracy\": %s, \"test_error\": %s, \"test_loss\": %s, "
+           "\"train_loss\": %s, \"test_accuracy\": %s, \"test_error\": %s, \"test_loss\": %s, "
            "\"lr\": %.6g, \"seconds\": %.2f, \"weights\": ",
-           epochs_done, st.epoch, st.opt.t, last_loss, jnum(nb[0], last_test, acc),
+           epochs_done, st.epoch, st.opt.t, jnum6(nb[3], last_loss), jnum(nb[0], last_test, acc),
            jnum(nb[1], 100.0 - last_test, acc), acc ? "null" : jnum(nb[2], last_test, true),
            st.opt.lr, sbs_now() - run_t0);
     json_str(stdout, out_dir);
@@ -499,6 +611,8 @@ done:
         fprintf(out.log, "error: %s\n", e->msg);
     if (out.log) fclose(out.log);
     if (out.metrics) fclose(out.metrics);
+    if (lock_fd >= 0) close(lock_fd);
+    alarm(0);
     free(order);
     sbs_exec_free(&ex);
     sbs_trainer_state_free(&ts);

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Hardening of the trainer (issue 13), each a case that failed before: two runs into one
+# output folder (lock), a lock left by a killed run, the final JSON line when there is nothing
+# to do, a run shorter than one update window, a metrics write error, a hand-edited checkpoint
+# with a valid checksum, fewer outputs than classes. Tiny net (tests/train/tiny), Fashion-MNIST.
+set -u
+TRAIN="$1"
+SRC="${SBS_SOURCE_ROOT:-.}"
+CFG="$SRC/tests/train/tiny/def.json"
+DATA=/usr/share/datasets/fashion-mnist
+T=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
+fail=0
+check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
+json_ok() { # the line parses as JSON (python3 when present, else no nan/inf tokens)
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import json,sys; json.loads(sys.argv[1])' "$1" 2>/dev/null
+    else
+        ! grep -qiE '(:|, |\[) *-?(nan|inf)' <<<"$1"
+    fi
+}
+
+out=$("$TRAIN" "$CFG" --set network_structure.number_of_output_neurons=3 \
+      --set 'network_structure.forward_neuron_numbers=[[1, 16], [16, 16], [16, 3]]' --dry-run 2>&1); rc=$?
+check "3 outputs for 10 classes: exit 2, names the key" '[ $rc -eq 2 ] && grep -q "number_of_output_neurons" <<<"$out"'
+echo "    $out"
+
+if [ ! -d "$DATA" ]; then
+    echo "skipped: needs $DATA (apt-get install dataset-fashion-mnist)"
+    [ $fail -eq 0 ] && exit 77 || exit 1
+fi
+common=(--limit-test 48 --quiet --threads 1)
+
+# a run shorter than one update window (2 sub-batches of 24) trains nothing: refused
+out=$("$TRAIN" "$CFG" --out "$T/short" --epochs 1 --limit-train 24 "${common[@]}" 2>&1); rc=$?
+check "run shorter than one window: exit 2 with a reason" '[ $rc -eq 2 ] && grep -q "fewer than one update window" <<<"$out"'
+echo "    $(tail -n 1 <<<"$out")"
+
+# two runs into one folder: the second is refused, naming the folder and the pid
+"$TRAIN" "$CFG" --out "$T/busy" --epochs 50 --limit-train 960 "${common[@]}" > "$T/busy.out" 2>&1 &
+first=$!
+pids+=("$first")
+for _ in $(seq 100); do [ -s "$T/busy/.sbs-train.lock" ] && break; sleep 0.1; done
+out=$("$TRAIN" "$CFG" --out "$T/busy" --epochs 1 --limit-train 960 "${common[@]}" 2>&1); rc=$?
+check "second run into a busy folder: exit 2, names folder and pid" '[ $rc -eq 2 ] && grep -q "in use by another sbs-train run (pid $first)" <<<"$out"'
+echo "    $(tail -n 1 <<<"$out")"
+kill -9 "$first" 2>/dev/null; wait "$first" 2>/dev/null
+out=$("$TRAIN" "$CFG" --out "$T/busy" --epochs 1 --limit-train 96 "${common[@]}" 2>&1); rc=$?
+check "a killed run's lock does not block the next run" '[ $rc -eq 0 ]'
+
+# nothing to do (a finished run resumed again): the final line is still JSON
+"$TRAIN" "$CFG" --out "$T/done" --epochs 1 --limit-train 96 "${common[@]}" > /dev/null 2>&1
+out=$("$TRAIN" "$CFG" --out "$T/done" --epochs 1 --limit-train 96 --resume "${common[@]}" 2>/dev/null); rc=$?
+last=$(tail -n 1 <<<"$out")
+check "resumed finished run: exit 0 and the last line parses as JSON" '[ $rc -eq 0 ] && json_ok "$last"'
+echo "    $last"
+
+# a metrics file that cannot be written is an error, not an empty file and exit 0
+if [ -w /dev/full ]; then
+    out=$("$TRAIN" "$CFG" --out "$T/full" --metrics /dev/full --epochs 1 --limit-train 96 "${common[@]}" 2>&1); rc=$?
+    check "metrics on /dev/full: non-zero exit naming the file" '[ $rc -ne 0 ] && grep -q "cannot write metrics file /dev/full" <<<"$out"'
+    echo "    $(tail -n 1 <<<"$out")"
+fi
+
+# a hand-edited checkpoint with a valid checksum: lr = inf is refused (values are validated)
+if command -v python3 >/dev/null 2>&1; then
+    python3 - "$T/done/checkpoint.sbs" "$T/edited.sbs" <<'PY'
+import struct, sys, zlib
+b = bytearray(open(sys.argv[1], 'rb').read())
+# magic 8, version 4, layers 4, seed 8, hash 8, epoch/next_sub/updates 12, t 4: lr at 48
+struct.pack_into('<d', b, 48, float('inf'))
+struct.pack_into('<I', b, len(b) - 4, zlib.crc32(bytes(b[:-4])) & 0xffffffff)
+open(sys.argv[2], 'wb').write(b)
+PY
+    mkdir -p "$T/edit" && cp "$T/edited.sbs" "$T/edit/checkpoint.sbs"
+    out=$("$TRAIN" "$CFG" --out "$T/edit" --epochs 2 --limit-train 96 --resume "${common[@]}" 2>&1); rc=$?
+    check "checkpoint with lr=inf and a valid CRC: refused" '[ $rc -ne 0 ] && [ $rc -ne 130 ] && grep -q "out of range" <<<"$out"'
+    echo "    $(tail -n 1 <<<"$out")"
+else
+    echo "FAIL python3 is needed to edit a checkpoint (tools/setup.sh installs it)"
+    fail=1
+fi
+exit $fail
