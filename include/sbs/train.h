@@ -132,7 +132,14 @@ typedef struct {
     double ep_loss;
     int64_t ep_correct, ep_seen;
     double ep_seconds;
+    char *run_def;         /* what defines the run (rundef.c), heap; NULL in a version 1 file */
 } sbs_ckpt_state;
+
+/* What defines a run (the resolved config less paths, epoch counters and threads; the image
+ * counts; a checksum of the labels), as compact JSON (free() it); NULL when out of memory. */
+char *sbs_run_definition(const sbs_config *cfg, long n_train, long n_test, uint32_t labels_crc);
+/* 0 when the two definitions agree, else -1 with e listing each changed key on its own line. */
+int sbs_run_definition_check(const char *saved, const char *now, const char *ckpt, sbs_err *e);
 
 uint64_t sbs_plan_hash(const sbs_net *net);
 /* From the host copies (call sbs_trainer_state_download first). */

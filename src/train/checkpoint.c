@@ -1,7 +1,7 @@
 /* checkpoint.c — the resumable training state in one file, written atomically.
  *
- * Layout (little-endian): "SBSCKPT1", u32 version, u32 layers, then the fixed fields, then per
- * layer u64 n_w, u64 n_b, u8 scale_set, u8 scale_frozen, f32 scale, and the float arrays
+ * Layout (little-endian): "SBSCKPT1", u32 version, u32 layers, then the fixed fields, (version
+ * 2:) u32 length and the run definition (JSON text, rundef.c), then per layer u64 n_w, u64 n_b, u8 scale_set, u8 scale_frozen, f32 scale, and the float arrays
  * W, bias, mW, vW, mB, vB (SbS weights compact K x N), then u32 CRC-32 of all before. */
 #include "sbs/npy.h"
 #include "sbs/train.h"
@@ -12,7 +12,8 @@
 #include <zlib.h>
 
 #define CKPT_MAGIC "SBSCKPT1"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u
+#define CKPT_RUNDEF_AT 116 /* offset of the run definition's length in version 2 */
 
 uint64_t sbs_plan_hash(const sbs_net *net)
 {
@@ -81,6 +82,9 @@ int sbs_ckpt_save(const char *path, const sbs_ckpt_state *st, const sbs_trainer_
     PUT(&b, st->ep_correct);
     PUT(&b, st->ep_seen);
     PUT(&b, st->ep_seconds);
+    uint32_t dl = st->run_def ? (uint32_t)strlen(st->run_def) : 0;
+    PUT(&b, dl);
+    put(&b, st->run_def ? st->run_def : "", dl);
     for (int l = 0; l < net->n; l++) {
         const sbs_layer *L = &net->L[l];
         uint64_t nw = L->file_weights ? L->n_w : 0, nbias = L->file_weights ? L->n_b : 0;
@@ -135,9 +139,10 @@ static int get_arr(rbuf *r, const sbs_layer *L, float *a, bool weights_layout, s
 /* Size of the checkpoint of net as sbs_ckpt_save writes it: the fixed fields, per layer
  * two u64 sizes, two flags and the scale, then W, bias and the four moment arrays (SbS
  * arrays compact K x N), and the CRC. */
-static size_t ckpt_size(const sbs_net *net)
+static size_t ckpt_size(const sbs_net *net, uint32_t version, uint32_t deflen)
 {
     size_t n = 8 + 4 + 4;                /* magic, version, layers */
+    if (version >= 2) n += 4 + deflen;   /* run definition */
     n += 8 + 8 + 3 * 4;                  /* seed, plan hash, epoch, next_sub, updates */
     n += 4 + 8 + 8 + 4 + 8 + 4 + 4;      /* t, lr, best, num_bad, factor, patience, plateau */
     n += 8 + 8 + 8 + 8;                  /* loss, correct, seen, seconds */
@@ -169,13 +174,17 @@ static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckp
     /* the plan hash sits at a fixed offset: a checkpoint of another network is named as such,
      * not as a file of the wrong size */
     uint64_t hash0;
-    if (ver0 == CKPT_VERSION && len >= 32 && (memcpy(&hash0, buf + 24, 8), hash0 != sbs_plan_hash(net)))
+    bool known = ver0 == 1 || ver0 == CKPT_VERSION;
+    uint32_t deflen = 0;
+    if (ver0 >= 2 && len >= CKPT_RUNDEF_AT + 4) memcpy(&deflen, buf + CKPT_RUNDEF_AT, 4);
+    if (known && len >= 32 && (memcpy(&hash0, buf + 24, 8), hash0 != sbs_plan_hash(net)))
         return sbs_fail(e, "%s: the checkpoint was made for another network, batch size or "
                            "update window (plan hash %016llx, this config %016llx)", name,
                         (unsigned long long)hash0, (unsigned long long)sbs_plan_hash(net));
-    if (ver0 == CKPT_VERSION && nl0 == (uint32_t)net->n && len != ckpt_size(net))
+    size_t want = ckpt_size(net, ver0, deflen);
+    if (known && nl0 == (uint32_t)net->n && len != want)
         return sbs_fail(e, "%s: %s: expected %zu bytes for this network, file has %zu", name,
-                        len < ckpt_size(net) ? "truncated" : "extra data", ckpt_size(net), len);
+                        len < want ? "truncated" : "extra data", want, len);
     uint32_t crc_file;
     memcpy(&crc_file, buf + len - 4, 4);
     uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(len - 4));
@@ -185,8 +194,8 @@ static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckp
     rbuf r = {buf, len - 4, 8, name, e};
     uint32_t ver = 0, nl = 0;
     if (GET(&r, ver, "version") || GET(&r, nl, "layer count")) return -1;
-    if (ver != CKPT_VERSION)
-        return sbs_fail(e, "%s: offset 8: expected checkpoint version %u, found %u", name,
+    if (ver != 1 && ver != CKPT_VERSION)
+        return sbs_fail(e, "%s: offset 8: expected checkpoint version 1 or %u, found %u", name,
                         CKPT_VERSION, ver);
     if (nl != (uint32_t)net->n)
         return sbs_fail(e, "%s: offset 12: the checkpoint has %u layers, the network %d", name,
@@ -200,6 +209,19 @@ static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckp
         GET(&r, pl, "plateau") || GET(&r, s.ep_loss, "loss") || GET(&r, s.ep_correct, "correct") ||
         GET(&r, s.ep_seen, "seen") || GET(&r, s.ep_seconds, "seconds"))
         return -1;
+    if (ver >= 2) {
+        uint32_t dl = 0;
+        if (GET(&r, dl, "run definition length")) return -1;
+        if (dl > r.n - r.off)
+            return sbs_fail(e, "%s: offset %zu: truncated: the run definition needs %u bytes, "
+                               "%zu remain", name, r.off, dl, r.n - r.off);
+        if (commit) {
+            s.run_def = xmalloc((size_t)dl + 1);
+            memcpy(s.run_def, r.p + r.off, dl);
+            s.run_def[dl] = 0;
+        }
+        r.off += dl;
+    }
     if (s.plan_hash != sbs_plan_hash(net))
         return sbs_fail(e, "%s: the checkpoint was made for another network, batch size or "
                            "update window (plan hash %016llx, this config %016llx)", name,

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <dirent.h>
+#include <zlib.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -348,6 +349,8 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     sbs_trainer_state_init(&ts, &net);
     outputs out = {.report = o->report, .ctx = o->report_ctx};
     int *order = NULL, lock_fd = -1;
+    sbs_ckpt_state st;
+    memset(&st, 0, sizeof st);
     catch_signals();
 
     be = sbs_backend_create(o->backend, &o->be_opts, e);
@@ -390,7 +393,12 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     char ckpt_path[PATH_MAX + 64];
     snprintf(ckpt_path, sizeof ckpt_path, "%s/checkpoint.sbs", out_dir);
 
-    sbs_ckpt_state st = {0};
+    int n_train = ds.train.n, n_test = ds.test.n;
+    if (o->limit_train > 0 && o->limit_train < n_train) n_train = (int)o->limit_train;
+    if (o->limit_test > 0 && o->limit_test < n_test) n_test = (int)o->limit_test;
+    uint32_t lcrc = (uint32_t)crc32(0L, ds.train.y, (uInt)n_train);
+    lcrc = (uint32_t)crc32(lcrc, ds.test.y, (uInt)n_test);
+    char *run_def = sbs_run_definition(cfg, n_train, n_test, lcrc);
     st.seed = o->seed;
     st.plan_hash = sbs_plan_hash(&net);
     st.epoch = cfg->epoch_id;
@@ -402,7 +410,16 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                      (unsigned long long)st.seed, (unsigned long long)o->seed);
             goto done;
         }
+        char *saved = st.run_def;
+        st.run_def = run_def;
+        int changed = saved && run_def && sbs_run_definition_check(saved, run_def, ckpt_path, e);
+        free(saved);
+        if (changed) {
+            status = SBS_EXIT_USAGE;
+            goto done;
+        }
     }
+    st.run_def = run_def;
     if (sbs_exec_init(&ex, &net, be, cap, learn, &status, e) != 0) goto done;
     ts.ex = &ex;
     sbs_trainer_state_upload(&ts);
@@ -435,9 +452,6 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                      (unsigned long long)o->seed) != 0)
         goto done;
 
-    int n_train = ds.train.n, n_test = ds.test.n;
-    if (o->limit_train > 0 && o->limit_train < n_train) n_train = (int)o->limit_train;
-    if (o->limit_test > 0 && o->limit_test < n_test) n_test = (int)o->limit_test;
     int n_sub = (n_train + B - 1) / B;
     if (learn && n_sub < nbu) {
         sbs_fail(e, "%d training images make %d sub-batch%s of batch_size %d, fewer than one update "
@@ -613,6 +627,7 @@ done:
     if (out.metrics) fclose(out.metrics);
     if (lock_fd >= 0) close(lock_fd);
     alarm(0);
+    free(st.run_def);
     free(order);
     sbs_exec_free(&ex);
     sbs_trainer_state_free(&ts);

@@ -56,6 +56,20 @@ last=$(tail -n 1 <<<"$out")
 check "resumed finished run: exit 0 and the last line parses as JSON" '[ $rc -eq 0 ] && json_ok "$last"'
 echo "    $last"
 
+# a changed set-up on --resume is refused, one line per changed key
+"$TRAIN" "$CFG" --out "$T/chg" --epochs 2 --limit-train 96 "${common[@]}" > /dev/null 2>&1 &
+p=$!; pids+=("$p")
+for _ in $(seq 300); do grep -q '"type": "update"' "$T/chg/metrics.jsonl" 2>/dev/null && break; sleep 0.1; done
+kill -INT "$p"; wait "$p"
+out=$("$TRAIN" "$CFG" --out "$T/chg" --epochs 2 --limit-train 96 --resume "${common[@]}" \
+      --set 'number_of_spikes=[50]' --set learning_parameters.learning_rate_gamma_w=0.5 2>&1); rc=$?
+check "resume with other spikes and lr: exit 2, one line per key" '[ $rc -eq 2 ] && grep -q "number_of_spikes: the checkpoint has \[100,100,100\], this run has \[50,50,50\]" <<<"$out" && grep -q "learning_rate_gamma_w: the checkpoint has" <<<"$out"'
+echo "$out" | sed 's/^/    /'
+out=$("$TRAIN" "$CFG" --out "$T/chg" --epochs 2 --limit-train 144 --resume "${common[@]}" 2>&1); rc=$?
+check "resume with another --limit-train: exit 2 naming training_images" '[ $rc -eq 2 ] && grep -q "training_images: the checkpoint has 96, this run has 144" <<<"$out"'
+out=$("$TRAIN" "$CFG" --out "$T/chg" --epochs 2 --limit-train 96 --resume "${common[@]}" 2>&1); rc=$?
+check "resume unchanged: exit 0" '[ $rc -eq 0 ]'
+
 # a metrics file that cannot be written is an error, not an empty file and exit 0
 if [ -w /dev/full ]; then
     out=$("$TRAIN" "$CFG" --out "$T/full" --metrics /dev/full --epochs 1 --limit-train 96 "${common[@]}" 2>&1); rc=$?
