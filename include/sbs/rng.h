@@ -41,6 +41,7 @@ enum {
     SBS_RNG_AUGMENT = 4,
     SBS_RNG_POISSON = 5,
     SBS_RNG_INPUT_SPIKES = 6,
+    SBS_RNG_NOISE = 7,  /* sbs-eval --noise (noise.h) */
 };
 
 /* Uniform float in [0, 1) from 24 random bits. */

@@ -8,6 +8,7 @@
 #include "sbs/cli.h"
 #include "sbs/data.h"
 #include "sbs/layer.h"
+#include "sbs/noisy.h"
 #include "sbs/rng.h"
 #include "sbs/train.h"
 
@@ -29,25 +30,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     g_stop = 1;
-}
-
-static int mkdir_p(const char *path, sbs_err *e)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return sbs_fail(e, "cannot create folder %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return sbs_fail(e, "cannot create folder %s: %s", buf, strerror(errno));
-    struct stat st;
-    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-        return sbs_fail(e, "%s exists and is not a folder", buf);
-    return 0;
 }
 
 /* Remove temporary files a killed run left behind (NAME.tmp.PID of a process that is gone);
@@ -151,7 +133,8 @@ static int check_finite(const sbs_net *net, sbs_err *e)
 /* test accuracy over the first n test images; for a last layer with its own target (the
  * `loss` hook, e.g. RECONSTRUCTION) the mean test loss per pattern instead */
 static double test_pass(sbs_net *net, sbs_trainer_state *ts, const sbs_split *test, int n,
-                        int crop, uint64_t seed, int epoch, outputs *out, bool *stopped)
+                        int crop, uint64_t seed, int epoch, outputs *out, bool *stopped,
+                        sbs_noisy *pics)
 {
     sbs_layer *last = &net->L[net->n - 1];
     double loss = 0;
@@ -166,6 +149,11 @@ static double test_pass(sbs_net *net, sbs_trainer_state *ts, const sbs_split *te
         sbs_crop_center(test, first, b, crop, net->act[0]);
         sbs_spike_key key = {seed, (uint32_t)epoch * 2u + 1u, (uint32_t)first};
         sbs_net_forward(net, net->act[0], b, &key);
+        /* hook: extract_noisy_pictures (noisy.h); a failure is in pics->err, checked after */
+        if (pics && sbs_noisy_add(pics, net, b, &key, test->y + first, first, NULL) != 0) {
+            *stopped = true;
+            return NAN;
+        }
         if (last->ops->loss) {
             ts->labels = test->y + first;
             loss += last->ops->loss(ts, last, b);
@@ -179,6 +167,10 @@ static double test_pass(sbs_net *net, sbs_trainer_state *ts, const sbs_split *te
             correct += sbs_argmax(o + (size_t)i * net->n_out, net->n_out) == test->y[first + i];
         sbs_progress_line(&out->prog, false, "epoch %d  test %d/%d  accuracy %.2f%%", epoch,
                           first + b, n, 100.0 * correct / (first + b));
+    }
+    if (pics && sbs_noisy_finish(pics, NULL) != 0) { /* hook: the last pictures file */
+        *stopped = true;
+        return NAN;
     }
     return last->ops->loss ? loss / n : 100.0 * correct / n;
 }
@@ -229,6 +221,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     out.quiet = o->quiet;
     sbs_progress_init(&out.prog);
     int *order = NULL;
+    sbs_noisy pics = {0}; /* extract_noisy_pictures */
 
     /* memory, computed up front: fail before any work rather than in the middle */
     {
@@ -263,7 +256,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                  ds.train.h, ds.train.w, cfg->data_mode, ic, ih, iw);
         goto done;
     }
-    if (mkdir_p(out_dir, e) != 0) goto done;
+    if (sbs_mkdir_p(out_dir, e) != 0) goto done;
     remove_stale_temps(out_dir);
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/checkpoint.sbs", out_dir);
@@ -291,7 +284,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
 
     /* outputs: train.log and metrics.jsonl go to --out, else to log_path */
     const char *log_dir = o->out_dir ? o->out_dir : cfg->log_path;
-    if (mkdir_p(log_dir, e) != 0) goto done;
+    if (sbs_mkdir_p(log_dir, e) != 0) goto done;
     snprintf(path, sizeof path, "%s/train.log", log_dir);
     out.log = fopen(path, "a");
     if (!out.log) {
@@ -311,6 +304,13 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                          "\"seed\": %llu}\n", st.epoch, st.opt.t, o->resume ? "true" : "false",
             (unsigned long long)o->seed);
     fflush(out.metrics);
+    /* hook: extract_noisy_pictures writes LOG_DIR/noisy_picture_data/<spikes>/<batch>.npz in
+     * every test pass (the reference's files; each pass replaces the previous pass's) */
+    if (cfg->extract_noisy_pictures) {
+        if (sbs_noisy_open(&pics, &net, log_dir, B, e) != 0) goto done;
+        if (!pics.on)
+            say(&out, "extract_noisy_pictures: the network has no SbS layer, no pictures");
+    }
 
     int n_train = ds.train.n, n_test = ds.test.n;
     if (o->limit_train > 0 && o->limit_train < n_train) n_train = (int)o->limit_train;
@@ -489,7 +489,12 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         st.ep_seconds = sbs_now() - ep_t0;
         if (sbs_ckpt_save(ckpt_path, &st, &ts, e) != 0) goto done;
         double t6 = sbs_now();
-        last_test = test_pass(&net, &ts, &ds.test, n_test, crop, o->seed, epoch, &out, &stopped);
+        last_test = test_pass(&net, &ts, &ds.test, n_test, crop, o->seed, epoch, &out, &stopped,
+                              pics.on ? &pics : NULL);
+        if (pics.failed) {
+            sbs_fail(e, "extract_noisy_pictures: %s", pics.err.msg);
+            goto done;
+        }
         if (stopped) break;
         double t_test = sbs_now() - t6;
         double train_loss = st.ep_loss / st.ep_seen, train_acc = 100.0 * st.ep_correct / st.ep_seen;
@@ -554,6 +559,7 @@ done:
     if (out.log) fclose(out.log);
     if (out.metrics) fclose(out.metrics);
     free(order);
+    sbs_noisy_close(&pics);
     sbs_grad_free(&ts);
     sbs_net_free(&net);
     if (be) be->destroy(be);
