@@ -55,12 +55,12 @@ int sbs_npz_write(const char *path, const sbs_npz_array *arrays, int n, sbs_err 
         zfail(e, path, "creating the archive", &ze);
         goto out;
     }
-    zip_source_keep(mem); /* survive zip_close: the bytes are read from it afterwards */
     za = zip_open_from_source(mem, ZIP_TRUNCATE, &ze);
     if (!za) {
         zfail(e, path, "opening the archive", &ze);
         goto out;
     }
+    zip_source_keep(mem); /* survive zip_close: the bytes are read from it afterwards */
     for (int i = 0; i < n; i++) {
         const sbs_npz_array *a = &arrays[i];
         char member[256];

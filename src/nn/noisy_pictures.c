@@ -55,14 +55,18 @@ static void count_image(void *ctx, long b, int worker)
         free(tab);
     } else {
         float *win = xmalloc((size_t)K * sizeof *win);
+        int64_t *hist = xmalloc((size_t)K * sizeof *hist); /* one position's, in cache */
         for (int m = 0; m < XY; m++) {
             sbs_patch_gather(g, img, m / g->Y, m % g->Y, win);
             sbs_alias_build(win, K, thr, al, scr);
             sbs_spikes_draw_fast("auto", thr, al, K, j->key->seed, tag, sample, (uint32_t)m, T,
                                  idx);
-            for (int t = 0; t < T; t++) cnt[(size_t)idx[t] * XY + m]++;
+            memset(hist, 0, (size_t)K * sizeof *hist);
+            for (int t = 0; t < T; t++) hist[idx[t]]++;
+            for (int i = 0; i < K; i++) cnt[(size_t)i * XY + m] = hist[i];
         }
         free(win);
+        free(hist);
     }
     free(thr);
     free(al);
