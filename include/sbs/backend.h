@@ -69,7 +69,7 @@ typedef struct {
     const float *out;           /* (B, n_out) */
     const uint8_t *labels;      /* (host) B labels < n_out */
     int B, n_out;
-    float *gout;                /* dL/dout to write (B, n_out) */
+    float *gout;                /* dL/dout to write (B, n_out); NULL: the loss only */
 } sbs_loss_args;
 
 /* One parameter tensor's update (SPEC §2): Adam (multiplicative for SbS weights:

@@ -1,8 +1,7 @@
 /* backend_cpu.h — the CPU backend's pieces that its tests and the oracle comparisons call
  * directly: the fast dynamics of one group of positions and the vectorised spike draw
- * (both bitwise checked against the portable versions in sbs.h), POISSON's sampler, and
- * NNMF's scratch sizes (its plan sizes the CPU kernels' scratch with them). Programs choose
- * the backend by name through sbs_backend_create (backend.h). */
+ * (both bitwise checked against the portable versions in sbs.h). Programs choose the
+ * backend by name through sbs_backend_create (backend.h). */
 #ifndef SBS_BACKEND_CPU_H
 #define SBS_BACKEND_CPU_H
 
@@ -24,8 +23,5 @@ void sbs_spikes_draw_fast(const char *simd, const uint32_t *thr, const uint32_t 
                           uint64_t seed, uint32_t tag, uint32_t sample, uint32_t position,
                           int T, int32_t *idx);
 
-/* POISSON's sampler: a Poisson(lambda) count, a pure function of (seed, tag, sample, pixel). */
-uint32_t sbs_poisson_draw(double lambda, uint64_t seed, uint32_t tag, uint32_t sample,
-                          uint32_t pixel);
 
 #endif

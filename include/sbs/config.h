@@ -69,6 +69,7 @@ typedef struct {
     int simulation_id, stage_id;  /* [0] */
     bool enable_cpu_thread_balacing;      /* accepted, no effect on the maths */
     bool force_forward_h_dynamic_on_cpu;  /* accepted, no effect */
+    bool extract_noisy_pictures;  /* [false]: test passes write noisy_picture_data (noisy.h) */
 
     /* network_structure */
     int n_layers;

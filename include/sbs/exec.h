@@ -45,6 +45,8 @@ void sbs_exec_download_moments(sbs_exec *x, float *host);
 /* Forward images (host, B x C x H x W) through all layers; B <= cap_B. The output is
  * downloaded into x->out. */
 void sbs_exec_forward(sbs_exec *x, const float *img, int B, const sbs_spike_key *key);
+/* Copy layer l's input (act[l]) of the last forward of B images to the host. */
+void sbs_exec_download_act(sbs_exec *x, int l, int B, float *host);
 /* The first layer whose output (of the last forward of B images) holds a NaN or infinity,
  * or -1. */
 int sbs_exec_nonfinite_layer(sbs_exec *x, int B);

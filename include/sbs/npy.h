@@ -31,6 +31,13 @@ int sbs_npy_parse(const unsigned char *buf, size_t len, const char *name, sbs_np
 /* Write little-endian float32, C order, format 1.0, atomically. */
 int sbs_npy_write(const char *path, const float *data, int ndim, const long *shape, sbs_err *e);
 
+/* The bytes numpy.save writes (format 1.0, C order) for count = prod(shape) elements of dtype
+ * descr ("<f4", "<i8", "|u1", ...; 1, 2, 4 or 8 bytes each) at data, in host byte order
+ * (swapped to descr's). *out (malloc'd, *out_len bytes) gets header and data; name is for
+ * messages only. */
+int sbs_npy_encode(const char *name, const char *descr, const void *data, int ndim,
+                   const long *shape, unsigned char **out, size_t *out_len, sbs_err *e);
+
 void sbs_npy_free(sbs_npy *a);
 
 /* Find the one file "<prefix>_L<layer>_S*.npy" in dir (e.g. prefix "Weight").

@@ -41,6 +41,7 @@ enum {
     SBS_RNG_AUGMENT = 4,
     SBS_RNG_POISSON = 5,
     SBS_RNG_INPUT_SPIKES = 6,
+    SBS_RNG_NOISE = 7,  /* sbs-eval --noise (noise.h) */
 };
 
 /* Uniform float in [0, 1) from 24 random bits. */
@@ -95,5 +96,10 @@ static inline uint32_t sbs_stream_below(sbs_stream *s, uint32_t n)
     }
     return (uint32_t)(m >> 32);
 }
+
+/* POISSON's sampler (and Poisson input noise's): a Poisson(lambda) count, a pure function of
+ * (seed, tag, sample, pixel) (rng.c). */
+uint32_t sbs_poisson_draw(double lambda, uint64_t seed, uint32_t tag, uint32_t sample,
+                          uint32_t pixel);
 
 #endif

@@ -90,11 +90,13 @@ void sbs_exec_download_params(sbs_exec *x, float *host)
 
 void sbs_exec_upload_moments(sbs_exec *x, const float *host)
 {
+    if (!x->moments) return; /* bound for inference: no optimizer state */
     x->be->upload(x->be, x->moments, host, 2 * x->net->n_params * sizeof(float));
 }
 
 void sbs_exec_download_moments(sbs_exec *x, float *host)
 {
+    if (!x->moments) return;
     x->be->download(x->be, host, x->moments, 2 * x->net->n_params * sizeof(float));
 }
 
@@ -124,6 +126,11 @@ void sbs_exec_forward(sbs_exec *x, const float *img, int B, const sbs_spike_key 
     }
     x->be->download(x->be, x->out, x->act[net->n],
                     (size_t)B * sbs_act_floats(net, net->n) * sizeof(float));
+}
+
+void sbs_exec_download_act(sbs_exec *x, int l, int B, float *host)
+{
+    x->be->download(x->be, host, x->act[l], (size_t)B * sbs_act_floats(x->net, l) * sizeof(float));
 }
 
 int sbs_exec_nonfinite_layer(sbs_exec *x, int B)

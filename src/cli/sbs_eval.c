@@ -4,6 +4,8 @@
 #include "sbs/data.h"
 #include "sbs/layer.h"
 #include "sbs/net.h"
+#include "sbs/noise.h"
+#include "sbs/noisy.h"
 #include "sbs/train.h"
 
 #include <getopt.h>
@@ -33,6 +35,14 @@ static void usage(FILE *f)
         "  --set KEY=VALUE    override a config key (repeatable), e.g. --set epsilon_0=0.5\n"
         "  --confusion        print the confusion matrix\n"
         "  --json             print one JSON object with the results on stdout\n"
+        "  --noise KIND:LEVELS  evaluate once per level with noise added to the test images\n"
+        "                     (after the centre crop, clipped to [0, 1], keyed by --seed):\n"
+        "                     gaussian (standard deviation), uniform (half width), saltpepper\n"
+        "                     (fraction of pixels set to 0 or 1), poisson (s: s*Poisson(x/s));\n"
+        "                     e.g. gaussian:0,0.1,0.2; one result line (JSON object) per level\n"
+        "  --noisy-dir DIR    with extract_noisy_pictures (def.json or --set): write\n"
+        "                     DIR/noisy_picture_data/<spikes>/<mini-batch>.npz (default:\n"
+        "                     log_path); with --noise, DIR/<kind>_<level>/noisy_picture_data\n"
         "  --plan             print the network plan and exit\n"
         "  --version, --help\n"
         "Exit status: 0 ok, 1 failed while running, 2 bad command line, config or input.\n");
@@ -41,15 +51,16 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     const char *network = NULL, *dataset = NULL, *weights = NULL, *data = NULL, *simd = "auto";
+    const char *noisy_dir = NULL, *backend = NULL;
+    sbs_noise noise = {0};
     long spikes = -1, limit = -1, batch = -1, threads = 0, seed = 1, device = 0;
-    const char *backend = NULL;
     bool json = false, confusion = false, plan_only = false;
     const char *sets[argc + 2]; /* on the stack: nothing to free on the early returns */
     memset(sets, 0, sizeof sets);
     int n_sets = 0;
     sbs_err e = {{0}};
     enum { O_NET = 256, O_DS, O_W, O_DATA, O_SP, O_LIM, O_B, O_SEED, O_TH, O_SIMD, O_SET, O_CONF,
-           O_JSON, O_PLAN, O_VER, O_BE, O_DEV };
+           O_JSON, O_PLAN, O_VER, O_BE, O_DEV, O_NOISE, O_NOISY };
     static const struct option opts[] = {
         {"network", 1, 0, O_NET}, {"dataset", 1, 0, O_DS}, {"weights", 1, 0, O_W},
         {"data", 1, 0, O_DATA}, {"spikes", 1, 0, O_SP}, {"limit", 1, 0, O_LIM},
@@ -57,6 +68,7 @@ int main(int argc, char **argv)
         {"simd", 1, 0, O_SIMD}, {"set", 1, 0, O_SET}, {"confusion", 0, 0, O_CONF},
         {"json", 0, 0, O_JSON}, {"plan", 0, 0, O_PLAN}, {"version", 0, 0, O_VER},
         {"backend", 1, 0, O_BE}, {"device", 1, 0, O_DEV},
+        {"noise", 1, 0, O_NOISE}, {"noisy-dir", 1, 0, O_NOISY},
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     opterr = 0;
     int c;
@@ -79,6 +91,8 @@ int main(int argc, char **argv)
         case O_CONF: confusion = true; break;
         case O_JSON: json = true; break;
         case O_PLAN: plan_only = true; break;
+        case O_NOISE: r = sbs_noise_parse(optarg, &noise, &e); break;
+        case O_NOISY: noisy_dir = optarg; break;
         case O_VER: printf("sbs-eval %s\n", SBS_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: return sbs_option_error("sbs-eval", c, argv);
@@ -149,90 +163,144 @@ int main(int argc, char **argv)
     }
     int nc = net.n_out;
     long *conf = xcalloc((size_t)nc * nc, sizeof *conf);
-    float *x = xaligned((size_t)B * sbs_act_floats(&net, 0) * sizeof(float));
-    long correct = 0;
+    size_t pixels = sbs_act_floats(&net, 0);
+    float *x = xaligned((size_t)B * pixels * sizeof(float));
+    /* the first SbS layer's input, for extract_noisy_pictures */
+    float *pin = NULL;
     /* a last layer with its own target (RECONSTRUCTION): report its loss, not an accuracy */
     sbs_layer *last = &net.L[net.n - 1];
-    double own_loss = 0;
-    sbs_progress prog;
-    sbs_progress_init(&prog);
-    double t0 = sbs_now();
-    for (int first = 0; first < n; first += B) {
-        int b = n - first < B ? n - first : B;
-        sbs_crop_center(&ds.test, first, b, crop, x);
-        sbs_spike_key key = {.seed = (uint64_t)seed, .pass = (uint32_t)cfg.epoch_id * 2u + 1u,
-                             .first_sample = (uint32_t)first};
-        sbs_exec_forward(&ex, x, b, &key);
-        if (last->own_target) {
-            own_loss += sbs_exec_loss(&ex, ds.test.y + first, b);
+    status = 0;
+    /* one pass per --noise level; without --noise one pass on the clean images */
+    for (int lv = 0; lv < (noise.n ? noise.n : 1) && status == 0; lv++) {
+        double level = noise.n ? noise.level[lv] : 0;
+        char what[64] = ""; /* "gaussian 0.2: " before a level's result line */
+        if (noise.n) snprintf(what, sizeof what, "%s %g: ", sbs_noise_name(noise.kind), level);
+        sbs_noisy pics = {0};
+        if (cfg.extract_noisy_pictures) {
+            char base[PATH_MAX + 96];
+            const char *root = noisy_dir ? noisy_dir : cfg.log_path;
+            if (noise.n)
+                snprintf(base, sizeof base, "%s/%s_%g", root, sbs_noise_name(noise.kind), level);
+            else
+                snprintf(base, sizeof base, "%s", root);
+            if (sbs_noisy_open(&pics, &net, base, cfg.batch_size, &e) != 0) {
+                fprintf(stderr, "sbs-eval: %s\n", e.msg);
+                status = SBS_EXIT_FAILURE;
+                break;
+            }
+            if (!pics.on && lv == 0)
+                fprintf(stderr, "sbs-eval: extract_noisy_pictures: the network has no SbS layer, "
+                                "no pictures written\n");
+        }
+        memset(conf, 0, (size_t)nc * nc * sizeof *conf);
+        long correct = 0;
+        double own_loss = 0;
+        sbs_progress prog;
+        sbs_progress_init(&prog);
+        double t0 = sbs_now();
+        for (int first = 0; first < n; first += B) {
+            int b = n - first < B ? n - first : B;
+            sbs_crop_center(&ds.test, first, b, crop, x);
+            if (noise.n) sbs_noise_apply(noise.kind, level, (uint64_t)seed, x, b, pixels, first);
+            sbs_spike_key key = {.seed = (uint64_t)seed,
+                                 .pass = (uint32_t)cfg.epoch_id * 2u + 1u,
+                                 .first_sample = (uint32_t)first};
+            sbs_exec_forward(&ex, x, b, &key);
+            if (pics.on && !pin)
+                pin = xaligned((size_t)B * sbs_act_floats(&net, pics.layer) * sizeof(float));
+            if (pics.on) sbs_exec_download_act(&ex, pics.layer, b, pin);
+            if (pics.on &&
+                sbs_noisy_add(&pics, pin, b, &key, ds.test.y + first, first, NULL, &e) != 0) {
+                fprintf(stderr, "sbs-eval: extract_noisy_pictures: %s\n", e.msg);
+                status = SBS_EXIT_FAILURE;
+                break;
+            }
+            if (last->own_target) {
+                own_loss += sbs_exec_loss(&ex, ds.test.y + first, b);
+                double dt = sbs_now() - t0;
+                sbs_progress_line(&prog, first + b == n, "%seval %d/%d  loss %.5f  %.1f images/s",
+                                  what, first + b, n, own_loss / (first + b), (first + b) / dt);
+                continue;
+            }
+            const float *out = ex.out;
+            for (int i = 0; i < b; i++) {
+                int pred = sbs_argmax(out + (size_t)i * nc, nc);
+                int lab = ds.test.y[first + i];
+                if (lab < nc) conf[lab * nc + pred]++;
+                correct += pred == lab;
+            }
             double dt = sbs_now() - t0;
-            sbs_progress_line(&prog, first + b == n, "eval %d/%d  loss %.5f  %.1f images/s",
-                              first + b, n, own_loss / (first + b), (first + b) / dt);
+            int done = first + b;
+            sbs_progress_line(&prog, done == n,
+                              "%seval %d/%d  accuracy %.2f%%  %.1f images/s  ETA %.0fs", what,
+                              done, n, 100.0 * correct / done, done / dt, (n - done) * dt / done);
+        }
+        double secs = sbs_now() - t0;
+        sbs_progress_done(&prog);
+        if (pics.on && status == 0 && sbs_noisy_finish(&pics, &e) != 0) {
+            fprintf(stderr, "sbs-eval: extract_noisy_pictures: %s\n", e.msg);
+            status = SBS_EXIT_FAILURE;
+        }
+        if (pics.on && status == 0)
+            fprintf(stderr, "sbs-eval: extract_noisy_pictures: %ld file(s) in %s\n", pics.files,
+                    pics.dir);
+        sbs_noisy_close(&pics);
+        if (status) break;
+        double acc = 100.0 * correct / n;
+        char jnoise[96] = ""; /* the level's fields in the JSON object */
+        if (noise.n)
+            snprintf(jnoise, sizeof jnoise, "\"noise\": \"%s\", \"level\": %.15g, ",
+                     sbs_noise_name(noise.kind), level);
+        if (last->own_target) {
+            if (json)
+                printf("{%s\"loss\": %.6f, \"total\": %d, \"seed\": %ld, \"seconds\": %.3f, "
+                       "\"images_per_s\": %.2f}\n", jnoise, own_loss / n, n, seed, secs, n / secs);
+            else
+                printf("%s%s loss %.5f per pattern (%d images), %.1f images/s, %s\n", what,
+                       last->cfg->type, own_loss / n, n, n / secs, be->describe(be));
             continue;
         }
-        const float *out = ex.out;
-        for (int i = 0; i < b; i++) {
-            int pred = sbs_argmax(out + (size_t)i * nc, nc);
-            int lab = ds.test.y[first + i];
-            if (lab < nc) conf[lab * nc + pred]++;
-            correct += pred == lab;
-        }
-        double dt = sbs_now() - t0;
-        int done = first + b;
-        sbs_progress_line(&prog, done == n, "eval %d/%d  accuracy %.2f%%  %.1f images/s  ETA %.0fs",
-                          done, n, 100.0 * correct / done, done / dt, (n - done) * dt / done);
-    }
-    double secs = sbs_now() - t0;
-    sbs_progress_done(&prog);
-    double acc = 100.0 * correct / n;
-    if (last->own_target) {
-        if (json)
-            printf("{\"loss\": %.6f, \"total\": %d, \"seed\": %ld, \"seconds\": %.3f, "
-                   "\"images_per_s\": %.2f}\n", own_loss / n, n, seed, secs, n / secs);
-        else
-            printf("%s loss %.5f per pattern (%d images), %.1f images/s, %s\n",
-                   last->cfg->type, own_loss / n, n, n / secs, be->describe(be));
-        goto out;
-    }
-    if (confusion) {
-        FILE *f = json ? stderr : stdout;
-        fprintf(f, "confusion matrix (rows: label, columns: prediction)\n     ");
-        for (int j = 0; j < nc; j++) fprintf(f, "%6d", j);
-        fputc('\n', f);
-        for (int i = 0; i < nc; i++) {
-            fprintf(f, "%4d ", i);
-            for (int j = 0; j < nc; j++) fprintf(f, "%6ld", conf[i * nc + j]);
-            fputc('\n', f);
-        }
-    }
-    if (json) {
-        printf("{\"accuracy\": %.4f, \"error\": %.4f, \"correct\": %ld, \"total\": %d, "
-               "\"seed\": %ld, \"spikes\": [", acc, 100.0 - acc, correct, n, seed);
-        int first = 1;
-        for (int l = 0; l < net.n; l++)
-            if (net.L[l].T) { printf("%s%d", first ? "" : ", ", net.L[l].T); first = 0; }
-        printf("], \"backend\": \"%s\", \"seconds\": %.3f, \"images_per_s\": %.2f",
-               be->describe(be), secs, n / secs);
         if (confusion) {
-            printf(", \"confusion\": [");
+            FILE *f = json ? stderr : stdout;
+            fprintf(f, "%sconfusion matrix (rows: label, columns: prediction)\n     ", what);
+            for (int j = 0; j < nc; j++) fprintf(f, "%6d", j);
+            fputc('\n', f);
             for (int i = 0; i < nc; i++) {
-                printf("%s[", i ? ", " : "");
-                for (int j = 0; j < nc; j++) printf("%s%ld", j ? ", " : "", conf[i * nc + j]);
+                fprintf(f, "%4d ", i);
+                for (int j = 0; j < nc; j++) fprintf(f, "%6ld", conf[i * nc + j]);
+                fputc('\n', f);
+            }
+        }
+        if (json) {
+            printf("{%s\"accuracy\": %.4f, \"error\": %.4f, \"correct\": %ld, \"total\": %d, "
+                   "\"seed\": %ld, \"spikes\": [", jnoise, acc, 100.0 - acc, correct, n, seed);
+            int first = 1;
+            for (int l = 0; l < net.n; l++)
+                if (net.L[l].T) { printf("%s%d", first ? "" : ", ", net.L[l].T); first = 0; }
+            printf("], \"backend\": \"%s\", \"seconds\": %.3f, \"images_per_s\": %.2f",
+                   be->describe(be), secs, n / secs);
+            if (confusion) {
+                printf(", \"confusion\": [");
+                for (int i = 0; i < nc; i++) {
+                    printf("%s[", i ? ", " : "");
+                    for (int j = 0; j < nc; j++) printf("%s%ld", j ? ", " : "", conf[i * nc + j]);
+                    printf("]");
+                }
                 printf("]");
             }
-            printf("]");
+            printf("}\n");
+        } else {
+            printf("%saccuracy %.2f %% (%ld / %d), error %.2f %%, %.1f images/s, %s\n", what,
+                   acc, correct, n, 100.0 - acc, n / secs, be->describe(be));
         }
-        printf("}\n");
-    } else {
-        printf("accuracy %.2f %% (%ld / %d), error %.2f %%, %.1f images/s, %s\n", acc,
-               correct, n, 100.0 - acc, n / secs, be->describe(be));
+        fflush(stdout);
     }
-out:
     free(conf);
     free(x);
+    free(pin);
     sbs_exec_free(&ex);
     sbs_net_free(&net);
     sbs_backend_destroy(be);
     sbs_dataset_free(&ds);
-    return 0;
+    return status;
 }

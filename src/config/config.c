@@ -187,6 +187,7 @@ static const key_spec top_keys[] = {
     {"stage_id", V_INT, 0, 0, 0, NULL, NULL, 0},
     {"enable_cpu_thread_balacing", V_BOOL, 0, 0, 0, NULL, NULL, 0},
     {"force_forward_h_dynamic_on_cpu", V_BOOL, 0, 0, 0, NULL, NULL, 0},
+    {"extract_noisy_pictures", V_BOOL, 0, 0, 0, NULL, NULL, 0},
     {"network_structure", V_OBJ, 0, 0, 0, network_structure_keys, NULL, 0},
     {"learning_parameters", V_OBJ, 0, 0, 0, learning_keys, NULL, 0},
     {"augmentation", V_OBJ, 0, 0, 0, augmentation_keys, NULL, 0},
@@ -995,6 +996,7 @@ static int resolve(sbs_config *c, json_t *m, const origins *t, sbs_err *e)
     c->enable_cpu_thread_balacing = jbool(jget(m, NULL, "enable_cpu_thread_balacing"), false);
     c->force_forward_h_dynamic_on_cpu =
         jbool(jget(m, NULL, "force_forward_h_dynamic_on_cpu"), false);
+    c->extract_noisy_pictures = jbool(jget(m, NULL, "extract_noisy_pictures"), false);
 
     /* network_structure */
     const char *NS = "network_structure";
@@ -1332,6 +1334,7 @@ void sbs_config_dump(const sbs_config *c, FILE *f)
                         json_boolean(c->enable_cpu_thread_balacing));
     json_object_set_new(r, "force_forward_h_dynamic_on_cpu",
                         json_boolean(c->force_forward_h_dynamic_on_cpu));
+    json_object_set_new(r, "extract_noisy_pictures", json_boolean(c->extract_noisy_pictures));
 
     json_t *spikes = json_array(), *eps = json_array(), *fo = json_array(), *cd = json_array(),
            *rc = json_array(), *sf = json_array();

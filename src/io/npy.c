@@ -396,17 +396,23 @@ int sbs_npy_read(const char *path, sbs_npy *out, bool strict_f4, sbs_err *e)
 
 /* ---------------------------------------------------------------- writing */
 
-int sbs_npy_write(const char *path, const float *data, int ndim, const long *shape, sbs_err *e)
+int sbs_npy_encode(const char *name, const char *descr, const void *data, int ndim,
+                   const long *shape, unsigned char **out, size_t *out_len, sbs_err *e)
 {
+    int elsize = descr[0] && descr[1] ? atoi(descr + 2) : 0;
+    if (strlen(descr) < 3 || strlen(descr) > 4 || (elsize != 1 && elsize != 2 && elsize != 4 &&
+                                                   elsize != 8))
+        return sbs_fail(e, "%s: cannot write dtype '%s' (expected e.g. '<f4' or '<i8')", name,
+                        descr);
     if (ndim < 0 || ndim > SBS_NPY_MAX_DIMS)
-        return sbs_fail(e, "%s: cannot write %d dimensions (at most %d)", path, ndim,
+        return sbs_fail(e, "%s: cannot write %d dimensions (at most %d)", name, ndim,
                         SBS_NPY_MAX_DIMS);
     size_t count = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0)
-            return sbs_fail(e, "%s: cannot write negative dimension %ld", path, shape[i]);
+            return sbs_fail(e, "%s: cannot write negative dimension %ld", name, shape[i]);
         if (shape[i] != 0 && count > SIZE_MAX / 8 / (size_t)shape[i])
-            return sbs_fail(e, "%s: shape too large to write", path);
+            return sbs_fail(e, "%s: shape too large to write", name);
         count *= (size_t)shape[i];
     }
     char shp[SBS_NPY_MAX_DIMS * 22 + 8];
@@ -415,8 +421,8 @@ int sbs_npy_write(const char *path, const float *data, int ndim, const long *sha
     /* Exactly as numpy.save (format 1.0): the dict repr with sorted keys, spare spaces for
      * the growth axis, then spaces and '\n' so the whole prefix is a multiple of 64. */
     char hdr[512];
-    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }",
-                     shp);
+    int n = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
+                     descr, shp);
     if (ndim > 0) {
         char first[24];
         int digits = snprintf(first, sizeof first, "%ld", shape[0]);
@@ -425,7 +431,7 @@ int sbs_npy_write(const char *path, const float *data, int ndim, const long *sha
     size_t hlen = (size_t)n + 1;
     size_t pad = 64 - (10 + hlen) % 64;
     hlen += pad;
-    size_t total = 10 + hlen + count * 4;
+    size_t total = 10 + hlen + count * (size_t)elsize;
     unsigned char *buf = xmalloc(total);
     memcpy(buf, "\x93NUMPY\x01\x00", 8);
     buf[8] = (unsigned char)(hlen & 0xff);
@@ -434,12 +440,28 @@ int sbs_npy_write(const char *path, const float *data, int ndim, const long *sha
     memset(buf + 10 + n, ' ', pad);
     buf[10 + hlen - 1] = '\n';
     unsigned char *d = buf + 10 + hlen;
-    if (count) memcpy(d, data, count * 4);
-    if (!host_little())
+    if (count) memcpy(d, data, count * (size_t)elsize);
+    /* the data are the host's values: swap to the byte order descr names */
+    bool want_little = descr[0] != '>';
+    if (elsize > 1 && want_little != host_little())
         for (size_t i = 0; i < count; i++) {
-            unsigned char *q = d + 4 * i, t0 = q[0], t1 = q[1];
-            q[0] = q[3], q[1] = q[2], q[2] = t1, q[3] = t0;
+            unsigned char *q = d + (size_t)elsize * i;
+            for (int a = 0, b = elsize - 1; a < b; a++, b--) {
+                unsigned char t = q[a];
+                q[a] = q[b];
+                q[b] = t;
+            }
         }
+    *out = buf;
+    *out_len = total;
+    return 0;
+}
+
+int sbs_npy_write(const char *path, const float *data, int ndim, const long *shape, sbs_err *e)
+{
+    unsigned char *buf;
+    size_t total;
+    if (sbs_npy_encode(path, "<f4", data, ndim, shape, &buf, &total, e) != 0) return -1;
     int r = sbs_write_file_atomic(path, buf, total, e);
     free(buf);
     return r;

@@ -6,6 +6,7 @@
  * Every random number is keyed by (seed, epoch, position in the epoch), so a run gives
  * bitwise the same weights for any thread count and when resumed from its checkpoint. */
 #include "sbs/data.h"
+#include "sbs/noisy.h"
 #include "sbs/rng.h"
 #include "sbs/threadpool.h"
 #include "sbs/train.h"
@@ -116,25 +117,6 @@ static int write_record(FILE *f, const char *what, sbs_err *e, const char *fmt, 
     va_end(ap);
     if (r < 0 || fflush(f) != 0 || ferror(f))
         return sbs_fail(e, "cannot write %s: %s", what, strerror(errno ? errno : EIO));
-    return 0;
-}
-
-static int mkdir_p(const char *path, sbs_err *e)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return sbs_fail(e, "cannot create folder %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return sbs_fail(e, "cannot create folder %s: %s", buf, strerror(errno));
-    struct stat st;
-    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-        return sbs_fail(e, "%s exists and is not a folder", buf);
     return 0;
 }
 
@@ -250,7 +232,7 @@ static void load_train_chunk(void *ctx, int k, float *img, uint8_t *labels, int 
 /* test accuracy over the first n test images; for a last layer with its own target (e.g.
  * RECONSTRUCTION) the mean test loss per pattern instead */
 static double test_pass(sbs_exec *x, const sbs_split *test, int n, int crop, uint64_t seed,
-                        int epoch, outputs *out, bool *stopped)
+                        int epoch, outputs *out, bool *stopped, sbs_noisy *pics, sbs_pool *pool)
 {
     const sbs_net *net = x->net;
     bool own = net->L[net->n - 1].own_target;
@@ -258,16 +240,28 @@ static double test_pass(sbs_exec *x, const sbs_split *test, int n, int crop, uin
     long correct = 0;
     int B = x->cap_B;
     float *img = xaligned((size_t)B * sbs_act_floats(net, 0) * sizeof(float));
+    float *pin = pics ? xaligned((size_t)B * sbs_act_floats(net, pics->layer) * sizeof(float))
+                      : NULL;
     for (int first = 0; first < n; first += B) {
         if (g_stop) {
             *stopped = true;
             free(img);
+            free(pin);
             return NAN;
         }
         int b = n - first < B ? n - first : B;
         sbs_crop_center(test, first, b, crop, img);
         sbs_spike_key key = {seed, (uint32_t)epoch * 2u + 1u, (uint32_t)first};
         sbs_exec_forward(x, img, b, &key);
+        /* extract_noisy_pictures (noisy.h): a failure is in pics->err, checked by the caller */
+        if (pics) {
+            sbs_exec_download_act(x, pics->layer, b, pin);
+            if (sbs_noisy_add(pics, pin, b, &key, test->y + first, first, pool, NULL) != 0) {
+                free(img);
+                free(pin);
+                return NAN;
+            }
+        }
         if (own) {
             loss += sbs_exec_loss(x, test->y + first, b);
             progress(out, false, "epoch %d  test %d/%d  loss %.5f", epoch, first + b, n,
@@ -280,6 +274,8 @@ static double test_pass(sbs_exec *x, const sbs_split *test, int n, int crop, uin
                  100.0 * correct / (first + b));
     }
     free(img);
+    free(pin);
+    if (pics && sbs_noisy_finish(pics, NULL) != 0) return NAN; /* the last pictures file */
     return own ? loss / n : 100.0 * correct / n;
 }
 
@@ -351,6 +347,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     int *order = NULL, lock_fd = -1;
     sbs_ckpt_state st;
     memset(&st, 0, sizeof st);
+    sbs_noisy pics = {0}; /* extract_noisy_pictures */
     catch_signals();
 
     be = sbs_backend_create(o->backend, &o->be_opts, e);
@@ -378,7 +375,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     }
     /* the output folder before the long data load: a read-only or busy folder is reported
      * at once */
-    if (mkdir_p(out_dir, e) != 0) goto done;
+    if (sbs_mkdir_p(out_dir, e) != 0) goto done;
     if ((lock_fd = lock_folder(out_dir, e)) < 0) goto done;
     if (sbs_dataset_load(&ds, cfg->data_mode, o->data_dir ? o->data_dir : cfg->data_path,
                          SBS_SPLIT_TRAIN | SBS_SPLIT_TEST, e) != 0)
@@ -428,7 +425,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
 
     /* outputs: train.log and metrics.jsonl go to --out, else to log_path */
     const char *log_dir = o->out_dir ? o->out_dir : cfg->log_path;
-    if (mkdir_p(log_dir, e) != 0) goto done;
+    if (sbs_mkdir_p(log_dir, e) != 0) goto done;
     snprintf(path, sizeof path, "%s/train.log", log_dir);
     out.log = fopen(path, "a");
     if (!out.log) {
@@ -451,6 +448,12 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                      "\"seed\": %llu}\n", st.epoch, st.opt.t, o->resume ? "true" : "false",
                      (unsigned long long)o->seed) != 0)
         goto done;
+    /* extract_noisy_pictures writes LOG_DIR/noisy_picture_data/<spikes>/<batch>.npz in every
+     * test pass (the reference's files; each pass replaces the previous pass's) */
+    if (cfg->extract_noisy_pictures) {
+        if (sbs_noisy_open(&pics, &net, log_dir, B, e) != 0) goto done;
+        if (!pics.on) say(&out, "extract_noisy_pictures: the network has no SbS layer, no pictures");
+    }
 
     int n_sub = (n_train + B - 1) / B;
     if (learn && n_sub < nbu) {
@@ -557,7 +560,12 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         st.ep_seconds = sbs_now() - ep_t0;
         if (save_state(&ts, &st, false, out_dir, ckpt_path, epoch, e) != 0) goto done;
         double t6 = sbs_now();
-        last_test = test_pass(&ex, &ds.test, n_test, crop, o->seed, epoch, &out, &stopped);
+        last_test = test_pass(&ex, &ds.test, n_test, crop, o->seed, epoch, &out, &stopped,
+                              pics.on ? &pics : NULL, pool);
+        if (pics.failed) {
+            sbs_fail(e, "extract_noisy_pictures: %s", pics.err.msg);
+            goto done;
+        }
         if (stopped) break;
         double t_test = sbs_now() - t6;
         double train_loss = st.ep_loss / st.ep_seen, train_acc = 100.0 * st.ep_correct / st.ep_seen;
@@ -629,6 +637,7 @@ done:
     alarm(0);
     free(st.run_def);
     free(order);
+    sbs_noisy_close(&pics);
     sbs_exec_free(&ex);
     sbs_trainer_state_free(&ts);
     sbs_net_free(&net);

@@ -69,6 +69,7 @@ static int chk_defaults(const sbs_config *c, char *why, size_t nwhy)
     EXPECT(strcmp(c->log_path, "Log") == 0);
     EXPECT(c->simulation_id == 0 && c->stage_id == 0);
     EXPECT(!c->enable_cpu_thread_balacing && !c->force_forward_h_dynamic_on_cpu);
+    EXPECT(!c->extract_noisy_pictures);
     EXPECT(c->number_of_output_neurons == 10);
     for (int l = 0; l < 2; l++) {
         const sbs_layer_cfg *L = &c->layers[l];

@@ -140,7 +140,7 @@ static double cpu_loss(sbs_backend *be, const sbs_loss_args *a)
     int n_out = a->n_out, B = a->B;
     for (int b = 0; b < B; b++) {
         const float *h = a->out + (size_t)b * n_out;
-        float *g = a->gout + (size_t)b * n_out;
+        float *g = a->gout ? a->gout + (size_t)b * n_out : NULL;
         int lab = a->labels[b];
         if (a->mode == 1) {
             double mx = h[0];
@@ -149,7 +149,7 @@ static double cpu_loss(sbs_backend *be, const sbs_loss_args *a)
             for (int n = 0; n < n_out; n++) z += exp(h[n] - mx);
             double lz = log(z) + mx;
             total += lz - h[lab];
-            for (int n = 0; n < n_out; n++)
+            for (int n = 0; g && n < n_out; n++)
                 g[n] = (float)((exp(h[n] - lz) - (n == lab)) / B);
         } else {
             double cs = (double)a->c_mse + a->c_kl, l = 0;
@@ -157,8 +157,9 @@ static double cpu_loss(sbs_backend *be, const sbs_loss_args *a)
                 double t = n == lab, hv = h[n];
                 l += a->c_mse * (hv - t) * (hv - t) +
                      a->c_kl * (t + 1e-20) * (log(t + 1e-20) - log(hv + 1e-20));
-                g[n] = (float)((2.0 * a->c_mse * (hv - t) - a->c_kl * (t + 1e-20) / (hv + 1e-20)) /
-                               cs);
+                if (g)
+                    g[n] = (float)((2.0 * a->c_mse * (hv - t) - a->c_kl * (t + 1e-20) / (hv + 1e-20)) /
+                                   cs);
             }
             total += l / cs;
         }
