@@ -5,7 +5,9 @@
 #   tools/setup.sh --no-install      only configure and build (packages already there)
 #
 # Installs: the compiler and build tools (build-essential, meson, ninja-build, pkg-config),
-# the libraries (OpenBLAS, jansson, libpng, zlib) and Debian's Fashion-MNIST package
+# the libraries (OpenBLAS, jansson, libpng, zlib, protobuf-c with its compiler protoc-c for
+# the TensorBoard event files; protoc, which the tests use to read those files back) and
+# Debian's Fashion-MNIST package
 # (dataset-fashion-mnist, at /usr/share/datasets/fashion-mnist), the default data set of the
 # quick start. Then `meson setup build --buildtype=release` (or --reconfigure when build/
 # exists) and `ninja -C build`. Safe to run again. Run from anywhere: it works in the
@@ -13,7 +15,8 @@
 set -euo pipefail
 
 PACKAGES=(build-essential meson ninja-build pkg-config libopenblas-dev libjansson-dev
-          libpng-dev zlib1g-dev dataset-fashion-mnist)
+          libpng-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
+          dataset-fashion-mnist)
 
 usage() {
     cat <<EOF

@@ -87,6 +87,8 @@ typedef struct {
     int epochs;               /* epochs to run this time; <= 0: up to epoch_id_max */
     long limit_train, limit_test; /* <= 0: all */
     bool resume, quiet;
+    bool no_tensorboard;      /* no TensorBoard event file (tfevents.h) */
+    const char *png_dir;      /* weight mosaics and confusion heat map per epoch; NULL: none */
 } sbs_train_opts;
 
 /* Run training; returns an exit status (SBS_EXIT_*); on SBS_EXIT_USAGE/FAILURE e says why.

@@ -3,6 +3,7 @@
 #include "sbs/data.h"
 #include "sbs/layer.h"
 #include "sbs/net.h"
+#include "sbs/png_out.h"
 #include "sbs/train.h"
 
 #include <getopt.h>
@@ -29,6 +30,8 @@ static void usage(FILE *f)
         "  --simd L           auto|avx512|avx2|scalar (default auto)\n"
         "  --set KEY=VALUE    override a config key (repeatable), e.g. --set epsilon_0=0.5\n"
         "  --confusion        print the confusion matrix\n"
+        "  --png DIR          write pictures to DIR: a mosaic of each layer's weights\n"
+        "                     (weights_L<l>.png) and the confusion matrix (confusion.png)\n"
         "  --json             print one JSON object with the results on stdout\n"
         "  --plan             print the network plan and exit\n"
         "  --version, --help\n"
@@ -38,6 +41,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     const char *network = NULL, *dataset = NULL, *weights = NULL, *data = NULL, *simd = "auto";
+    const char *png_dir = NULL;
     long spikes = -1, limit = -1, batch = -1, threads = 0, seed = 1;
     bool json = false, confusion = false, plan_only = false;
     const char *sets[argc + 2]; /* on the stack: nothing to free on the early returns */
@@ -45,14 +49,14 @@ int main(int argc, char **argv)
     int n_sets = 0;
     sbs_err e = {{0}};
     enum { O_NET = 256, O_DS, O_W, O_DATA, O_SP, O_LIM, O_B, O_SEED, O_TH, O_SIMD, O_SET, O_CONF,
-           O_JSON, O_PLAN, O_VER };
+           O_JSON, O_PLAN, O_VER, O_PNG };
     static const struct option opts[] = {
         {"network", 1, 0, O_NET}, {"dataset", 1, 0, O_DS}, {"weights", 1, 0, O_W},
         {"data", 1, 0, O_DATA}, {"spikes", 1, 0, O_SP}, {"limit", 1, 0, O_LIM},
         {"batch", 1, 0, O_B}, {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_TH},
         {"simd", 1, 0, O_SIMD}, {"set", 1, 0, O_SET}, {"confusion", 0, 0, O_CONF},
         {"json", 0, 0, O_JSON}, {"plan", 0, 0, O_PLAN}, {"version", 0, 0, O_VER},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"help", 0, 0, 'h'}, {"png", 1, 0, O_PNG}, {0, 0, 0, 0}};
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -72,6 +76,7 @@ int main(int argc, char **argv)
         case O_CONF: confusion = true; break;
         case O_JSON: json = true; break;
         case O_PLAN: plan_only = true; break;
+        case O_PNG: png_dir = optarg; break;
         case O_VER: printf("sbs-eval %s\n", SBS_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: return sbs_option_error("sbs-eval", c, argv);
@@ -110,6 +115,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "sbs-eval: %s\n", e.msg);
         sbs_net_free(&net);
         return SBS_EXIT_USAGE;
+    }
+    if (png_dir && sbs_png_net_weights(png_dir, &net, "", &e) != 0) {
+        fprintf(stderr, "sbs-eval: %s\n", e.msg);
+        sbs_net_free(&net);
+        return SBS_EXIT_FAILURE;
     }
     sbs_dataset ds;
     if (sbs_dataset_load(&ds, cfg.data_mode, data ? data : cfg.data_path, SBS_SPLIT_TEST, &e) != 0) {
@@ -172,6 +182,7 @@ int main(int argc, char **argv)
     double secs = sbs_now() - t0;
     sbs_progress_done(&prog);
     double acc = 100.0 * correct / n;
+    int status = SBS_EXIT_OK;
     if (last->ops->loss) {
         if (json)
             printf("{\"loss\": %.6f, \"total\": %d, \"seed\": %ld, \"seconds\": %.3f, "
@@ -182,6 +193,14 @@ int main(int argc, char **argv)
                    sbs_cpu_simd_name(be));
         sbs_grad_free(&ts);
         goto out;
+    }
+    if (png_dir) {
+        char pp[PATH_MAX + 32];
+        snprintf(pp, sizeof pp, "%s/confusion.png", png_dir);
+        if (sbs_png_confusion(pp, conf, nc, &e) != 0) {
+            fprintf(stderr, "sbs-eval: %s\n", e.msg);
+            status = SBS_EXIT_FAILURE;
+        }
     }
     if (confusion) {
         FILE *f = json ? stderr : stdout;
@@ -221,5 +240,5 @@ out:
     sbs_net_free(&net);
     be->destroy(be);
     sbs_dataset_free(&ds);
-    return 0;
+    return status;
 }

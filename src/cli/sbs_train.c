@@ -2,10 +2,12 @@
 #include "sbs/cli.h"
 #include "sbs/train.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void usage(FILE *f)
 {
@@ -32,6 +34,10 @@ static void usage(FILE *f)
         "  --limit-train N    use the first N training images\n"
         "  --limit-test N     test on the first N test images\n"
         "  --metrics FILE     JSON lines, one per update and per epoch (default: OUT/metrics.jsonl)\n"
+        "  --no-tensorboard   no TensorBoard event file (default: events.out.tfevents.* beside\n"
+        "                     metrics.jsonl, for tensorboard --logdir)\n"
+        "  --png DIR          after every epoch, pictures in DIR: weight mosaics\n"
+        "                     weights_L<l>_S<epoch>.png, confusion matrix confusion_S<epoch>.png\n"
         "  --quiet            no log lines on stderr (errors still)\n"
         "  --dry-run          print the resolved network plan and exit\n"
         "  --version, --help\n"
@@ -51,14 +57,15 @@ int main(int argc, char **argv)
     int n_sets = 0;
     sbs_err e = {{0}};
     enum { O_NET = 256, O_DS, O_SET, O_EP, O_DATA, O_OUT, O_W, O_RES, O_SEED, O_TH, O_SIMD, O_LT,
-           O_LTE, O_MET, O_Q, O_DRY, O_VER };
+           O_LTE, O_MET, O_Q, O_DRY, O_VER, O_NOTB, O_PNG };
     static const struct option opts[] = {
         {"network", 1, 0, O_NET}, {"dataset", 1, 0, O_DS}, {"set", 1, 0, O_SET},
         {"epochs", 1, 0, O_EP}, {"data", 1, 0, O_DATA}, {"out", 1, 0, O_OUT},
         {"weights", 1, 0, O_W}, {"resume", 0, 0, O_RES}, {"seed", 1, 0, O_SEED},
         {"threads", 1, 0, O_TH}, {"simd", 1, 0, O_SIMD}, {"limit-train", 1, 0, O_LT},
         {"limit-test", 1, 0, O_LTE}, {"metrics", 1, 0, O_MET}, {"quiet", 0, 0, O_Q},
-        {"dry-run", 0, 0, O_DRY}, {"version", 0, 0, O_VER}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"dry-run", 0, 0, O_DRY}, {"version", 0, 0, O_VER}, {"help", 0, 0, 'h'},
+        {"no-tensorboard", 0, 0, O_NOTB}, {"png", 1, 0, O_PNG}, {0, 0, 0, 0}};
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -80,6 +87,8 @@ int main(int argc, char **argv)
         case O_MET: o.metrics_path = optarg; break;
         case O_Q: o.quiet = true; break;
         case O_DRY: dry = true; break;
+        case O_NOTB: o.no_tensorboard = true; break;
+        case O_PNG: o.png_dir = optarg; break;
         case O_VER: printf("sbs-train %s\n", SBS_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: return sbs_option_error("sbs-train", c, argv);
@@ -122,6 +131,12 @@ int main(int argc, char **argv)
                             : (cfg.number_of_cpu_processes > 0 ? cfg.number_of_cpu_processes : 0);
     o.limit_train = lt;
     o.limit_test = lte;
+    /* --png: the folder is made now, not after the first epoch */
+    if (o.png_dir && mkdir(o.png_dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "sbs-train: --png %s: cannot create the folder: %s\n", o.png_dir,
+                strerror(errno));
+        return SBS_EXIT_USAGE;
+    }
     int st = sbs_train_run(&cfg, &o, &e);
     if (st != SBS_EXIT_OK && st != SBS_EXIT_INTERRUPTED) fprintf(stderr, "sbs-train: %s\n", e.msg);
     return st;

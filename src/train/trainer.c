@@ -8,7 +8,9 @@
 #include "sbs/cli.h"
 #include "sbs/data.h"
 #include "sbs/layer.h"
+#include "sbs/png_out.h"
 #include "sbs/rng.h"
+#include "sbs/tfevents.h"
 #include "sbs/train.h"
 
 #include <errno.h>
@@ -76,6 +78,8 @@ typedef struct {
     FILE *log, *metrics;
     bool quiet;
     sbs_progress prog;
+    sbs_tb *tb;   /* TensorBoard event file (NULL: --no-tensorboard) */
+    long *conf;   /* --png: confusion matrix of the test pass (n_out x n_out), else NULL */
 } outputs;
 
 static void say(outputs *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -157,6 +161,7 @@ static double test_pass(sbs_net *net, sbs_trainer_state *ts, const sbs_split *te
     double loss = 0;
     long correct = 0;
     int B = net->cap_B;
+    if (out->conf) memset(out->conf, 0, (size_t)net->n_out * net->n_out * sizeof *out->conf);
     for (int first = 0; first < n; first += B) {
         if (g_stop) {
             *stopped = true;
@@ -175,8 +180,11 @@ static double test_pass(sbs_net *net, sbs_trainer_state *ts, const sbs_split *te
             continue;
         }
         const float *o = sbs_net_output(net);
-        for (int i = 0; i < b; i++)
-            correct += sbs_argmax(o + (size_t)i * net->n_out, net->n_out) == test->y[first + i];
+        for (int i = 0; i < b; i++) {
+            int pred = sbs_argmax(o + (size_t)i * net->n_out, net->n_out), y = test->y[first + i];
+            correct += pred == y;
+            if (out->conf && y < net->n_out) out->conf[y * net->n_out + pred]++; /* --png */
+        }
         sbs_progress_line(&out->prog, false, "epoch %d  test %d/%d  accuracy %.2f%%", epoch,
                           first + b, n, 100.0 * correct / (first + b));
     }
@@ -311,6 +319,8 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                          "\"seed\": %llu}\n", st.epoch, st.opt.t, o->resume ? "true" : "false",
             (unsigned long long)o->seed);
     fflush(out.metrics);
+    /* TensorBoard event file beside metrics.jsonl (tfevents.h) */
+    if (!o->no_tensorboard && !(out.tb = sbs_tb_open(log_dir, e))) goto done;
 
     int n_train = ds.train.n, n_test = ds.test.n;
     if (o->limit_train > 0 && o->limit_train < n_train) n_train = (int)o->limit_train;
@@ -355,6 +365,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
      * of killing the process */
     signal(SIGXFSZ, SIG_IGN);
     bool stopped = false;
+    if (o->png_dir && acc) out.conf = xcalloc((size_t)net.n_out * net.n_out, sizeof *out.conf);
 
     for (; st.epoch < epoch_end && !stopped; st.epoch++) {
         int epoch = st.epoch;
@@ -468,6 +479,9 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                     jnum(nb[0], 100.0 * win_correct / win_seen, acc), st.opt.lr,
                     st.ep_seen / el, el);
             fflush(out.metrics);
+            if (sbs_tb_update(out.tb, st.opt.t, win_loss / win_seen,
+                              100.0 * win_correct / win_seen, acc, st.opt.lr, e) != 0)
+                goto done;
             double eta = (double)(n_sub - sub - 1) * el / (sub + 1 - 0.0);
             sbs_progress_line(&out.prog, true,
                               "epoch %d  update %d  %d/%d  loss %.4f%s  %.1f img/s  ETA %.0fs",
@@ -510,6 +524,10 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                 acc ? "null" : jnum(nb[3], last_test, true), st.opt.lr,
                 (st.ep_seen + n_test) / secs, secs, t_data, t_fwd, t_bwd, t_upd, t_test);
         fflush(out.metrics);
+        if (sbs_tb_epoch(out.tb, &net, epoch, train_loss, train_acc, last_test, acc, st.opt.lr,
+                         e) != 0 ||
+            (o->png_dir && sbs_png_epoch(o->png_dir, &net, epoch, out.conf, e) != 0))
+            goto done;
         if (acc)
             say(&out, "epoch %d: loss %.5f, train %.2f %%, test %.2f %% (error %.2f %%), lr %.3g%s, "
                       "%.0f s (data %.0f, forward %.0f, backward %.0f, update %.0f, test %.0f)",
@@ -553,6 +571,8 @@ done:
         fprintf(out.log, "error: %s\n", e->msg);
     if (out.log) fclose(out.log);
     if (out.metrics) fclose(out.metrics);
+    sbs_tb_close(out.tb, NULL);
+    free(out.conf);
     free(order);
     sbs_grad_free(&ts);
     sbs_net_free(&net);
