@@ -48,4 +48,8 @@ size_t sbs_mem_available(void);
 /* Number of online CPU cores (>= 1). */
 int sbs_num_cores(void);
 
+/* Create a folder and its missing parents (mkdir -p); an existing folder is fine. One line in
+ * e names the folder that could not be made. */
+int sbs_mkdir_p(const char *path, sbs_err *e);
+
 #endif

@@ -59,7 +59,7 @@ int sbs_png_mosaic(const char *path, const sbs_png_kernels *k, const float *w, s
 int sbs_png_confusion(const char *path, const long *conf, int nc, sbs_err *e);
 
 /* Every layer of net with learned weights (SbS, SbS LOCAL, NNMF, CONV2D, APPROX CONV2D):
- * dir/weights_L{l}{suffix}.png (dir is created if missing; its parent must exist). */
+ * dir/weights_L{l}{suffix}.png (dir and its parents are created if missing). */
 int sbs_png_net_weights(const char *dir, const struct sbs_net *net, const char *suffix,
                         sbs_err *e);
 /* The trainer's pictures after epoch `epoch`: weights_L{l}_S{epoch}.png and, when conf is

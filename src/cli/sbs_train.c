@@ -2,12 +2,10 @@
 #include "sbs/cli.h"
 #include "sbs/train.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void usage(FILE *f)
 {
@@ -132,9 +130,8 @@ int main(int argc, char **argv)
     o.limit_train = lt;
     o.limit_test = lte;
     /* --png: the folder is made now, not after the first epoch */
-    if (o.png_dir && mkdir(o.png_dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "sbs-train: --png %s: cannot create the folder: %s\n", o.png_dir,
-                strerror(errno));
+    if (o.png_dir && sbs_mkdir_p(o.png_dir, &e) != 0) {
+        fprintf(stderr, "sbs-train: --png %s: %s\n", o.png_dir, e.msg);
         return SBS_EXIT_USAGE;
     }
     int st = sbs_train_run(&cfg, &o, &e);

@@ -5,7 +5,6 @@
 #include "sbs/net.h"
 #include "sbs/npy.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <png.h>
@@ -13,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const uint8_t frame_rgb[3] = {SBS_PNG_FRAME_RGB};
 static const uint8_t gap_rgb[3] = {SBS_PNG_GAP_RGB};
@@ -239,8 +237,7 @@ int sbs_png_confusion(const char *path, const long *conf, int nc, sbs_err *e)
 
 int sbs_png_net_weights(const char *dir, const sbs_net *net, const char *suffix, sbs_err *e)
 {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return sbs_fail(e, "cannot create picture folder %s: %s", dir, strerror(errno));
+    if (sbs_mkdir_p(dir, e) != 0) return -1;
     for (int l = 0; l < net->n; l++) {
         const sbs_layer *L = &net->L[l];
         if (!L->file_weights) continue;

@@ -1,9 +1,13 @@
-/* common.c — error formatting, checked allocation, clock. */
+/* common.c — error formatting, checked allocation, clock, folders. */
 #include "sbs/common.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,4 +89,24 @@ size_t sbs_mem_available(void)
     if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < avail)
         avail = (size_t)rl.rlim_cur;
     return avail;
+}
+
+int sbs_mkdir_p(const char *path, sbs_err *e)
+{
+    char buf[PATH_MAX];
+    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
+        return sbs_fail(e, "folder name too long: %s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return sbs_fail(e, "cannot create folder %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return sbs_fail(e, "cannot create folder %s: %s", buf, strerror(errno));
+    struct stat st;
+    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+        return sbs_fail(e, "%s exists and is not a folder", buf);
+    return 0;
 }

@@ -92,10 +92,15 @@ check "sbs-eval --png: exit 0, weights_L0/L2 and confusion.png" \
     '[ $rc -eq 0 ] && [ "$(png_size "$T/evpng/weights_L0.png")" = 205x205 ] &&
      [ "$(png_size "$T/evpng/weights_L2.png")" = 827x621 ] &&
      [ "$(png_size "$T/evpng/confusion.png")" = 331x331 ] && [ "$(ls "$T/evpng" | wc -l)" -eq 3 ]'
-out=$("$TRAIN" "$CFG" --data "$T/data" --out "$T/c" --png "$T/no/such" 2>&1); rc=$?
-check "sbs-train --png into a missing parent folder: exit 2 at once, naming it" \
-    '[ $rc -eq 2 ] && grep -q -- "--png $T/no/such" <<<"$out" && [ ! -e "$T/c" ]'
-out=$("$EVAL" "$CFG" --data "$T/data" --weights "$T/b" --limit 48 --png "$T/no/such" 2>&1); rc=$?
-check "sbs-eval --png into a missing parent folder: exit 1 naming it" \
-    '[ $rc -eq 1 ] && grep -q "$T/no/such" <<<"$out"'
+out=$("$TRAIN" "$CFG" --data "$T/data" --out "$T/c" --png "$T/a.out/png" 2>&1); rc=$?
+check "sbs-train --png below a file: exit 2 at once, naming the folder" \
+    '[ $rc -eq 2 ] && grep -q -- "--png $T/a.out/png: cannot create folder" <<<"$out" &&
+     [ ! -e "$T/c" ]'
+out=$("$EVAL" "$CFG" --data "$T/data" --weights "$T/b" --limit 48 --png "$T/a.out/p" 2>&1); rc=$?
+check "sbs-eval --png below a file: exit 1 naming the folder" \
+    '[ $rc -eq 1 ] && grep -q "cannot create folder $T/a.out/p" <<<"$out"'
+"$EVAL" "$CFG" --data "$T/data" --weights "$T/b" --limit 48 --png "$T/new/deep/p" > /dev/null
+rc=$?
+check "sbs-eval --png makes missing parent folders" \
+    '[ $rc -eq 0 ] && [ -s "$T/new/deep/p/weights_L0.png" ]'
 exit $fail
