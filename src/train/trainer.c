@@ -33,25 +33,6 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-static int mkdir_p(const char *path, sbs_err *e)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return sbs_fail(e, "cannot create folder %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return sbs_fail(e, "cannot create folder %s: %s", buf, strerror(errno));
-    struct stat st;
-    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-        return sbs_fail(e, "%s exists and is not a folder", buf);
-    return 0;
-}
-
 /* Remove temporary files a killed run left behind (NAME.tmp.PID of a process that is gone);
  * the files they were meant to replace are intact, as writes are atomic. */
 static void remove_stale_temps(const char *dir)
@@ -271,7 +252,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                  ds.train.h, ds.train.w, cfg->data_mode, ic, ih, iw);
         goto done;
     }
-    if (mkdir_p(out_dir, e) != 0) goto done;
+    if (sbs_mkdir_p(out_dir, e) != 0) goto done;
     remove_stale_temps(out_dir);
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/checkpoint.sbs", out_dir);
@@ -299,7 +280,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
 
     /* outputs: train.log and metrics.jsonl go to --out, else to log_path */
     const char *log_dir = o->out_dir ? o->out_dir : cfg->log_path;
-    if (mkdir_p(log_dir, e) != 0) goto done;
+    if (sbs_mkdir_p(log_dir, e) != 0) goto done;
     snprintf(path, sizeof path, "%s/train.log", log_dir);
     out.log = fopen(path, "a");
     if (!out.log) {

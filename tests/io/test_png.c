@@ -109,6 +109,33 @@ static int same_picture(const char *path, const uint8_t *want, int w, int h)
     return 0;
 }
 
+/* Draw the weights of the one-layer net (one-hot kernels: neuron n at window index hot[n])
+ * with sbs_png_net_weights and compare every pixel with the documented layout; frees net. */
+static int draw_and_compare(sbs_net *net, const char *suffix, const int *hot)
+{
+    const sbs_layer *L = &net->L[0];
+    int r = sbs_png_net_weights(tmpdir, net, suffix, NULL), w, h;
+    uint8_t *want = expected_one_hot(L->N, L->g.C, L->g.kx, L->g.ky,
+                                     auto_scale(L->g.kx, L->g.ky), hot, &w, &h);
+    char path[512];
+    snprintf(path, sizeof path, "%s/weights_L0%s.png", tmpdir, suffix);
+    if (r != 0) printf("    FAIL writing %s\n", path);
+    else r = same_picture(path, want, w, h);
+    free(want);
+    sbs_net_free(net);
+    return r;
+}
+
+/* A net of one layer of `kind`, C -> N with a kx x ky kernel on a C x kx x ky input (one
+ * output position), its weights all zero. */
+static int one_layer(sbs_config *cfg, sbs_net *net, int kind, int C, int N, int kx, int ky)
+{
+    sbs_test_layer ls[] = {{.kind = kind, .in = C, .out = N, .k = {kx, ky}}};
+    CHECK(sbs_test_net(cfg, net, ls, 1, N, C, kx, ky, 8, NULL) == 0, "plan");
+    memset(net->L[0].weight, 0, sbs_weight_floats(&net->L[0]) * sizeof(float));
+    return 0;
+}
+
 /* ------------------------------------------------------------------ cases */
 
 /* SbS (K, ldw) weights of a planned layer, one input channel: one tile per neuron */
@@ -117,25 +144,15 @@ static int test_sbs_one_hot(void)
     static sbs_config cfg;
     sbs_net net;
     enum { N = 5, KX = 3, KY = 2 };
-    sbs_test_layer ls[] = {{.kind = SBS_L_SBS, .in = 1, .out = N, .k = {KX, KY}}};
-    CHECK(sbs_test_net(&cfg, &net, ls, 1, N, 1, KX, KY, 8, NULL) == 0, "plan");
+    if (one_layer(&cfg, &net, SBS_L_SBS, 1, N, KX, KY) != 0) return 1;
     sbs_layer *L = &net.L[0];
     CHECK(L->sbs_w && L->g.K == KX * KY, "an SbS layer with K = %d", L->g.K);
     int hot[N];
-    memset(L->weight, 0, (size_t)L->g.K * L->ldw * sizeof(float));
     for (int n = 0; n < N; n++) {
         hot[n] = (4 * n + 1) % (KX * KY);
         L->weight[(size_t)hot[n] * L->ldw + n] = 1.0f;
     }
-    CHECK(sbs_png_net_weights(tmpdir, &net, "_t", NULL) == 0, "write");
-    int w, h;
-    uint8_t *want = expected_one_hot(N, 1, KX, KY, auto_scale(KX, KY), hot, &w, &h);
-    char path[512];
-    snprintf(path, sizeof path, "%s/weights_L0_t.png", tmpdir);
-    int r = same_picture(path, want, w, h);
-    free(want);
-    sbs_net_free(&net);
-    return r;
+    return draw_and_compare(&net, "_t", hot);
 }
 
 /* CONV2D (O, C, kx, ky) weights, four input channels: a 2 x 2 channel grid with gaps */
@@ -144,25 +161,15 @@ static int test_conv_channel_grid(void)
     static sbs_config cfg;
     sbs_net net;
     enum { N = 3, C = 4, KX = 2, KY = 3 };
-    sbs_test_layer ls[] = {{.kind = SBS_L_CONV2D, .in = C, .out = N, .k = {KX, KY}}};
-    CHECK(sbs_test_net(&cfg, &net, ls, 1, N, C, KX, KY, 8, NULL) == 0, "plan");
+    if (one_layer(&cfg, &net, SBS_L_CONV2D, C, N, KX, KY) != 0) return 1;
     sbs_layer *L = &net.L[0];
     CHECK(!L->sbs_w && L->n_w == (size_t)N * C * KX * KY, "a CONV2D layer");
     int K = C * KX * KY, hot[N];
-    memset(L->weight, 0, L->n_w * sizeof(float));
     for (int n = 0; n < N; n++) {
         hot[n] = (7 * n + 5) % K; /* different channels and places */
         L->weight[(size_t)n * K + hot[n]] = 0.5f;
     }
-    CHECK(sbs_png_net_weights(tmpdir, &net, "", NULL) == 0, "write");
-    int w, h;
-    uint8_t *want = expected_one_hot(N, C, KX, KY, auto_scale(KX, KY), hot, &w, &h);
-    char path[512];
-    snprintf(path, sizeof path, "%s/weights_L0.png", tmpdir);
-    int r = same_picture(path, want, w, h);
-    free(want);
-    sbs_net_free(&net);
-    return r;
+    return draw_and_compare(&net, "", hot);
 }
 
 /* three input channels: one RGB block per tile, channel c = colour component c */
@@ -171,10 +178,8 @@ static int test_rgb_tiles(void)
     static sbs_config cfg;
     sbs_net net;
     enum { N = 3, KX = 2, KY = 2 };
-    sbs_test_layer ls[] = {{.kind = SBS_L_SBS, .in = 3, .out = N, .k = {KX, KY}}};
-    CHECK(sbs_test_net(&cfg, &net, ls, 1, N, 3, KX, KY, 8, NULL) == 0, "plan");
+    if (one_layer(&cfg, &net, SBS_L_SBS, 3, N, KX, KY) != 0) return 1;
     sbs_layer *L = &net.L[0];
-    memset(L->weight, 0, (size_t)L->g.K * L->ldw * sizeof(float));
     /* neuron n: 1 in channel n at (u, v) = (1, 0) */
     for (int n = 0; n < N; n++) L->weight[(size_t)(n * KX * KY + 1 * KY + 0) * L->ldw + n] = 1.0f;
     CHECK(sbs_png_net_weights(tmpdir, &net, "_rgb", NULL) == 0, "write");
