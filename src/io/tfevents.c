@@ -27,23 +27,16 @@ struct sbs_tb {
 
 /* ---------------------------------------------------------------- CRC-32C */
 
-/* reflected CRC-32C, polynomial 0x82f63b78, one table (built on first use) */
-static uint32_t crc_table[256];
-static bool crc_ready;
-
+/* reflected CRC-32C, polynomial 0x82f63b78, bit by bit: no table to share between threads,
+ * and fast enough for records of at most a few kilobytes a few times per update */
 uint32_t sbs_crc32c(const void *data, size_t n)
 {
-    if (!crc_ready) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1u)));
-            crc_table[i] = c;
-        }
-        crc_ready = true;
-    }
     const unsigned char *p = data;
     uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) c = crc_table[(c ^ p[i]) & 0xffu] ^ (c >> 8);
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1u)));
+    }
     return c ^ 0xffffffffu;
 }
 
