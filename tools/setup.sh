@@ -5,8 +5,9 @@
 #   tools/setup.sh --no-install      only configure and build (packages already there)
 #
 # Installs: the compiler and build tools (build-essential, meson, ninja-build, pkg-config),
-# the libraries (OpenBLAS, jansson, libpng, zlib, libzip), python3 (the tests read .npz
-# files with its standard library) and Debian's Fashion-MNIST package
+# the libraries (OpenBLAS, jansson, libpng, zlib, libzip for .npz files, protobuf-c with its
+# compiler protoc-c for the TensorBoard event files), python3 and protoc (the tests read .npz
+# and event files back with them) and Debian's Fashion-MNIST package
 # (dataset-fashion-mnist, at /usr/share/datasets/fashion-mnist), the default data set of the
 # quick start. Then `meson setup build --buildtype=release` (or --reconfigure when build/
 # exists) and `ninja -C build`. Safe to run again. Run from anywhere: it works in the
@@ -14,7 +15,8 @@
 set -euo pipefail
 
 PACKAGES=(build-essential meson ninja-build pkg-config libopenblas-dev libjansson-dev
-          libpng-dev zlib1g-dev libzip-dev python3 dataset-fashion-mnist)
+          libpng-dev zlib1g-dev libzip-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
+          python3 dataset-fashion-mnist)
 
 usage() {
     cat <<EOF

@@ -48,8 +48,8 @@ size_t sbs_mem_available(void);
 /* Number of online CPU cores (>= 1). */
 int sbs_num_cores(void);
 
-/* mkdir -p: create path and its missing parents; an existing folder is fine. One line in e
- * naming the folder on failure. */
+/* Create a folder and its missing parents (mkdir -p); an existing folder is fine. One line in
+ * e names the folder that could not be made. */
 int sbs_mkdir_p(const char *path, sbs_err *e);
 
 #endif

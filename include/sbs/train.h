@@ -110,6 +110,8 @@ typedef struct {
     int epochs;               /* epochs to run this time; <= 0: up to epoch_id_max */
     long limit_train, limit_test; /* <= 0: all */
     bool resume;
+    bool no_tensorboard;      /* no TensorBoard event file (tfevents.h) */
+    const char *png_dir;      /* weight mosaics and confusion heat map per epoch; NULL: none */
     sbs_report_fn report;     /* NULL: silent */
     void *report_ctx;
     sbs_reducer *reducer;     /* NULL: one process */

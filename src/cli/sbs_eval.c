@@ -6,6 +6,7 @@
 #include "sbs/net.h"
 #include "sbs/noise.h"
 #include "sbs/noisy.h"
+#include "sbs/png_out.h"
 #include "sbs/train.h"
 
 #include <getopt.h>
@@ -34,6 +35,8 @@ static void usage(FILE *f)
         "  --device N         CUDA device index (default 0)\n"
         "  --set KEY=VALUE    override a config key (repeatable), e.g. --set epsilon_0=0.5\n"
         "  --confusion        print the confusion matrix\n"
+        "  --png DIR          write pictures to DIR: a mosaic of each layer's weights\n"
+        "                     (weights_L<l>.png) and the confusion matrix (confusion.png)\n"
         "  --json             print one JSON object with the results on stdout\n"
         "  --noise KIND:LEVELS  evaluate once per level with noise added to the test images\n"
         "                     (after the centre crop, clipped to [0, 1], keyed by --seed):\n"
@@ -51,7 +54,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     const char *network = NULL, *dataset = NULL, *weights = NULL, *data = NULL, *simd = "auto";
-    const char *noisy_dir = NULL, *backend = NULL;
+    const char *noisy_dir = NULL, *backend = NULL, *png_dir = NULL;
     sbs_noise noise = {0};
     long spikes = -1, limit = -1, batch = -1, threads = 0, seed = 1, device = 0;
     bool json = false, confusion = false, plan_only = false;
@@ -60,7 +63,7 @@ int main(int argc, char **argv)
     int n_sets = 0;
     sbs_err e = {{0}};
     enum { O_NET = 256, O_DS, O_W, O_DATA, O_SP, O_LIM, O_B, O_SEED, O_TH, O_SIMD, O_SET, O_CONF,
-           O_JSON, O_PLAN, O_VER, O_BE, O_DEV, O_NOISE, O_NOISY };
+           O_JSON, O_PLAN, O_VER, O_BE, O_DEV, O_NOISE, O_NOISY, O_PNG };
     static const struct option opts[] = {
         {"network", 1, 0, O_NET}, {"dataset", 1, 0, O_DS}, {"weights", 1, 0, O_W},
         {"data", 1, 0, O_DATA}, {"spikes", 1, 0, O_SP}, {"limit", 1, 0, O_LIM},
@@ -69,7 +72,7 @@ int main(int argc, char **argv)
         {"json", 0, 0, O_JSON}, {"plan", 0, 0, O_PLAN}, {"version", 0, 0, O_VER},
         {"backend", 1, 0, O_BE}, {"device", 1, 0, O_DEV},
         {"noise", 1, 0, O_NOISE}, {"noisy-dir", 1, 0, O_NOISY},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"png", 1, 0, O_PNG}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -93,6 +96,7 @@ int main(int argc, char **argv)
         case O_PLAN: plan_only = true; break;
         case O_NOISE: r = sbs_noise_parse(optarg, &noise, &e); break;
         case O_NOISY: noisy_dir = optarg; break;
+        case O_PNG: png_dir = optarg; break;
         case O_VER: printf("sbs-eval %s\n", SBS_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: return sbs_option_error("sbs-eval", c, argv);
@@ -131,6 +135,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "sbs-eval: %s\n", e.msg);
         sbs_net_free(&net);
         return SBS_EXIT_USAGE;
+    }
+    if (png_dir && sbs_png_net_weights(png_dir, &net, "", &e) != 0) {
+        fprintf(stderr, "sbs-eval: %s\n", e.msg);
+        sbs_net_free(&net);
+        return SBS_EXIT_FAILURE;
     }
     sbs_dataset ds;
     if (sbs_dataset_load(&ds, cfg.data_mode, data ? data : cfg.data_path, SBS_SPLIT_TEST, &e) != 0) {
@@ -259,6 +268,18 @@ int main(int argc, char **argv)
                 printf("%s%s loss %.5f per pattern (%d images), %.1f images/s, %s\n", what,
                        last->cfg->type, own_loss / n, n, n / secs, be->describe(be));
             continue;
+        }
+        if (png_dir) {
+            char pp[PATH_MAX + 96];
+            if (noise.n)
+                snprintf(pp, sizeof pp, "%s/confusion_%s_%g.png", png_dir,
+                         sbs_noise_name(noise.kind), level);
+            else
+                snprintf(pp, sizeof pp, "%s/confusion.png", png_dir);
+            if (sbs_png_confusion(pp, conf, nc, &e) != 0) {
+                fprintf(stderr, "sbs-eval: %s\n", e.msg);
+                status = SBS_EXIT_FAILURE;
+            }
         }
         if (confusion) {
             FILE *f = json ? stderr : stdout;

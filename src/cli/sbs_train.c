@@ -54,6 +54,10 @@ static void usage(FILE *f)
         "  --limit-train N    use the first N training images\n"
         "  --limit-test N     test on the first N test images\n"
         "  --metrics FILE     JSON lines, one per update and per epoch (default: OUT/metrics.jsonl)\n"
+        "  --no-tensorboard   no TensorBoard event file (default: events.out.tfevents.* beside\n"
+        "                     metrics.jsonl, for tensorboard --logdir)\n"
+        "  --png DIR          after every epoch, pictures in DIR: weight mosaics\n"
+        "                     weights_L<l>_S<epoch>.png, confusion matrix confusion_S<epoch>.png\n"
         "  --quiet            no log lines on stderr (errors still)\n"
         "  --dry-run          print the resolved network plan and exit\n"
         "  --version, --help\n"
@@ -74,7 +78,7 @@ int main(int argc, char **argv)
     int n_sets = 0;
     sbs_err e = {{0}};
     enum { O_NET = 256, O_DS, O_SET, O_EP, O_DATA, O_OUT, O_W, O_RES, O_SEED, O_TH, O_SIMD, O_LT,
-           O_LTE, O_MET, O_Q, O_DRY, O_VER, O_BE, O_DEV };
+           O_LTE, O_MET, O_Q, O_DRY, O_VER, O_BE, O_DEV, O_NOTB, O_PNG };
     static const struct option opts[] = {
         {"network", 1, 0, O_NET}, {"dataset", 1, 0, O_DS}, {"set", 1, 0, O_SET},
         {"epochs", 1, 0, O_EP}, {"data", 1, 0, O_DATA}, {"out", 1, 0, O_OUT},
@@ -82,7 +86,8 @@ int main(int argc, char **argv)
         {"threads", 1, 0, O_TH}, {"simd", 1, 0, O_SIMD}, {"limit-train", 1, 0, O_LT},
         {"limit-test", 1, 0, O_LTE}, {"metrics", 1, 0, O_MET}, {"quiet", 0, 0, O_Q},
         {"dry-run", 0, 0, O_DRY}, {"version", 0, 0, O_VER}, {"backend", 1, 0, O_BE},
-        {"device", 1, 0, O_DEV}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"device", 1, 0, O_DEV}, {"no-tensorboard", 0, 0, O_NOTB}, {"png", 1, 0, O_PNG},
+        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -106,6 +111,8 @@ int main(int argc, char **argv)
         case O_MET: o.metrics_path = optarg; break;
         case O_Q: term.quiet = true; break;
         case O_DRY: dry = true; break;
+        case O_NOTB: o.no_tensorboard = true; break;
+        case O_PNG: o.png_dir = optarg; break;
         case O_VER: printf("sbs-train %s\n", SBS_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: return sbs_option_error("sbs-train", c, argv);
@@ -158,6 +165,11 @@ int main(int argc, char **argv)
     sbs_progress_init(&term.prog);
     o.report = report;
     o.report_ctx = &term;
+    /* --png: the folder is made now, not after the first epoch */
+    if (o.png_dir && sbs_mkdir_p(o.png_dir, &e) != 0) {
+        fprintf(stderr, "sbs-train: --png %s: %s\n", o.png_dir, e.msg);
+        return SBS_EXIT_USAGE;
+    }
     int st = sbs_train_run(&cfg, &o, &e);
     sbs_progress_done(&term.prog);
     if (st != SBS_EXIT_OK && st != SBS_EXIT_INTERRUPTED) fprintf(stderr, "sbs-train: %s\n", e.msg);

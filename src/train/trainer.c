@@ -7,7 +7,9 @@
  * bitwise the same weights for any thread count and when resumed from its checkpoint. */
 #include "sbs/data.h"
 #include "sbs/noisy.h"
+#include "sbs/png_out.h"
 #include "sbs/rng.h"
+#include "sbs/tfevents.h"
 #include "sbs/threadpool.h"
 #include "sbs/train.h"
 
@@ -146,6 +148,8 @@ typedef struct {
     FILE *log, *metrics;
     sbs_report_fn report;
     void *ctx;
+    sbs_tb *tb;   /* TensorBoard event file (NULL: --no-tensorboard) */
+    long *conf;   /* --png: confusion matrix of the test pass (n_out x n_out), else NULL */
 } outputs;
 
 static void say(outputs *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -242,6 +246,7 @@ static double test_pass(sbs_exec *x, const sbs_split *test, int n, int crop, uin
     float *img = xaligned((size_t)B * sbs_act_floats(net, 0) * sizeof(float));
     float *pin = pics ? xaligned((size_t)B * sbs_act_floats(net, pics->layer) * sizeof(float))
                       : NULL;
+    if (out->conf) memset(out->conf, 0, (size_t)net->n_out * net->n_out * sizeof *out->conf);
     for (int first = 0; first < n; first += B) {
         if (g_stop) {
             *stopped = true;
@@ -268,8 +273,12 @@ static double test_pass(sbs_exec *x, const sbs_split *test, int n, int crop, uin
                      loss / (first + b));
             continue;
         }
-        for (int i = 0; i < b; i++)
-            correct += sbs_argmax(x->out + (size_t)i * net->n_out, net->n_out) == test->y[first + i];
+        for (int i = 0; i < b; i++) {
+            int pred = sbs_argmax(x->out + (size_t)i * net->n_out, net->n_out);
+            int y = test->y[first + i];
+            correct += pred == y;
+            if (out->conf && y < net->n_out) out->conf[y * net->n_out + pred]++; /* --png */
+        }
         progress(out, false, "epoch %d  test %d/%d  accuracy %.2f%%", epoch, first + b, n,
                  100.0 * correct / (first + b));
     }
@@ -454,6 +463,8 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         if (sbs_noisy_open(&pics, &net, log_dir, B, e) != 0) goto done;
         if (!pics.on) say(&out, "extract_noisy_pictures: the network has no SbS layer, no pictures");
     }
+    /* TensorBoard event file beside metrics.jsonl (tfevents.h) */
+    if (!o->no_tensorboard && !(out.tb = sbs_tb_open(log_dir, e))) goto done;
 
     int n_sub = (n_train + B - 1) / B;
     if (learn && n_sub < nbu) {
@@ -499,6 +510,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     double last_test = NAN, last_loss = NAN, run_t0 = sbs_now();
     int epochs_done = 0;
     bool stopped = g_stop != 0; /* a signal during the set-up: stop before any work */
+    if (o->png_dir && acc) out.conf = xcalloc((size_t)net.n_out * net.n_out, sizeof *out.conf);
 
     for (; st.epoch < epoch_end && !stopped; st.epoch++) {
         int epoch = st.epoch;
@@ -546,6 +558,9 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                              jnum(nb[0], 100.0 * w.correct / w.seen, acc), st.opt.lr,
                              st.ep_seen / el, el) != 0)
                 goto done;
+            if (sbs_tb_update(out.tb, st.opt.t, w.loss / w.seen, 100.0 * w.correct / w.seen,
+                              acc, st.opt.lr, e) != 0)
+                goto done;
             double eta = (double)(n_sub - st.next_sub) * el / st.next_sub;
             progress(&out, true, "epoch %d  update %d  %d/%d  loss %.4f%s  %.1f img/s  ETA %.0fs",
                      epoch, st.updates_in_epoch, st.next_sub, n_sub, st.ep_loss / st.ep_seen,
@@ -585,7 +600,10 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                 jnum(nb[1], last_test, acc), jnum(nb[2], 100.0 - last_test, acc),
                 acc ? "null" : jnum(nb[3], last_test, true), st.opt.lr,
                 (st.ep_seen + n_test) / secs, secs, tsum.t_data, tsum.t_fwd, tsum.t_bwd, t_upd,
-                t_test) != 0)
+                t_test) != 0 ||
+            sbs_tb_epoch(out.tb, &net, epoch, train_loss, train_acc, last_test, acc, st.opt.lr,
+                         e) != 0 ||
+            (o->png_dir && sbs_png_epoch(o->png_dir, &net, epoch, out.conf, e) != 0))
             goto done;
         if (acc)
             say(&out, "epoch %d: loss %.5f, train %.2f %%, test %.2f %% (error %.2f %%), lr %.3g%s, "
@@ -636,6 +654,8 @@ done:
     if (lock_fd >= 0) close(lock_fd);
     alarm(0);
     free(st.run_def);
+    sbs_tb_close(out.tb, NULL);
+    free(out.conf);
     free(order);
     sbs_noisy_close(&pics);
     sbs_exec_free(&ex);

@@ -1,4 +1,4 @@
-/* common.c — error formatting, checked allocation, clock, folder creation. */
+/* common.c — error formatting, checked allocation, clock, folders. */
 #include "sbs/common.h"
 
 #include <errno.h>
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -94,7 +95,8 @@ size_t sbs_mem_available(void)
 int sbs_mkdir_p(const char *path, sbs_err *e)
 {
     char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
+    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
+        return sbs_fail(e, "folder name too long: %s", path);
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/') continue;
         *p = 0;

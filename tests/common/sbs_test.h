@@ -8,6 +8,7 @@
 #define SBS_TEST_H
 
 #include "sbs/backend.h"
+#include "sbs/backend_cpu.h"
 #include "sbs/layer.h"
 #include "sbs/net.h"
 #include "sbs/rng.h"
@@ -100,10 +101,7 @@ enum { SBS_TEST_N_SIMD = 3 };
 static inline const char *sbs_test_simd(int i)
 {
     static const char *const names[SBS_TEST_N_SIMD] = {"scalar", "avx2", "avx512"};
-    sbs_backend *be = sbs_cpu_backend_create(1, names[i]);
-    bool ok = !strcmp(sbs_cpu_simd_name(be), names[i]);
-    be->destroy(be);
-    return ok ? names[i] : NULL;
+    return sbs_cpu_simd_supported(names[i]) ? names[i] : NULL;
 }
 
 /* ------------------------------------------------------------------ nets from layer specs */
@@ -180,117 +178,6 @@ static inline int sbs_test_net(sbs_config *cfg, sbs_net *net, const sbs_test_lay
 {
     sbs_test_config(cfg, ls, n, n_out, T);
     return sbs_test_plan(cfg, net, C, H, W, 3, err);
-}
-
-/* Bind net to a new th-thread CPU backend ("auto" SIMD) for batches of up to B images and,
- * when s is given, set up its trainer state; returns the backend. */
-static inline sbs_backend *sbs_test_bind(sbs_net *net, int th, int B, sbs_trainer_state *s)
-{
-    sbs_backend *be = sbs_cpu_backend_create(th, "auto");
-    sbs_net_bind(net, be, B);
-    if (s) sbs_grad_init(s, net);
-    return be;
-}
-
-/* Free what sbs_test_bind made and the net (the net before its backend). */
-static inline void sbs_test_free(sbs_net *net, sbs_backend *be, sbs_trainer_state *s)
-{
-    if (s) sbs_grad_free(s);
-    sbs_net_free(net);
-    be->destroy(be);
-}
-
-/* The loss (mode; coefficients 0.5 and 1) of net's output for x and labels y, spike key
- * {1, 0, 0}; dL/d(output) into g. */
-static inline double sbs_test_loss(sbs_net *net, const float *x, int B, const uint8_t *y,
-                                   int mode, float *g)
-{
-    sbs_spike_key key = {1, 0, 0};
-    sbs_net_forward(net, x, B, &key);
-    return sbs_loss(mode, 0.5f, 1.0f, sbs_net_output(net), y, B, net->n_out, g);
-}
-
-/* One batch (B images x, labels y) forward with key and backward through net on a th-thread
- * backend; the loss is the last layer's own (RECONSTRUCTION), else the mixed loss. Returns
- * the weight gradients of every layer that has them, one after another, in a new buffer of
- * *n floats, and frees the net. */
-static inline float *sbs_test_weight_grads(sbs_net *net, int th, const float *x,
-                                           const uint8_t *y, int B, const sbs_spike_key *key,
-                                           size_t *n)
-{
-    sbs_trainer_state s;
-    sbs_backend *be = sbs_test_bind(net, th, B, &s);
-    sbs_net_forward(net, x, B, key);
-    sbs_layer *last = &net->L[net->n - 1];
-    s.labels = y;
-    if (last->ops->loss)
-        last->ops->loss(&s, last, B);
-    else
-        sbs_loss(0, 0.5f, 1.0f, sbs_net_output(net), y, B, net->n_out, s.gact[net->n]);
-    sbs_net_backward(&s, B);
-    size_t total = 0;
-    for (int l = 0; l < net->n; l++)
-        if (s.G[l].gW) total += sbs_weight_floats(&net->L[l]);
-    float *g = malloc(total * sizeof *g), *at = g;
-    for (int l = 0; l < net->n; l++)
-        if (s.G[l].gW) {
-            memcpy(at, s.G[l].gW, sbs_weight_floats(&net->L[l]) * sizeof *g);
-            at += sbs_weight_floats(&net->L[l]);
-        }
-    *n = total;
-    sbs_test_free(net, be, &s);
-    return g;
-}
-
-/* The weight gradients of one batch (x, labels y; spike key {5, 0, 0}) are bitwise the same
- * with 1, 2 and 3 threads; make_net plans the net afresh for each run. */
-static inline int sbs_test_grads_thread_invariant(int (*make_net)(sbs_config *, sbs_net *),
-                                                  const float *x, const uint8_t *y, int B)
-{
-    static sbs_config cfg;
-    sbs_spike_key key = {5, 0, 0};
-    float *ref = NULL;
-    size_t nref = 0;
-    for (int th = 1; th <= 3; th++) {
-        sbs_net net;
-        CHECK(make_net(&cfg, &net) == 0, "plan");
-        size_t n;
-        float *g = sbs_test_weight_grads(&net, th, x, y, B, &key, &n);
-        if (!ref) {
-            ref = g;
-            nref = n;
-            continue;
-        }
-        bool same = n == nref && !memcmp(ref, g, n * sizeof *g);
-        free(g);
-        CHECK(same, "weight gradients differ with %d threads", th);
-    }
-    free(ref);
-    return 0;
-}
-
-/* dL/dv by central differences with step h, L the loss of sbs_test_loss(net, x, B, y, mode);
- * v is a weight, bias or input of the net (restored afterwards); g: scratch for dL/d(output). */
-static inline double sbs_test_fd(sbs_net *net, const float *x, int B, const uint8_t *y, int mode,
-                                 float *v, double h, float *g)
-{
-    float keep = *v;
-    *v = keep + (float)h;
-    double lp = sbs_test_loss(net, x, B, y, mode, g);
-    *v = keep - (float)h;
-    double lm = sbs_test_loss(net, x, B, y, mode, g);
-    *v = keep;
-    return (lp - lm) / (2 * h);
-}
-
-/* h = the SbS layer forward (a) of a CPU backend with th threads at SIMD level simd */
-static inline void sbs_test_backend_forward(const char *simd, int th, const sbs_layer_args *a,
-                                            const float *x, int B, const sbs_spike_key *key,
-                                            float *h)
-{
-    sbs_backend *be = sbs_cpu_backend_create(th, simd);
-    be->sbs_forward(be, a, x, B, key, h);
-    be->destroy(be);
 }
 
 /* ------------------------------------------------------------------ gradients vs an oracle */
