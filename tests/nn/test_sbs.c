@@ -9,6 +9,11 @@
 
 static int test_dynamics_vs_oracle(void)
 {
+    printf("    SIMD levels:");
+    for (int s = 0; s < SBS_TEST_N_SIMD; s++)
+        printf(" %s%s", sbs_cpu_simd_levels[SBS_TEST_N_SIMD - 1 - s],
+               sbs_test_simd(s) ? "" : " (skipped: this CPU lacks it)");
+    printf("\n");
     sbs_stream st;
     sbs_stream_init(&st, 7, SBS_RNG_INIT, 1, 0);
     const int Ns[] = {3, 10, 16, 17, 32, 64, 96};
