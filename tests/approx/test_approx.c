@@ -323,8 +323,9 @@ static void test_specials(void)
 /* exactness: F >= 24 without truncation is bitwise the IEEE product */
 static void test_exact(void)
 {
-    const int C[][3] = {{24, 0, 0}, {24, 1, 0}, {24, 0, 9}, {-1, 1, -1},
-                        {0, 0, 0},  {30, 1, 12}, {32, 0, 0}, {99, 1, 0}};
+    const int C[][3] = {{24, 0, 0}, {24, 1, 0}, {24, 0, 9}, {-1, 1, -1}, {0, 0, 0},
+                        {30, 1, 12}, {30, 1, 1}, {32, 1, 16}, {25, 1, 2}, {32, 0, 0},
+                        {99, 1, 0}};
     const long N = 1000000;
     for (size_t ci = 0; ci < sizeof C / sizeof C[0]; ci++) {
         case_begin();

@@ -1,12 +1,19 @@
-/* test_sbs.c — the SbS engine against its oracle and against naive loops:
- * fast dynamics (every SIMD level this CPU has) vs the double-precision oracle given identical
- * spikes; the vectorised sampler bitwise vs the portable one; sampler frequencies vs the
- * distribution (chi-square, fixed seed); layer forward vs oracle on odd geometries; patch
- * order; conv/pooling vs naive loops; thread-count and batch-size invariance (bitwise). */
+/* test_sbs.c — the SbS maths against its oracle, beside the backend harness
+ * (tests/backend/test_backend_ops.c, which checks every layer kind's forward on every backend):
+ * the fast dynamics of every SIMD level this CPU has vs the double-precision oracle given
+ * identical spikes; the vectorised sampler bitwise vs the portable one; sampler frequencies vs
+ * the distribution (chi-square, fixed seed); patch order and padding; full-layer spike routing
+ * vs a scan of every window (each position gets exactly its in-window spikes in draw order, and
+ * a padded slot is never a target). */
 #include "sbs_test.h"
 
 static int test_dynamics_vs_oracle(void)
 {
+    printf("    SIMD levels:");
+    for (int s = 0; s < SBS_TEST_N_SIMD; s++)
+        printf(" %s%s", sbs_cpu_simd_levels[SBS_TEST_N_SIMD - 1 - s],
+               sbs_test_simd(s) ? "" : " (skipped: this CPU lacks it)");
+    printf("\n");
     sbs_stream st;
     sbs_stream_init(&st, 7, SBS_RNG_INIT, 1, 0);
     const int Ns[] = {3, 10, 16, 17, 32, 64, 96};
@@ -149,163 +156,74 @@ static int test_patch_order(void)
     return 0;
 }
 
-static int test_layer_vs_oracle(void)
+/* full-layer spike routing (spike_full_layer_input_distribution) against the window code */
+typedef struct { int C, H, W, kx, ky, sx, sy, dx, dy, px, py; } geo;
+
+static const geo geos[] = {
+    {1, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1},   /* padding 1 */
+    {2, 9, 7, 3, 2, 2, 1, 1, 2, 1, 0},   /* stride, dilation, padding on one axis */
+    {3, 6, 11, 2, 3, 1, 2, 2, 1, 2, 1},  /* large padding */
+    {1, 5, 5, 5, 5, 1, 1, 1, 1, 0, 0},   /* one position */
+    {2, 7, 6, 1, 1, 1, 1, 1, 1, 0, 0},   /* 1x1 windows */
+    {1, 10, 10, 4, 4, 3, 3, 1, 1, 2, 2}, /* stride 3: some pixels in no window */
+};
+
+static int test_route_subset(void)
 {
-    struct { int C, H, W, kx, ky, sx, sy, dx, dy, px, py, N, T, B; } cases[] = {
-        {1, 8, 8, 5, 5, 1, 1, 1, 1, 0, 0, 32, 200, 2},
-        {3, 9, 7, 3, 2, 2, 1, 1, 2, 1, 0, 10, 150, 3},
-        {2, 6, 11, 2, 3, 1, 2, 2, 1, 2, 1, 17, 99, 2},
-        {4, 5, 5, 5, 5, 1, 1, 1, 1, 0, 0, 96, 400, 5},
-        {5, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 3, 64, 9},
-    };
-    sbs_stream st;
-    sbs_stream_init(&st, 11, SBS_RNG_INIT, 3, 0);
-    for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
-        sbs_layer_args a = {0};
-        CHECK(sbs_geom_init(&a.g, cases[ci].C, cases[ci].H, cases[ci].W, cases[ci].kx, cases[ci].ky,
-                            cases[ci].sx, cases[ci].sy, cases[ci].dx, cases[ci].dy, cases[ci].px,
-                            cases[ci].py) == 0, "case %zu geometry", ci);
-        int B = cases[ci].B, N = cases[ci].N;
-        a.N = N;
-        a.ldw = sbs_pad_n(N);
-        a.T = cases[ci].T;
-        a.layer = (int)ci;
-        a.forgetting_offset = ci == 2 ? 0.5f : -1.0f;
-        float *W = sbs_test_rand_weights(&st, a.g.K, N, a.ldw);
-        a.W = W;
-        float *eps = malloc((size_t)a.T * sizeof *eps);
-        sbs_eps_table(1.0f, -1, 25.0f, a.T, eps);
-        a.eps = eps;
-        size_t nx = (size_t)B * a.g.C * a.g.H * a.g.W, nh = (size_t)B * N * a.g.X * a.g.Y;
-        float *x = malloc(nx * sizeof *x), *h1 = malloc(nh * 4), *h2 = malloc(nh * 4);
-        sbs_test_fill_from(&st, x, nx, 0.0f, 1.0f);
-        for (size_t i = 0; i < nx; i += 5) x[i] = 0.0f;
-        sbs_spike_key key = {.seed = 99, .pass = 3, .first_sample = 40};
-        sbs_ref_forward(&a, x, B, &key, h1);
-        for (int s = 0; s < SBS_TEST_N_SIMD; s++) {
-            const char *simd = sbs_test_simd(s);
-            if (!simd) continue;
-            for (int th = 1; th <= 3; th++) {
-                sbs_test_backend_forward(simd, th, &a, x, B, &key, h2);
-                double worst = 0;
-                for (size_t i = 0; i < nh; i++) worst = fmax(worst, fabs((double)h1[i] - h2[i]));
-                CHECK(worst < 2e-5, "case %zu %s threads %d: max diff %g", ci, simd, th, worst);
+    for (size_t gi = 0; gi < sizeof geos / sizeof *geos; gi++) {
+        const geo *q = &geos[gi];
+        sbs_geom g;
+        CHECK(sbs_geom_init(&g, q->C, q->H, q->W, q->kx, q->ky, q->sx, q->sy, q->dx, q->dy, q->px,
+                            q->py) == 0, "geometry %zu", gi);
+        int CHW = g.C * g.H * g.W, XY = g.X * g.Y, T = 300;
+        /* pixel ids (+1; 0 marks a padded slot) gathered through the ordinary window code */
+        float *ids = malloc((size_t)CHW * 4), *win = malloc((size_t)g.K * 4);
+        for (int i = 0; i < CHW; i++) ids[i] = (float)(i + 1);
+        int32_t *spk = malloc((size_t)T * 4), *start = malloc((size_t)(XY + 1) * 4);
+        int32_t *list = malloc((size_t)T * g.kx * g.ky * 4), *want = malloc((size_t)T * 4);
+        sbs_stream st;
+        sbs_stream_init(&st, 5, SBS_RNG_INIT, (uint32_t)gi, 2);
+        for (int t = 0; t < T; t++) spk[t] = (int32_t)sbs_stream_below(&st, (uint32_t)CHW);
+        spk[0] = 0; /* pixel 0: the reference routed it to every padded slot as well */
+        int32_t *tab = malloc(sbs_full_layer_route_tab(&g) * 4);
+        sbs_full_layer_route(&g, spk, T, start, list, tab);
+        free(tab);
+        CHECK(start[0] == 0, "start[0] %d", start[0]);
+        long total = 0, pix0 = 0;
+        for (int m = 0; m < XY; m++) {
+            sbs_patch_gather(&g, ids, m / g.Y, m % g.Y, win);
+            int nw = 0;
+            for (int t = 0; t < T; t++)
+                for (int i = 0; i < g.K; i++)
+                    if (win[i] == (float)(spk[t] + 1)) want[nw++] = i;
+            int got = start[m + 1] - start[m];
+            CHECK(got == nw, "geometry %zu position %d: %d spikes routed, %d in its window", gi,
+                  m, got, nw);
+            for (int k = 0; k < nw; k++) {
+                int i = list[start[m] + k];
+                CHECK(i == want[k], "geometry %zu position %d spike %d: slot %d, expected %d", gi,
+                      m, k, i, want[k]);
+                CHECK(win[i] != 0.0f, "geometry %zu position %d: padded slot %d is a target", gi,
+                      m, i);
             }
+            for (int i = 0; i < g.K; i++) pix0 += win[i] == 1.0f;
+            total += nw;
         }
-        free(W); free(eps); free(x); free(h1); free(h2);
-    }
-    return 0;
-}
-
-static int test_conv_pool_naive(void)
-{
-    sbs_stream st;
-    sbs_stream_init(&st, 13, SBS_RNG_INIT, 4, 0);
-    sbs_geom g;
-    CHECK(sbs_geom_init(&g, 3, 9, 8, 3, 2, 2, 1, 1, 2, 1, 1) == 0, "geometry");
-    int O = 5;
-    float x[3 * 9 * 8], W[5 * 3 * 3 * 2], bias[5];
-    sbs_test_fill_from(&st, x, sizeof x / 4, -1, 1);
-    sbs_test_fill_from(&st, W, sizeof W / 4, -1, 1);
-    sbs_test_fill_from(&st, bias, 5, -1, 1);
-    float *y = malloc((size_t)O * g.X * g.Y * 4), *cols = malloc((size_t)g.K * g.X * g.Y * 4);
-    sbs_conv2d_forward_img(&g, O, W, bias, x, y, cols);
-    for (int o = 0; o < O; o++)
-        for (int ox = 0; ox < g.X; ox++)
-            for (int oy = 0; oy < g.Y; oy++) {
-                double s = bias[o];
-                for (int c = 0; c < 3; c++)
-                    for (int u = 0; u < 3; u++)
-                        for (int v = 0; v < 2; v++) {
-                            int r = ox * 2 - 1 + u * 1, q = oy * 1 - 1 + v * 2;
-                            if (r < 0 || r >= 9 || q < 0 || q >= 8) continue;
-                            s += (double)W[((o * 3 + c) * 3 + u) * 2 + v] * x[(c * 9 + r) * 8 + q];
-                        }
-                float got = y[(o * g.X + ox) * g.Y + oy];
-                CHECK(fabs(got - s) < 1e-5, "conv o%d (%d,%d): %g vs %g", o, ox, oy, got, s);
+        CHECK(start[XY] == total, "end %d vs %ld", start[XY], total);
+        /* pixel 0 went exactly to the windows that hold it */
+        long got0 = 0;
+        for (int m = 0; m < XY; m++)
+            for (int k = start[m]; k < start[m + 1]; k++) {
+                sbs_patch_gather(&g, ids, m / g.Y, m % g.Y, win);
+                got0 += win[list[k]] == 1.0f;
             }
-    /* pooling 2x2 stride 2 with padding 1 */
-    sbs_geom pg;
-    CHECK(sbs_geom_init(&pg, 3, 9, 8, 2, 2, 2, 2, 1, 1, 1, 1) == 0, "pool geometry");
-    float *py = malloc((size_t)3 * pg.X * pg.Y * 4);
-    for (int is_max = 0; is_max < 2; is_max++) {
-        sbs_pool_forward_img(&pg, is_max, x, py);
-        for (int c = 0; c < 3; c++)
-            for (int ox = 0; ox < pg.X; ox++)
-                for (int oy = 0; oy < pg.Y; oy++) {
-                    double acc = is_max ? -1e30 : 0;
-                    for (int u = 0; u < 2; u++)
-                        for (int v = 0; v < 2; v++) {
-                            int r = ox * 2 - 1 + u, q = oy * 2 - 1 + v;
-                            if (r < 0 || r >= 9 || q < 0 || q >= 8) continue;
-                            double val = x[(c * 9 + r) * 8 + q];
-                            acc = is_max ? fmax(acc, val) : acc + val;
-                        }
-                    if (!is_max) acc /= 4;
-                    float got = py[(c * pg.X + ox) * pg.Y + oy];
-                    CHECK(fabs(got - acc) < 1e-6, "%s pool c%d (%d,%d)", is_max ? "max" : "avg", c, ox, oy);
-                }
+        long n0 = 0;
+        for (int t = 0; t < T; t++) n0 += spk[t] == 0;
+        CHECK(got0 == n0 * pix0, "geometry %zu: pixel 0 reached %ld slots, expected %ld", gi, got0,
+              n0 * pix0);
+        free(ids); free(win); free(spk); free(start); free(list); free(want);
     }
-    free(y); free(cols); free(py);
-    return 0;
-}
-
-/* a small net: SbS 5x5 -> avg pool -> SbS 3x3 -> SbS 1x1 (10 classes) on 1x14x14 */
-static int small_net(sbs_config *cfg, sbs_net *net)
-{
-    static const sbs_test_layer ls[] = {{.kind = SBS_L_SBS, .in = 1, .out = 12, .k = {5, 5}},
-                                        {.kind = SBS_L_AVERAGE_POOLING, .in = 12, .out = 12,
-                                         .k = {2, 2}, .s = {2, 2}},
-                                        {.kind = SBS_L_SBS, .in = 12, .out = 16, .k = {5, 5}},
-                                        {.kind = SBS_L_SBS, .in = 16, .out = 10, .k = {1, 1}}};
-    sbs_test_config(cfg, ls, 4, 10, 300);
-    cfg->learn.weight_noise_range[1] = 1.1f;
-    return sbs_test_plan(cfg, net, 1, 14, 14, 5, NULL);
-}
-
-static int test_invariance(void)
-{
-    static sbs_config cfg;
-    sbs_net net;
-    CHECK(small_net(&cfg, &net) == 0, "plan");
-    const int B = 11;
-    size_t img = 14 * 14;
-    float *x = malloc(B * img * 4);
-    sbs_stream st;
-    sbs_stream_init(&st, 17, SBS_RNG_INIT, 5, 0);
-    sbs_test_fill_from(&st, x, B * img, 0, 1);
-    float *ref = malloc((size_t)B * 10 * 4);
-    for (int th = 1; th <= 3; th++) {
-        sbs_backend *be = sbs_test_bind(&net, th, B, NULL);
-        /* whole batch */
-        sbs_spike_key key = {.seed = 3, .pass = 1, .first_sample = 100};
-        sbs_net_forward(&net, x, B, &key);
-        float *out = malloc((size_t)B * 10 * 4);
-        memcpy(out, sbs_net_output(&net), (size_t)B * 10 * 4);
-        if (th == 1) memcpy(ref, out, (size_t)B * 10 * 4);
-        CHECK(!memcmp(ref, out, (size_t)B * 10 * 4), "threads %d differ from 1 thread", th);
-        /* split into batches of 1, 4 and the rest */
-        int splits[3] = {1, 4, B - 5};
-        int first = 0;
-        for (int sidx = 0; sidx < 3; sidx++) {
-            sbs_spike_key k2 = {.seed = 3, .pass = 1, .first_sample = 100 + (uint32_t)first};
-            sbs_net_forward(&net, x + first * img, splits[sidx], &k2);
-            CHECK(!memcmp(sbs_net_output(&net), ref + first * 10, (size_t)splits[sidx] * 40),
-                  "batch split at %d (threads %d) differs", first, th);
-            first += splits[sidx];
-        }
-        /* another seed gives other outputs */
-        sbs_spike_key k3 = {.seed = 4, .pass = 1, .first_sample = 100};
-        sbs_net_forward(&net, x, B, &k3);
-        CHECK(memcmp(sbs_net_output(&net), ref, (size_t)B * 40) != 0, "seed has no effect");
-        free(out);
-        sbs_net_free(&net);
-        CHECK(small_net(&cfg, &net) == 0, "plan");
-        be->destroy(be);
-    }
-    sbs_net_free(&net);
-    free(x);
-    free(ref);
+    printf("    %zu geometries, including padding, stride, dilation\n", sizeof geos / sizeof *geos);
     return 0;
 }
 
@@ -316,9 +234,8 @@ int main(void)
         {"vectorised sampler == portable sampler", test_sampler_simd_equal},
         {"sampler frequencies (chi-square)", test_sampler_frequencies},
         {"patch order and padding (SPEC 1.1)", test_patch_order},
-        {"layer forward vs oracle, odd geometries, threads", test_layer_vs_oracle},
-        {"conv2d and pooling vs naive loops", test_conv_pool_naive},
-        {"thread-count and batch-split invariance (bitwise)", test_invariance},
+        {"full-layer routing: each position gets exactly its in-window spikes, never padding",
+         test_route_subset},
     };
     return SBS_TEST_RUN(cases);
 }
