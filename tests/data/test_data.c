@@ -4,7 +4,11 @@
 #include "sbs/data.h"
 #include "sbs/npy.h"
 
+#include <errno.h>
+#include <grp.h>
 #include <math.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <zlib.h>
 
 static char tmp_root[4096];
@@ -337,6 +341,117 @@ static int t_mnist_errors(void)
     EXPECT_LOAD_ERROR("MNIST", "/nonexistent/sbs-data", SBS_SPLIT_TRAIN, "/nonexistent/sbs-data",
                       "No such file");
     EXPECT_LOAD_ERROR("SVHN", dir, SBS_SPLIT_TRAIN, "unknown data_mode 'SVHN'");
+    rm_rf(dir);
+    return PASS;
+}
+
+/* ---------------------------------------------------------------- special files (issue 13) */
+
+/* A symlink loop is reported as one (not "missing"), a FIFO is refused without blocking. */
+static int t_mnist_special_files(void)
+{
+    char dir[4200], p[4400];
+    fresh_dir(dir, sizeof dir, "mnist-loop");
+    write_mnist(dir, 3, 2, false);
+    snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte", dir);
+    unlink(p);
+    CHECK(symlink("t10k-images-idx3-ubyte", p) == 0, "symlink: %s", strerror(errno));
+    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TEST, "cannot open", "t10k-images-idx3-ubyte",
+                      strerror(ELOOP));
+
+    char loop[4400];
+    snprintf(loop, sizeof loop, "%s/loop", tmp_root);
+    unlink(loop);
+    CHECK(symlink("loop", loop) == 0, "symlink: %s", strerror(errno));
+    EXPECT_LOAD_ERROR("MNIST", loop, SBS_SPLIT_TEST, "data folder", "loop", strerror(ELOOP));
+    unlink(loop);
+
+    fresh_dir(dir, sizeof dir, "mnist-fifo");
+    write_mnist(dir, 3, 2, false);
+    snprintf(p, sizeof p, "%s/t10k-labels-idx1-ubyte", dir);
+    unlink(p);
+    CHECK(mkfifo(p, 0600) == 0, "mkfifo: %s", strerror(errno));
+    alarm(20); /* a blocking open would hang here */
+    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TEST, "t10k-labels-idx1-ubyte",
+                      "not a regular file (a FIFO)");
+    alarm(0);
+    rm_rf(dir);
+    return PASS;
+}
+
+/* A data folder that cannot be read is "Permission denied", not "no data found". Root reads
+ * anything: as root the load runs in a child that became nobody (skipped if it cannot). */
+static int t_mnist_unreadable_folder(void)
+{
+    char dir[4200];
+    fresh_dir(dir, sizeof dir, "mnist-noperm");
+    write_mnist(dir, 3, 2, false);
+    CHECK(chmod(tmp_root, 0755) == 0 && chmod(dir, 0) == 0, "chmod: %s", strerror(errno));
+    int fds[2];
+    CHECK(pipe(fds) == 0, "pipe");
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        close(fds[0]);
+        if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
+                               setuid(65534) != 0))
+            _exit(77);
+        sbs_dataset d;
+        sbs_err e = {{0}};
+        if (sbs_dataset_load(&d, "MNIST", dir, SBS_SPLIT_TEST, &e) == 0)
+            snprintf(e.msg, sizeof e.msg, "loaded");
+        ssize_t w = write(fds[1], e.msg, strlen(e.msg));
+        _exit(w < 0);
+    }
+    close(fds[1]);
+    char msg[1100] = "";
+    ssize_t n = read(fds[0], msg, sizeof msg - 1);
+    close(fds[0]);
+    msg[n > 0 ? n : 0] = 0;
+    int st;
+    waitpid(pid, &st, 0);
+    chmod(dir, 0755);
+    chmod(tmp_root, 0700);
+    rm_rf(dir);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+        SKIPF("running as root and cannot become nobody (uid 65534) to lose the permission");
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child failed");
+    CHECK(strstr(msg, "data folder") && strstr(msg, "mnist-noperm") &&
+              strstr(msg, strerror(EACCES)),
+          "message \"%s\" lacks the folder or \"%s\"", msg, strerror(EACCES));
+    printf("    (message: %s)\n", msg);
+    return PASS;
+}
+
+/* A .gz whose header says 12 labels but which inflates to 128 MiB is stopped at the header's
+ * size: the error says so and the process never holds the 128 MiB. */
+static int t_mnist_gz_bomb(void)
+{
+    char dir[4200], p[4400];
+    fresh_dir(dir, sizeof dir, "mnist-bomb");
+    write_mnist(dir, 3, 12, false);
+    snprintf(p, sizeof p, "%s/t10k-labels-idx1-ubyte", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/t10k-labels-idx1-ubyte.gz", dir);
+    gzFile g = gzopen(p, "wb1");
+    CHECK(g, "gzopen");
+    size_t len;
+    unsigned char *lab = idx_labels(12, &len);
+    CHECK(gzwrite(g, lab, (unsigned)len) == (int)len, "gzwrite");
+    free(lab);
+    enum { CHUNK = 1 << 20, CHUNKS = 128 };
+    unsigned char *zeros = calloc(1, CHUNK);
+    for (int i = 0; i < CHUNKS; i++) CHECK(gzwrite(g, zeros, CHUNK) == CHUNK, "gzwrite");
+    free(zeros);
+    CHECK(gzclose(g) == Z_OK, "gzclose");
+    struct rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TEST, "t10k-labels-idx1-ubyte.gz: extra data",
+                      "12 labels (20 bytes)", "inflates to more");
+    getrusage(RUSAGE_SELF, &after);
+    long grew_mib = (after.ru_maxrss - before.ru_maxrss) / 1024;
+    CHECK(grew_mib < CHUNKS / 2, "the peak memory grew by %ld MiB: the file was inflated",
+          grew_mib);
     rm_rf(dir);
     return PASS;
 }
@@ -830,6 +945,9 @@ int main(void)
         {"MNIST folder, gzip IDX", t_mnist_gz},
         {"MNIST folder, test split only", t_mnist_test_only_present},
         {"MNIST folder errors", t_mnist_errors},
+        {"MNIST folder: symlink loop, FIFO", t_mnist_special_files},
+        {"MNIST folder without permission", t_mnist_unreadable_folder},
+        {"MNIST .gz inflating past its header", t_mnist_gz_bomb},
         {"CIFAR-10 binary", t_cifar_bin},
         {"CIFAR-10 errors", t_cifar_errors},
         {"Storage.npy CIFAR (HWC -> CHW)", t_storage_npy_cifar},

@@ -536,6 +536,92 @@ static int t_read_file(void)
     return PASS;
 }
 
+/* Only regular files are read: a FIFO with no writer, a device, a socket are refused at once
+ * (a plain open() of the FIFO would block forever: run in a child with an alarm). */
+static int t_read_special(void)
+{
+    char fifo[4300];
+    snprintf(fifo, sizeof fifo, "%s/fifo.npy", tmp_root);
+    CHECK(mkfifo(fifo, 0600) == 0, "mkfifo: %s", strerror(errno));
+    int fds[2];
+    CHECK(pipe(fds) == 0, "pipe");
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        alarm(10);
+        sbs_npy a;
+        sbs_err e = {{0}};
+        int r = sbs_npy_read(fifo, &a, true, &e);
+        if (r == 0) snprintf(e.msg, sizeof e.msg, "success");
+        ssize_t w = write(fds[1], e.msg, strlen(e.msg));
+        _exit(w < 0);
+    }
+    close(fds[1]);
+    char msg[1100] = "";
+    ssize_t n = read(fds[0], msg, sizeof msg - 1);
+    close(fds[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    unlink(fifo);
+    CHECK(WIFEXITED(st), "reading a FIFO blocked (killed by signal %d)",
+          WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    msg[n > 0 ? n : 0] = 0;
+    CHECK(strstr(msg, "fifo.npy: not a regular file (a FIFO)"), "got %s", msg);
+
+    unsigned char *buf;
+    size_t len;
+    sbs_err e = {{0}};
+    int r = sbs_read_file("/dev/null", &buf, &len, &e);
+    if (r == 0) free(buf);
+    CHECK(r != 0 && strstr(e.msg, "cannot open /dev/null: not a regular file (a character device)"),
+          "got %s", r ? e.msg : "success");
+    return PASS;
+}
+
+/* sbs_read_file_max reads (inflates) no more than asked and says whether there is more. */
+static int t_read_file_max(void)
+{
+    char p[4300], pgz[4300];
+    snprintf(p, sizeof p, "%s/data.bin", tmp_root);
+    snprintf(pgz, sizeof pgz, "%s/data.bin.gz", tmp_root);
+    unsigned char data[5000];
+    for (size_t i = 0; i < sizeof data; i++) data[i] = (unsigned char)(i * 7);
+    CHECK(write_bytes(p, data, sizeof data) == 0, "setup");
+    gzFile g = gzopen(pgz, "wb");
+    CHECK(g && gzwrite(g, data, sizeof data) == (int)sizeof data && gzclose(g) == Z_OK, "gz");
+    const char *paths[2] = {p, pgz};
+    static const size_t maxes[] = {0, 1, 16, 4999, 5000, 5001, SIZE_MAX};
+    for (int k = 0; k < 2; k++)
+        for (size_t m = 0; m < sizeof maxes / sizeof maxes[0]; m++) {
+            unsigned char *buf = NULL;
+            size_t len = 0;
+            bool more = false;
+            sbs_err e = {{0}};
+            CHECK(sbs_read_file_max(paths[k], maxes[m], &buf, &len, &more, &e) == 0, "%s",
+                  e.msg);
+            size_t want = maxes[m] < sizeof data ? maxes[m] : sizeof data;
+            CHECK(len == want && more == (maxes[m] < sizeof data), "%s max %zu: len %zu more %d",
+                  paths[k], maxes[m], len, more);
+            CHECK(len == 0 || memcmp(buf, data, len) == 0, "%s: wrong bytes", paths[k]);
+            free(buf);
+        }
+    /* stopping early skips the checks of the rest; a whole read still makes them */
+    FILE *f = fopen(pgz, "ab");
+    CHECK(f && fwrite("xyz", 1, 3, f) == 3 && fclose(f) == 0, "append");
+    unsigned char *buf;
+    size_t len;
+    bool more;
+    sbs_err e = {{0}};
+    CHECK(sbs_read_file_max(pgz, 100, &buf, &len, &more, &e) == 0 && more, "%s", e.msg);
+    free(buf);
+    int r = sbs_read_file_max(pgz, 5000, &buf, &len, &more, &e);
+    if (r == 0) free(buf);
+    CHECK(r != 0 && strstr(e.msg, "garbage"), "got %s", r ? e.msg : "success");
+    unlink(p);
+    unlink(pgz);
+    return PASS;
+}
+
 /* ---------------------------------------------------------------- atomic writes */
 
 static int t_atomic_missing_dir(void)
@@ -690,6 +776,8 @@ int main(void)
         {"dtypes and byte orders", t_dtypes},
         {"fortran order", t_fortran_order},
         {"read file, gzip", t_read_file},
+        {"read file: FIFO, device", t_read_special},
+        {"read file: at most N bytes", t_read_file_max},
         {"atomic: missing folder", t_atomic_missing_dir},
         {"atomic: replace", t_atomic_replace},
         {"atomic: write error", t_atomic_write_error},
