@@ -1,6 +1,8 @@
 /* test_npy.c — .npy reading/writing, gzip reading, atomic writes, layer-file lookup. */
 #include "harness.h"
 
+#include "child.h"
+
 #include "sbs/npy.h"
 
 #include <errno.h>
@@ -536,36 +538,25 @@ static int t_read_file(void)
     return PASS;
 }
 
+static void read_npy_child(void *path, char *msg, size_t n)
+{
+    sbs_npy a;
+    sbs_err e = {{0}};
+    if (sbs_npy_read(path, &a, true, &e) == 0) snprintf(e.msg, sizeof e.msg, "success");
+    snprintf(msg, n, "%s", e.msg);
+}
+
 /* Only regular files are read: a FIFO with no writer, a device, a socket are refused at once
- * (a plain open() of the FIFO would block forever: run in a child with an alarm). */
+ * (a plain open() of the FIFO would block forever: it runs in a child with an alarm). */
 static int t_read_special(void)
 {
-    char fifo[4300];
+    char fifo[4300], msg[1100];
     snprintf(fifo, sizeof fifo, "%s/fifo.npy", tmp_root);
     CHECK(mkfifo(fifo, 0600) == 0, "mkfifo: %s", strerror(errno));
-    int fds[2];
-    CHECK(pipe(fds) == 0, "pipe");
-    pid_t pid = fork();
-    CHECK(pid >= 0, "fork");
-    if (pid == 0) {
-        alarm(10);
-        sbs_npy a;
-        sbs_err e = {{0}};
-        int r = sbs_npy_read(fifo, &a, true, &e);
-        if (r == 0) snprintf(e.msg, sizeof e.msg, "success");
-        ssize_t w = write(fds[1], e.msg, strlen(e.msg));
-        _exit(w < 0);
-    }
-    close(fds[1]);
-    char msg[1100] = "";
-    ssize_t n = read(fds[0], msg, sizeof msg - 1);
-    close(fds[0]);
-    int st;
-    waitpid(pid, &st, 0);
+    int st = sbs_run_in_child(read_npy_child, fifo, 10, msg, sizeof msg);
     unlink(fifo);
-    CHECK(WIFEXITED(st), "reading a FIFO blocked (killed by signal %d)",
-          WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    msg[n > 0 ? n : 0] = 0;
+    CHECK(st != -1 && WIFEXITED(st), "reading a FIFO blocked (killed by signal %d)",
+          st != -1 && WIFSIGNALED(st) ? WTERMSIG(st) : 0);
     CHECK(strstr(msg, "fifo.npy: not a regular file (a FIFO)"), "got %s", msg);
 
     unsigned char *buf;
