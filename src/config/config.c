@@ -12,7 +12,6 @@
 #include "jsonc.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
