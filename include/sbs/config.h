@@ -4,8 +4,9 @@
  *
  * The loader strips // comments (keeping line/column positions), rejects duplicate keys,
  * unknown keys (suggesting the nearest known key), wrong types and values out of range
- * (sizes bounded so that no product of them overflows; settings that would make the maths
- * divide by zero refused), and reports the file and key path in one line. Shape consistency
+ * (every size bounded, settings that would make the maths divide by zero refused), and
+ * reports the file and key path in one line. Products of sizes (a window C*kx*ky, a layer's
+ * weights) are the plan's to check, in size_t (sbs_mul_size, common.h). Shape consistency
  * between layers is checked later by the network plan (net.h), which knows the input size. */
 #ifndef SBS_CONFIG_H
 #define SBS_CONFIG_H
