@@ -132,12 +132,14 @@ static const char *const schedules[] = {"ReduceLROnPlateau", "None", NULL};
 #define STR(m) .off = C(m), .size = CSZ(m)
 #define PAIR(a, b) .off = L(a), .off2 = L(b)
 
-/* Bounds that keep every size computed from them far from overflow (issue 13): a window of
- * SBS_MAX_GEOM^2 positions of up to 1e6 channels, 1e7 spikes; epsilon_0 / reduction_cooldown
- * and forgetting_offset small enough that eps_t * (1 + fo) stays finite in float. */
+/* Bounds (issue 13): geometry <= SBS_MAX_GEOM, neurons <= 1e6, spikes <= 1e7, so that no
+ * single key makes an int wrap (products such as C*kx*ky are the plan's to check, in size_t;
+ * batch_size is bounded by the memory check); epsilon_0 / reduction_cooldown and
+ * forgetting_offset small enough that eps_t * (1 + fo) stays finite in float; no setting that
+ * divides by zero. */
 static const cfg_key keys[] = {
     /* obj, name, file, type, flags, min, max, default */
-    {NULL, "batch_size", F_DEF, V_INT, BOTH, 1, 1 << 20, 500, .off = C(batch_size)},
+    {NULL, "batch_size", F_DEF, V_INT, R_MIN, 1, 0, 500, .off = C(batch_size)},
     {NULL, "data_mode", F_DS, V_STR, 0, .sdef = "", .choices = data_modes, STR(data_mode)},
     {NULL, "data_path", F_DS, V_STR, 0, .sdef = "", STR(data_path)},
     {NULL, "epoch_id", F_DEF, V_INT, R_MIN, 0, 0, 0, .off = C(epoch_id)},

@@ -182,7 +182,6 @@ t cfg-stride-huge          2 'network.json|strides[1][0]|<= 1024|4096' "put cfg/
 t cfg-dilation-huge        2 'network.json|dilation[0][1]|<= 1024|100000' "put cfg/network.json '{$NET, \"forward_neuron_numbers\": [[1, 16], [16, 16], [16, 10]], \"forward_kernel_size\": [[5, 5], [4, 4], [5, 5]], \"dilation\": [[1, 100000]]}}'" "${EV[@]}"
 t cfg-output-neurons-huge  2 'network.json|number_of_output_neurons|<= 1000000' "put cfg/network.json '{\"network_structure\": {\"number_of_output_neurons\": 2000000, \"layer_type\": [\"SbS\", \"Average POOLING\", \"SbS\"], \"strides\": [[1, 1], [4, 4], [1, 1]], \"forward_neuron_numbers\": [[1, 16], [16, 16], [16, 10]], \"forward_kernel_size\": [[5, 5], [4, 4], [5, 5]]}}'" "${EV[@]}"
 t cfg-crop-huge            2 'crop_width_in_pixel|<= 1024|2147483647' 'put cfg/def.json "{\"augmentation\": {\"crop_width_in_pixel\": 2147483647}}"' "${TR[@]}"
-t cfg-batch-huge           2 'batch_size|<= 1048576'      ':' "${EV[@]}" --set batch_size=2000000000
 t cfg-layer-type-long      2 'network.json|layer_type[0]|too long' "put cfg/network.json '{\"network_structure\": {\"layer_type\": [\"SbS                                                                    \", \"Average POOLING\", \"SbS\"]}}'" "${TR[@]}"
 # settings that make the maths produce NaN
 t cfg-epsilon-negative     2 'def.json|epsilon_0|>= 0|-1' 'put cfg/def.json "{\"epsilon_0\": -1}"' "${EV[@]}"

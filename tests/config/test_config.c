@@ -788,8 +788,6 @@ static const tcase g_cases[] = {
     {"crop above the bound", NET2, NULL, "{'augmentation': {'crop_width_in_pixel': 2147483647}}",
      .expect = -1,
      .msg = {"%D: key 'augmentation.crop_width_in_pixel': must be <= 1024, found 2147483647"}},
-    {"batch_size above the bound of --batch", NET2, NULL, "{'batch_size': 1048577}", .expect = -1,
-     .msg = {"%D: key 'batch_size': must be <= 1048576, found 1048577"}},
     {"the_size above the bound", NET2, NULL, "{'image_statistics': {'the_size': [1, 70000]}}",
      .expect = -1, .msg = {"%D: key 'image_statistics.the_size[1]': must be <= 65536, found 70000"}},
     {"number_of_cpu_processes above the cap of --threads", NET2, NULL,
