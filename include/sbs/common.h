@@ -38,6 +38,30 @@ void *sbs_xrealloc_(void *p, size_t n, const char *file, int line);
 void *sbs_xaligned_(size_t n, const char *file, int line);
 #define xaligned(n) sbs_xaligned_((n), __FILE__, __LINE__)
 
+/* Overflow-checked size arithmetic for sizes computed from a config or a file header:
+ * *out = a * b (a + b), false (and *out untouched) if the result does not fit a size_t. */
+static inline bool sbs_mul_size(size_t a, size_t b, size_t *out)
+{
+    size_t r;
+    if (__builtin_mul_overflow(a, b, &r)) return false;
+    *out = r;
+    return true;
+}
+static inline bool sbs_add_size(size_t a, size_t b, size_t *out)
+{
+    size_t r;
+    if (__builtin_add_overflow(a, b, &r)) return false;
+    *out = r;
+    return true;
+}
+
+/* Open an existing file for reading, refusing anything but a regular file before a read can
+ * block: the open is non-blocking (a FIFO without a writer does not hang it) and the mode is
+ * checked with fstat. Returns the descriptor (blocking again), or -1 with e set to
+ * "cannot open PATH: <strerror>" (missing, permission denied, a symlink loop, a folder: "Is a
+ * directory") or "cannot open PATH: not a regular file (a FIFO)" (a device, a socket). */
+int sbs_open_regular(const char *path, sbs_err *e);
+
 /* Monotonic wall clock in seconds. */
 double sbs_now(void);
 

@@ -3,9 +3,11 @@
  * with every default applied and every per-layer list expanded (SPEC §3).
  *
  * The loader strips // comments (keeping line/column positions), rejects duplicate keys,
- * unknown keys (suggesting the nearest known key) and wrong types, and reports the file and
- * key path in one line. Shape consistency between layers is checked later by the network
- * plan (net.h), which knows the input size. */
+ * unknown keys (suggesting the nearest known key), wrong types and values out of range
+ * (every size bounded, settings that would make the maths divide by zero refused), and
+ * reports the file and key path in one line. Products of sizes (a window C*kx*ky, a layer's
+ * weights) are the plan's to check, in size_t (sbs_mul_size, common.h). Shape consistency
+ * between layers is checked later by the network plan (net.h), which knows the input size. */
 #ifndef SBS_CONFIG_H
 #define SBS_CONFIG_H
 
@@ -37,6 +39,9 @@ const char *sbs_layer_kind_name(sbs_layer_kind k);
 int sbs_layer_kind_parse(const char *s);
 
 #define SBS_MAX_LAYERS 64
+/* Upper bound of every geometric key: kernel size, stride, dilation, padding (each axis) and
+ * crop_width_in_pixel. Neuron counts are bounded by 1e6, spikes by 1e7 (see config.c). */
+#define SBS_MAX_GEOM 1024
 
 typedef struct {
     sbs_layer_kind kind;

@@ -50,7 +50,14 @@ int sbs_find_layer_file(const char *dir, const char *prefix, int layer, char *pa
 int sbs_write_file_atomic(const char *path, const void *data, size_t n, sbs_err *e);
 
 /* Read a whole file into memory (malloc'd); *len gets its size. A name ending in ".gz"
- * is inflated. */
+ * is inflated. Only regular files are read (sbs_open_regular): a FIFO, device or socket is
+ * refused before it can block. */
 int sbs_read_file(const char *path, unsigned char **buf, size_t *len, sbs_err *e);
+
+/* The same, but reading (or inflating) at most max bytes of content; *more is set when the
+ * file goes on past them. Used where a header tells the size: a small .gz cannot make the
+ * reader inflate more than that. */
+int sbs_read_file_max(const char *path, size_t max, unsigned char **buf, size_t *len,
+                      bool *more, sbs_err *e);
 
 #endif

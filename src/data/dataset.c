@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define N_CLASSES 10
 #define CIFAR_RECORD 3073
@@ -129,10 +131,15 @@ int sbs_cifar_parse(const unsigned char *buf, size_t len, const char *name,
 
 /* ---------------------------------------------------------------- loader helpers */
 
-static bool file_exists(const char *path)
+/* Is there a file (anything but a folder: the reader refuses what is not a regular file) at
+ * path? 1 yes, 0 no (nothing, or a folder), -1 with e set when it cannot be looked at (a
+ * symlink loop, no permission): "missing" would be wrong then. */
+static int file_at(const char *path, sbs_err *e)
 {
     struct stat st;
-    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+    if (stat(path, &st) == 0) return !S_ISDIR(st.st_mode);
+    if (errno == ENOENT || errno == ENOTDIR) return 0;
+    return sbs_fail(e, "cannot open %s: %s", path, strerror(errno));
 }
 
 static bool dir_exists(const char *path)
@@ -183,20 +190,62 @@ static const char *const npy_names[2][2] = {
     {"TestPatternStorage.npy", "TestLabelStorage.npy"},
 };
 
-/* Find base or base.gz in dir; fills path, sets *gz; false if neither exists. */
-static bool find_idx(const char *dir, const char *base, char *path, size_t size, bool *gz)
+/* Find base or base.gz in dir; fills path, sets *gz; 0 if neither exists, -1 (e set) if one
+ * cannot be looked at. */
+static int find_idx(const char *dir, const char *base, char *path, size_t size, bool *gz,
+                    sbs_err *e)
 {
     join(path, size, dir, base);
-    if (file_exists(path)) {
+    int r = file_at(path, e);
+    if (r != 0) {
         *gz = false;
-        return true;
+        return r;
     }
     snprintf(path + strlen(path), size - strlen(path), ".gz");
-    if (file_exists(path)) {
-        *gz = true;
-        return true;
+    r = file_at(path, e);
+    if (r > 0) *gz = true;
+    return r;
+}
+
+/* The size an IDX file must have by its header (16 + n*rows*cols, 8 + n), with the header's
+ * words for messages; false if the header is short or wrong (the parser says how). */
+static bool idx_size(const unsigned char *b, size_t len, bool images, uint64_t *need,
+                     char *what, size_t what_size)
+{
+    if (images) {
+        if (len < 16 || be32(b) != 0x00000803u) return false;
+        uint32_t n = be32(b + 4), rows = be32(b + 8), cols = be32(b + 12);
+        *need = 16 + (uint64_t)n * rows * cols;
+        snprintf(what, what_size, "%u images of %ux%u", n, rows, cols);
+    } else {
+        if (len < 8 || be32(b) != 0x00000801u) return false;
+        *need = 8 + (uint64_t)be32(b + 4);
+        snprintf(what, what_size, "%u labels", be32(b + 4));
     }
-    return false;
+    return true;
+}
+
+/* Read an IDX file; a .gz one is inflated only as far as its header says the data reaches,
+ * so a small file that inflates to gigabytes stops there. */
+static int read_idx(const char *path, bool gz, bool images, unsigned char **buf, size_t *len,
+                    sbs_err *e)
+{
+    if (!gz) return sbs_read_file(path, buf, len, e);
+    bool more;
+    if (sbs_read_file_max(path, 16, buf, len, &more, e)) return -1;
+    uint64_t need;
+    char what[96];
+    if (!idx_size(*buf, *len, images, &need, what, sizeof what) || need > SIZE_MAX)
+        return 0; /* the parser reports the header */
+    free(*buf);
+    if (sbs_read_file_max(path, (size_t)need, buf, len, &more, e)) return -1;
+    if (more) {
+        free(*buf);
+        *buf = NULL;
+        return sbs_fail(e, "%s: extra data: header says %s (%llu bytes), the file inflates to "
+                        "more (stopped there)", path, what, (unsigned long long)need);
+    }
+    return 0;
 }
 
 static int count_mismatch(const char *img, int ni, const char *lab, int nl, sbs_err *e)
@@ -216,19 +265,19 @@ static int load_idx_split(const char *dir, int k, sbs_split *s, bool *used_gz, s
 {
     char ip[4096], lp[4096];
     bool gzi, gzl;
-    if (!find_idx(dir, idx_names[k][0], ip, sizeof ip, &gzi))
-        return missing_idx(dir, idx_names[k][0], e);
-    if (!find_idx(dir, idx_names[k][1], lp, sizeof lp, &gzl))
-        return missing_idx(dir, idx_names[k][1], e);
+    int f = find_idx(dir, idx_names[k][0], ip, sizeof ip, &gzi, e);
+    if (f <= 0) return f < 0 ? -1 : missing_idx(dir, idx_names[k][0], e);
+    f = find_idx(dir, idx_names[k][1], lp, sizeof lp, &gzl, e);
+    if (f <= 0) return f < 0 ? -1 : missing_idx(dir, idx_names[k][1], e);
     *used_gz = *used_gz || gzi || gzl;
     unsigned char *buf;
     size_t len;
-    if (sbs_read_file(ip, &buf, &len, e)) return -1;
+    if (read_idx(ip, gzi, true, &buf, &len, e)) return -1;
     sbs_split t = {0};
     int r = sbs_idx_parse_images(buf, len, ip, &t, e);
     free(buf);
     if (r) return -1;
-    if (sbs_read_file(lp, &buf, &len, e)) {
+    if (read_idx(lp, gzl, false, &buf, &len, e)) {
         split_free(&t);
         return -1;
     }
@@ -336,8 +385,10 @@ static int load_cifar_bin_split(const char *dir, int k, sbs_split *s, sbs_err *e
         join(p, sizeof p, dir, base);
         unsigned char *buf;
         size_t len;
-        if (!file_exists(p)) {
+        int f = file_at(p, e);
+        if (f <= 0) {
             split_free(&t);
+            if (f < 0) return -1;
             return sbs_fail(e, "%s: missing %s (CIFAR-10 binary version: data_batch_1.bin .. "
                             "data_batch_5.bin, test_batch.bin)", dir, base);
         }
@@ -380,9 +431,15 @@ int sbs_dataset_load(sbs_dataset *d, const char *data_mode, const char *path, in
                         data_mode);
     if (!(which & (SBS_SPLIT_TRAIN | SBS_SPLIT_TEST)))
         return sbs_fail(e, "sbs_dataset_load: no split requested");
-    if (!dir_exists(path))
-        return sbs_fail(e, "data folder %s for %s: %s", path, data_mode,
-                        file_exists(path) ? "not a folder" : strerror(ENOENT));
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return sbs_fail(e, "data folder %s for %s: %s", path, data_mode, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return sbs_fail(e, "data folder %s for %s: not a folder", path, data_mode);
+    /* the files are looked up by name: the folder must be searchable (and, to say what it
+     * holds, readable); "no data found" would be wrong */
+    if (faccessat(AT_FDCWD, path, R_OK | X_OK, AT_EACCESS) != 0)
+        return sbs_fail(e, "data folder %s for %s: %s", path, data_mode, strerror(errno));
 
     sbs_split *splits[2] = {&d->train, &d->test};
     const char *what[2] = {"training", "test"};
@@ -398,8 +455,11 @@ int sbs_dataset_load(sbs_dataset *d, const char *data_mode, const char *path, in
     for (int k = 0; k < 2 && form == FORM_NONE; k++) {
         if (!want[k]) continue;
         if (!cifar) {
-            for (int j = 0; j < 2; j++)
-                if (find_idx(path, idx_names[k][j], tmp, sizeof tmp, &gz)) form = FORM_NATIVE;
+            for (int j = 0; j < 2; j++) {
+                int f = find_idx(path, idx_names[k][j], tmp, sizeof tmp, &gz, e);
+                if (f < 0) return -1;
+                if (f > 0) form = FORM_NATIVE;
+            }
         } else {
             const char *sub[2] = {"", "/cifar-10-batches-bin"};
             for (int q = 0; q < 2 && form == FORM_NONE; q++) {
@@ -410,7 +470,9 @@ int sbs_dataset_load(sbs_dataset *d, const char *data_mode, const char *path, in
                     if (k == 0) snprintf(base, sizeof base, "data_batch_%d.bin", b);
                     else snprintf(base, sizeof base, "test_batch.bin");
                     join(tmp, sizeof tmp, dir, base);
-                    if (file_exists(tmp)) {
+                    int f = file_at(tmp, e);
+                    if (f < 0) return -1;
+                    if (f > 0) {
                         form = FORM_NATIVE;
                         snprintf(native_dir, sizeof native_dir, "%s", dir);
                     }
@@ -424,7 +486,9 @@ int sbs_dataset_load(sbs_dataset *d, const char *data_mode, const char *path, in
             for (int j = 0; j < 2; j++) {
                 if (!want[k]) continue;
                 join(tmp, sizeof tmp, path, npy_names[k][j]);
-                if (file_exists(tmp)) form = FORM_NPY;
+                int f = file_at(tmp, e);
+                if (f < 0) return -1;
+                if (f > 0) form = FORM_NPY;
             }
     if (form == FORM_NONE) {
         char list[1024] = "";

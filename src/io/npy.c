@@ -527,29 +527,31 @@ static bool ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-static int read_raw(const char *path, unsigned char **buf, size_t *len, sbs_err *e)
+/* Read at most max bytes of a regular file; *more: the file goes on past them. */
+static int read_raw(const char *path, size_t max, unsigned char **buf, size_t *len, bool *more,
+                    sbs_err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return sbs_fail(e, "cannot open %s: %s", path, strerror(errno));
+    int fd = sbs_open_regular(path, e);
+    if (fd < 0) return -1;
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int err = errno;
         close(fd);
         return sbs_fail(e, "cannot read %s: %s", path, strerror(err));
     }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return sbs_fail(e, "cannot read %s: %s", path, strerror(EISDIR));
-    }
-    size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
+    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
+    if (cap > max) cap = max > 0 ? max : 1;
     unsigned char *b = xmalloc(cap);
     size_t n = 0;
+    *more = false;
     for (;;) {
-        if (n == cap) {
-            cap *= 2;
+        if (n == cap && cap < max) {
+            cap = cap > max / 2 ? max : 2 * cap;
             b = xrealloc(b, cap);
         }
-        ssize_t r = read(fd, b + n, cap - n);
+        unsigned char extra;
+        bool past = n == max; /* one byte more tells whether the file goes on */
+        ssize_t r = read(fd, past ? &extra : b + n, past ? 1 : cap - n);
         if (r < 0) {
             if (errno == EINTR) continue;
             int err = errno;
@@ -558,6 +560,10 @@ static int read_raw(const char *path, unsigned char **buf, size_t *len, sbs_err 
             return sbs_fail(e, "cannot read %s: %s", path, strerror(err));
         }
         if (r == 0) break;
+        if (past) {
+            *more = true;
+            break;
+        }
         n += (size_t)r;
     }
     close(fd);
@@ -566,8 +572,11 @@ static int read_raw(const char *path, unsigned char **buf, size_t *len, sbs_err 
     return 0;
 }
 
-static int gunzip(const char *path, const unsigned char *in, size_t inlen, unsigned char **buf,
-                  size_t *len, sbs_err *e)
+/* Inflate gzip data (concatenated members too), at most max bytes of output; *more: the data
+ * goes on past them (the rest is not inflated: a small file cannot make us inflate gigabytes
+ * that nobody asked for). */
+static int gunzip(const char *path, const unsigned char *in, size_t inlen, size_t max,
+                  unsigned char **buf, size_t *len, bool *more, sbs_err *e)
 {
     if (inlen < 18 || in[0] != 0x1f || in[1] != 0x8b)
         return sbs_fail(e, "%s: not a valid gzip file (%s)", path,
@@ -577,8 +586,10 @@ static int gunzip(const char *path, const unsigned char *in, size_t inlen, unsig
                  (size_t)in[inlen - 1] << 24;
     if (cap / 64 > inlen) cap = 64 * inlen; /* do not trust the stored size blindly */
     if (cap < 1024) cap = 1024;
-    unsigned char *out = xmalloc(cap);
+    if (cap > max) cap = max;
+    unsigned char *out = xmalloc(cap ? cap : 1);
     size_t n = 0, pos = 0;
+    *more = false;
     z_stream z;
     memset(&z, 0, sizeof z);
     if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
@@ -587,19 +598,25 @@ static int gunzip(const char *path, const unsigned char *in, size_t inlen, unsig
     }
     int ret = Z_OK;
     for (;;) {
-        if (n == cap) {
-            cap *= 2;
+        if (n == cap && cap < max) {
+            cap = cap > max / 2 ? max : 2 * cap;
             out = xrealloc(out, cap);
         }
+        unsigned char extra;
+        bool past = n == max; /* inflating on into one spare byte: is there more? */
         size_t in_chunk = inlen - pos > UINT_MAX ? UINT_MAX : inlen - pos;
-        size_t out_chunk = cap - n > UINT_MAX ? UINT_MAX : cap - n;
+        size_t out_chunk = past ? 1 : cap - n > UINT_MAX ? UINT_MAX : cap - n;
         z.next_in = (unsigned char *)(uintptr_t)(in + pos);
         z.avail_in = (unsigned)in_chunk;
-        z.next_out = out + n;
+        z.next_out = past ? &extra : out + n;
         z.avail_out = (unsigned)out_chunk;
         ret = inflate(&z, Z_NO_FLUSH);
         pos += in_chunk - z.avail_in;
-        n += out_chunk - z.avail_out;
+        if (past && z.avail_out == 0) {
+            *more = true;
+            break;
+        }
+        if (!past) n += out_chunk - z.avail_out;
         if (ret == Z_STREAM_END) {
             /* another gzip member may follow (concatenated .gz files) */
             if (pos + 2 <= inlen && in[pos] == 0x1f && in[pos + 1] == 0x8b) {
@@ -632,21 +649,31 @@ static int gunzip(const char *path, const unsigned char *in, size_t inlen, unsig
     return 0;
 }
 
-int sbs_read_file(const char *path, unsigned char **buf, size_t *len, sbs_err *e)
+int sbs_read_file_max(const char *path, size_t max, unsigned char **buf, size_t *len,
+                      bool *more, sbs_err *e)
 {
     unsigned char *raw = NULL;
     size_t n = 0;
+    bool gz = ends_with(path, ".gz"), raw_more = false;
     *buf = NULL;
     *len = 0;
-    if (read_raw(path, &raw, &n, e)) return -1;
-    if (!ends_with(path, ".gz")) {
+    *more = false;
+    if (read_raw(path, gz ? SIZE_MAX : max, &raw, &n, &raw_more, e)) return -1;
+    if (!gz) {
         *buf = raw;
         *len = n;
+        *more = raw_more;
         return 0;
     }
-    int r = gunzip(path, raw, n, buf, len, e);
+    int r = gunzip(path, raw, n, max, buf, len, more, e);
     free(raw);
     return r;
+}
+
+int sbs_read_file(const char *path, unsigned char **buf, size_t *len, sbs_err *e)
+{
+    bool more;
+    return sbs_read_file_max(path, SIZE_MAX, buf, len, &more, e);
 }
 
 /* ---------------------------------------------------------------- layer files */

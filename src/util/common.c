@@ -1,7 +1,9 @@
-/* common.c — error formatting, checked allocation, clock, folders. */
+/* common.c — error formatting, checked allocation, opening regular files only, clock,
+ * folders. */
 #include "sbs/common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,6 +59,46 @@ void *sbs_xaligned_(size_t n, const char *file, int line)
     size_t m = (n + 63) & ~(size_t)63;
     if (posix_memalign(&p, 64, m ? m : 64) != 0) oom(n, file, line);
     return p;
+}
+
+static const char *file_kind(mode_t m)
+{
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a file";
+}
+
+int sbs_open_regular(const char *path, sbs_err *e)
+{
+    int fd;
+    do fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        /* a socket cannot be opened at all (ENXIO): say what it is */
+        struct stat st;
+        int err = errno;
+        if (err == ENXIO && stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+            return sbs_fail(e, "cannot open %s: not a regular file (%s)", path,
+                            file_kind(st.st_mode));
+        return sbs_fail(e, "cannot open %s: %s", path, strerror(err));
+    }
+    struct stat st;
+    int r = 0;
+    if (fstat(fd, &st) != 0)
+        r = sbs_fail(e, "cannot open %s: %s", path, strerror(errno));
+    else if (S_ISDIR(st.st_mode))
+        r = sbs_fail(e, "cannot open %s: %s", path, strerror(EISDIR));
+    else if (!S_ISREG(st.st_mode))
+        r = sbs_fail(e, "cannot open %s: not a regular file (%s)", path, file_kind(st.st_mode));
+    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+        r = sbs_fail(e, "cannot open %s: %s", path, strerror(errno));
+    if (r) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 double sbs_now(void)

@@ -173,3 +173,37 @@ t ckpt-not-a-checkpoint    2 'checkpoint.sbs|magic'       'cp npy/w0.npy out/che
 t ckpt-empty               2 'checkpoint.sbs'             ': > out/checkpoint.sbs' "${CK[@]}"
 t ckpt-other-seed          2 'checkpoint.sbs|seed'        ':' "${CK[@]}" --seed 5
 t ckpt-other-batch         2 'checkpoint.sbs|batch size'  ':' "${CK[@]}" --set batch_size=6
+
+# ---- issue 13: hostile configs and files
+# every geometric key bounded (a 65536 kernel with 32768 padding wrapped the window size to 0)
+t cfg-kernel-huge          2 'network.json|forward_kernel_size[0][0]|<= 1024|65536' "put cfg/network.json '{$NET, \"forward_neuron_numbers\": [[1, 16], [16, 16], [16, 10]], \"forward_kernel_size\": [[65536, 65536], [4, 4], [5, 5]], \"padding\": [[32768, 32768]]}}'" "${TR[@]}"
+t cfg-padding-huge         2 'network.json|padding[0][0]|<= 1024|32768' "put cfg/network.json '{$NET, \"forward_neuron_numbers\": [[1, 16], [16, 16], [16, 10]], \"forward_kernel_size\": [[5, 5], [4, 4], [5, 5]], \"padding\": [[32768, 32768]]}}'" "${TR[@]}"
+t cfg-stride-huge          2 'network.json|strides[1][0]|<= 1024|4096' "put cfg/network.json '{\"network_structure\": {\"layer_type\": [\"SbS\", \"Average POOLING\", \"SbS\"], \"strides\": [[1, 1], [4096, 4096], [1, 1]], \"forward_neuron_numbers\": [[1, 16], [16, 16], [16, 10]], \"forward_kernel_size\": [[5, 5], [4, 4], [5, 5]]}}'" "${TR[@]}"
+t cfg-dilation-huge        2 'network.json|dilation[0][1]|<= 1024|100000' "put cfg/network.json '{$NET, \"forward_neuron_numbers\": [[1, 16], [16, 16], [16, 10]], \"forward_kernel_size\": [[5, 5], [4, 4], [5, 5]], \"dilation\": [[1, 100000]]}}'" "${EV[@]}"
+t cfg-output-neurons-huge  2 'network.json|number_of_output_neurons|<= 1000000' "put cfg/network.json '{\"network_structure\": {\"number_of_output_neurons\": 2000000, \"layer_type\": [\"SbS\", \"Average POOLING\", \"SbS\"], \"strides\": [[1, 1], [4, 4], [1, 1]], \"forward_neuron_numbers\": [[1, 16], [16, 16], [16, 10]], \"forward_kernel_size\": [[5, 5], [4, 4], [5, 5]]}}'" "${EV[@]}"
+t cfg-crop-huge            2 'crop_width_in_pixel|<= 1024|2147483647' 'put cfg/def.json "{\"augmentation\": {\"crop_width_in_pixel\": 2147483647}}"' "${TR[@]}"
+t cfg-layer-type-long      2 'network.json|layer_type[0]|too long' "put cfg/network.json '{\"network_structure\": {\"layer_type\": [\"SbS                                                                    \", \"Average POOLING\", \"SbS\"]}}'" "${TR[@]}"
+# settings that make the maths produce NaN
+t cfg-epsilon-negative     2 'def.json|epsilon_0|>= 0|-1' 'put cfg/def.json "{\"epsilon_0\": -1}"' "${EV[@]}"
+t cfg-reduction-cooldown-zero 2 'def.json|reduction_cooldown[0]|found 0' 'put cfg/def.json "{\"cooldown_after_number_of_spikes\": 5, \"reduction_cooldown\": [0]}"' "${TR[@]}"
+t cfg-loss-coeffs-zero     2 'def.json|loss_coeffs_mse|loss_coeffs_kldiv|> 0' 'put cfg/def.json "{\"learning_parameters\": {\"loss_coeffs_mse\": 0, \"loss_coeffs_kldiv\": 0}}"' "${TR[@]}"
+t cfg-forgetting-huge      2 'forgetting_offset|<= 1000000' ':' "${EV[@]}" --set forgetting_offset=1e30
+t cfg-lr-factor-above-one  2 'lr_scheduler_factor_w|<= 1|2' ':' "${TR[@]}" --set learning_parameters.lr_scheduler_factor_w=2 --set learning_parameters.lr_scheduler_patience_w=1
+# number_of_cpu_processes has the cap of --threads
+t cfg-cpu-processes-huge   2 'def.json|number_of_cpu_processes|<= 1024|5000' 'put cfg/def.json "{\"number_of_cpu_processes\": 5000}"' "${TR[@]}"
+# misleading messages: a malformed --set value, symlink loops
+t cli-set-malformed-json   2 'number_of_spikes|malformed JSON|[50' ':' "${TR[@]}" --set 'number_of_spikes=[50'
+t cli-set-malformed-object 2 'augmentation|malformed JSON' ':' "${EV[@]}" --set 'augmentation={"flip_p": 0'
+t data-folder-loop         2 'loop|for MNIST_FASHION|symbolic links' 'ln -s loop loop && put cfg/dataset.json "{\"data_path\": \"loop\", \"data_mode\": \"MNIST_FASHION\"}"' "${EV[@]}"
+t data-file-loop           2 't10k-images-idx3-ubyte|symbolic links' 'rm data/t10k-images-idx3-ubyte && ln -s t10k-images-idx3-ubyte data/t10k-images-idx3-ubyte' "${EV[@]}"
+t cfg-def-loop             2 'def.json|symbolic links'    'rm cfg/def.json && ln -s def.json cfg/def.json' "${TR[@]}"
+# special files are refused before an open() can block
+t cfg-def-fifo             2 'def.json|not a regular file|FIFO' 'rm cfg/def.json && mkfifo cfg/def.json' "${TR[@]}"
+t cfg-network-fifo-eval    2 'network.json|FIFO'          'rm cfg/network.json && mkfifo cfg/network.json' "${EV[@]}"
+t cfg-network-device       2 '/dev/zero|character device' ':' train --network /dev/zero cfg --epochs 1
+t w-eval-fifo              2 'Weight_L0_S0.npy|not a regular file|FIFO' 'rm weights/Weight_L0_S0.npy && mkfifo weights/Weight_L0_S0.npy' "${EV[@]}"
+t w-train-fifo             2 'Previous/Weight_L2_S0.npy|FIFO' 'rm Previous/Weight_L2_S0.npy && mkfifo Previous/Weight_L2_S0.npy' "${TR[@]}"
+t data-fifo                2 't10k-labels-idx1-ubyte|not a regular file|FIFO' 'rm data/t10k-labels-idx1-ubyte && mkfifo data/t10k-labels-idx1-ubyte' "${EV[@]}"
+t ckpt-fifo                2 'checkpoint.sbs|not a regular file|FIFO' 'rm out/checkpoint.sbs && mkfifo out/checkpoint.sbs' "${CK[@]}"
+# a .gz is inflated only as far as its IDX header says
+t data-gz-past-header      2 't10k-labels-idx1-ubyte.gz|12 labels|inflates to more' 'head -c 65536 /dev/zero >> data/t10k-labels-idx1-ubyte && gzip data/t10k-labels-idx1-ubyte' "${EV[@]}"

@@ -6,6 +6,8 @@
  * key. One line per case; exit status 1 if any failed, 77 if the reference configs are absent. */
 #include "sbs/config.h"
 
+#include "child.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -13,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char g_dir[1024]; /* temp folder of this run */
 static char g_ref[1024]; /* shared/reference/configs */
+static char g_last_msg[1024]; /* the error message (or note) of the last case, printed */
 
 #define EXPECT(cond)                                                                           \
     do {                                                                                       \
@@ -219,6 +223,12 @@ static int chk_image_stats(const sbs_config *c, char *why, size_t nwhy)
     EXPECT(feq(c->learn.weight_noise_range[0], 0.5f) && feq(c->learn.weight_noise_range[1], 2.0f));
     EXPECT(c->layers[0].approximation_enable && c->layers[1].number_of_frac_bits == 12);
     EXPECT(c->layers[0].number_of_trunc_bits == 3);
+    return 0;
+}
+
+static int chk_set_text(const sbs_config *c, char *why, size_t nwhy)
+{
+    EXPECT(strcmp(c->data_path, "[x") == 0);
     return 0;
 }
 
@@ -454,11 +464,96 @@ static int run_paths(char *why, size_t nwhy)
     return 0;
 }
 
-/* ---- the table --------------------------------------------------------------------------- */
-
 #define NET2                                                                                   \
     "{'network_structure': {'layer_type': ['SbS', 'SbS'], "                                    \
     "'forward_neuron_numbers': [[1, 32], [32, 10]]}}"
+
+/* ---- issue 13: hostile inputs ---------------------------------------------------------- */
+
+static void load_fifo_child(void *dir, char *msg, size_t n)
+{
+    char def[PATH_MAX + 16], net[PATH_MAX], ds[PATH_MAX], d2[PATH_MAX];
+    snprintf(def, sizeof def, "%s/def.json", (const char *)dir);
+    sbs_err e1 = {{0}}, e2 = {{0}};
+    sbs_config *c = calloc(1, sizeof *c);
+    int r1 = sbs_config_paths(dir, NULL, NULL, net, ds, d2, &e1);
+    int r2 = sbs_config_load(c, NULL, NULL, def, NULL, 0, &e2);
+    snprintf(msg, n, "%.900s | %.900s", r1 ? e1.msg : "paths: success",
+             r2 ? e2.msg : "load: success");
+}
+
+/* A FIFO in place of def.json (nobody writing to it): refused at once, not a blocking open.
+ * Run in a child with an alarm so that a regression fails instead of hanging the suite. */
+static int run_fifo(char *why, size_t nwhy)
+{
+    char dir[PATH_MAX], def[PATH_MAX + 16], msg[2100];
+    snprintf(dir, sizeof dir, "%s/fifo", g_dir);
+    snprintf(def, sizeof def, "%s/def.json", dir);
+    EXPECT(mkdir(dir, 0700) == 0 && mkfifo(def, 0600) == 0);
+    int st = sbs_run_in_child(load_fifo_child, dir, 10, msg, sizeof msg);
+    unlink(def);
+    rmdir(dir);
+    if (st == -1 || !WIFEXITED(st)) {
+        snprintf(why, nwhy, "a FIFO config blocked (killed by signal %d)",
+                 st != -1 && WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+        return -1;
+    }
+    char want[2 * PATH_MAX + 128];
+    snprintf(want, sizeof want, "cannot open %s: not a regular file (a FIFO) | cannot open %s: "
+             "not a regular file (a FIFO)", def, def);
+    if (!contains(msg, want, why, nwhy)) return -1;
+    snprintf(g_last_msg, sizeof g_last_msg, "%.1000s", msg);
+    return 0;
+}
+
+/* Load network.json = NET2 and def.json = `head` + 10 MB of 'q' + `tail`; CPU seconds in
+ * *secs. */
+static int load_10mb(const char *head, const char *tail, double *secs, sbs_err *e)
+{
+    size_t n = 10u << 20, hl = strlen(head), tl = strlen(tail);
+    char *text = malloc(hl + n + tl + 1);
+    if (!text) return 0;
+    memcpy(text, head, hl);
+    memset(text + hl, 'q', n);
+    memcpy(text + hl + n, tail, tl + 1);
+    char net[PATH_MAX], def[PATH_MAX];
+    snprintf(net, sizeof net, "%s/huge-net.json", g_dir);
+    snprintf(def, sizeof def, "%s/huge-def.json", g_dir);
+    write_json(net, NET2);
+    write_json(def, text);
+    free(text);
+    sbs_config *c = calloc(1, sizeof *c);
+    clock_t t0 = clock();
+    int rc = sbs_config_load(c, net, NULL, def, NULL, 0, e);
+    *secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    free(c);
+    return rc;
+}
+
+/* A 10 MB unknown key: the nearest-key search must not compare it letter by letter with every
+ * name (12 s before). Timed against the same load with a 10 MB string value (parsed, then
+ * refused without a search), so that a slow machine or valgrind does not matter. */
+static int run_huge_unknown_key(char *why, size_t nwhy)
+{
+    sbs_err e = {{0}}, e0 = {{0}};
+    double secs, base;
+    EXPECT(load_10mb("{'", "': 1}", &secs, &e) == -1);
+    EXPECT(load_10mb("{'log_path': '", "'}", &base, &e0) == -1);
+    if (!contains(e0.msg, "string too long", why, nwhy) ||
+        !contains(e.msg, ": unknown key 'qqqq", why, nwhy) ||
+        !contains(e.msg, "...' (known keys here: batch_size, data_mode", why, nwhy))
+        return -1;
+    if (secs > 3 * base + 0.1) {
+        snprintf(why, nwhy, "took %.2f s of CPU time, parsing the same size takes %.2f s", secs,
+                 base);
+        return -1;
+    }
+    snprintf(g_last_msg, sizeof g_last_msg, "%.2f s CPU (a 10 MB value: %.2f s): %.200s", secs,
+             base, e.msg);
+    return 0;
+}
+
+/* ---- the table --------------------------------------------------------------------------- */
 
 static const tcase g_cases[] = {
     /* the reference's config sets */
@@ -665,6 +760,77 @@ static const tcase g_cases[] = {
      .msg = {"--set: key 'learning_parameters.loss_mode'"}},
     {"--set empty key", NET2, .set = {"=3"}, .expect = -1, .msg = {"--set", "missing key"}},
 
+    /* issue 13: every size bounded, no setting that divides by zero, malformed --set values */
+    {"kernel above the bound",
+     "{'network_structure': {'layer_type': ['SbS'], 'forward_kernel_size': [[65536, 1]]}}",
+     .expect = -1,
+     .msg = {"%N: key 'network_structure.forward_kernel_size[0][0]': must be <= 1024, found "
+             "65536"}},
+    {"kernel 0 is still named with its lower bound",
+     "{'network_structure': {'layer_type': ['SbS'], 'forward_kernel_size': [[1, 0]]}}",
+     .expect = -1,
+     .msg = {"%N: key 'network_structure.forward_kernel_size[0][1]': must be >= 1, found 0"}},
+    {"padding above the bound",
+     "{'network_structure': {'layer_type': ['SbS'], 'padding': [[0, 32768]]}}", .expect = -1,
+     .msg = {"%N: key 'network_structure.padding[0][1]': must be <= 1024, found 32768"}},
+    {"stride above the bound", "{'network_structure': {'layer_type': ['SbS'], 'strides': [[1025, 1]]}}",
+     .expect = -1, .msg = {"%N: key 'network_structure.strides[0][0]': must be <= 1024, found 1025"}},
+    {"dilation above the bound",
+     "{'network_structure': {'layer_type': ['SbS'], 'dilation': [[1, 4096]]}}", .expect = -1,
+     .msg = {"%N: key 'network_structure.dilation[0][1]': must be <= 1024, found 4096"}},
+    {"geometry at the bounds loads",
+     "{'network_structure': {'layer_type': ['SbS'], 'forward_kernel_size': [[1024, 1024]],"
+     " 'strides': [[1024, 1024]], 'dilation': [[1024, 1024]], 'padding': [[1024, 1024]]}}",
+     .expect = 0},
+    {"number_of_output_neurons above the bound", NET2, NULL,
+     "{'network_structure': {'number_of_output_neurons': 1000001}}", .expect = -1,
+     .msg = {"%D: key 'network_structure.number_of_output_neurons': must be <= 1000000, found "
+             "1000001"}},
+    {"crop above the bound", NET2, NULL, "{'augmentation': {'crop_width_in_pixel': 2147483647}}",
+     .expect = -1,
+     .msg = {"%D: key 'augmentation.crop_width_in_pixel': must be <= 1024, found 2147483647"}},
+    {"the_size above the bound", NET2, NULL, "{'image_statistics': {'the_size': [1, 70000]}}",
+     .expect = -1, .msg = {"%D: key 'image_statistics.the_size[1]': must be <= 65536, found 70000"}},
+    {"number_of_cpu_processes above the cap of --threads", NET2, NULL,
+     "{'number_of_cpu_processes': 1025}", .expect = -1,
+     .msg = {"%D: key 'number_of_cpu_processes': must be <= 1024, found 1025"}},
+    {"number_of_cpu_processes at the cap loads", NET2, NULL, "{'number_of_cpu_processes': 1024}",
+     .expect = 0},
+    {"epsilon_0 negative", NET2, NULL, "{'epsilon_0': [1, -0.5]}", .expect = -1,
+     .msg = {"%D: key 'epsilon_0[1]': must be >= 0, found -0.5"}},
+    {"epsilon_0 0 loads (NNMF: h <- u)", NET2, NULL, "{'epsilon_0': 0}", .expect = 0},
+    {"epsilon_0 too large", NET2, NULL, "{'epsilon_0': 1e7}", .expect = -1,
+     .msg = {"%D: key 'epsilon_0': must be <= 1000000, found 10000000"}},
+    {"reduction_cooldown 0", NET2, NULL, "{'reduction_cooldown': 0}", .expect = -1,
+     .msg = {"%D: key 'reduction_cooldown': must be >= 1e-06, found 0"}},
+    {"forgetting_offset too large", NET2, NULL, "{'forgetting_offset': [0, 1e30]}", .expect = -1,
+     .msg = {"%D: key 'forgetting_offset[1]': must be <= 1000000, found 1e+30"}},
+    {"lr_scheduler_factor_w above 1", NET2, NULL,
+     "{'learning_parameters': {'lr_scheduler_factor_w': 1.5}}", .expect = -1,
+     .msg = {"%D: key 'learning_parameters.lr_scheduler_factor_w': must be <= 1, found 1.5"}},
+    {"both loss coefficients 0", NET2, NULL,
+     "{'learning_parameters': {'loss_coeffs_mse': 0, 'loss_coeffs_kldiv': 0}}", .expect = -1,
+     .msg = {"%D: key 'learning_parameters.loss_coeffs_kldiv': loss_coeffs_mse + "
+             "loss_coeffs_kldiv must be > 0 (the mixed loss is divided by it), found 0 + 0"}},
+    {"one loss coefficient 0 loads", NET2, NULL,
+     "{'learning_parameters': {'loss_coeffs_mse': 0}}", .expect = 0},
+    {"a layer type longer than the struct keeps",
+     "{'network_structure': {'layer_type': ['SbS', 'SbS                                       "
+     "                             ']}}",
+     .expect = -1,
+     .msg = {"%N: key 'network_structure.layer_type[1]': string too long (71 characters, at "
+             "most 63)"}},
+    {"--set malformed list", NET2, .set = {"number_of_spikes=[50"}, .expect = -1,
+     .msg = {"--set: key 'number_of_spikes': malformed JSON value '[50' (']' expected near end "
+             "of file)"}},
+    {"--set malformed object", NET2, .set = {"augmentation={\"flip_p\": 0.2"}, .expect = -1,
+     .msg = {"--set: key 'augmentation': malformed JSON value '{\"flip_p\": 0.2'"}},
+    {"--set malformed number", NET2, .set = {"batch_size=12x"}, .expect = -1,
+     .msg = {"--set: key 'batch_size': malformed JSON value '12x'"}},
+    {"--set a string key takes any text", NET2, .set = {"data_path=[x"}, .check = chk_set_text},
+    {"FIFO as a config file", .run = run_fifo},
+    {"10 MB unknown key", .run = run_huge_unknown_key},
+
     /* files */
     {"missing file", NET2, .def = "@missing", .expect = -1,
      .msg = {"cannot open %D: No such file or directory"}},
@@ -692,7 +858,6 @@ static void subst(char *out, size_t n, const char *pat, const char *N, const cha
     out[o] = 0;
 }
 
-static char g_last_msg[1024]; /* the error message of the last failing-as-expected case */
 
 static int run_case(int idx, const tcase *t, char *why, size_t nwhy)
 {

@@ -1,10 +1,15 @@
 /* test_data.c — IDX / CIFAR / *Storage.npy loading, scaling, centre crop, augmentation. */
 #include "harness.h"
 
+#include "child.h"
+
 #include "sbs/data.h"
 #include "sbs/npy.h"
 
+#include <errno.h>
+#include <grp.h>
 #include <math.h>
+#include <sys/resource.h>
 #include <zlib.h>
 
 static char tmp_root[4096];
@@ -337,6 +342,107 @@ static int t_mnist_errors(void)
     EXPECT_LOAD_ERROR("MNIST", "/nonexistent/sbs-data", SBS_SPLIT_TRAIN, "/nonexistent/sbs-data",
                       "No such file");
     EXPECT_LOAD_ERROR("SVHN", dir, SBS_SPLIT_TRAIN, "unknown data_mode 'SVHN'");
+    rm_rf(dir);
+    return PASS;
+}
+
+/* ---------------------------------------------------------------- special files (issue 13) */
+
+/* A fresh MNIST folder `tag` (3 training, 2 test images) without `file`; path: that file. */
+static void mnist_without(char *dir, size_t size, const char *tag, const char *file, char *path,
+                          size_t psize)
+{
+    fresh_dir(dir, size, tag);
+    write_mnist(dir, 3, 2, false);
+    snprintf(path, psize, "%s/%s", dir, file);
+    unlink(path);
+}
+
+/* A symlink loop is reported as one (not "missing"), a FIFO is refused without blocking. */
+static int t_mnist_special_files(void)
+{
+    char dir[4200], p[4400];
+    mnist_without(dir, sizeof dir, "mnist-loop", "t10k-images-idx3-ubyte", p, sizeof p);
+    CHECK(symlink("t10k-images-idx3-ubyte", p) == 0, "symlink: %s", strerror(errno));
+    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TEST, "cannot open", "t10k-images-idx3-ubyte",
+                      strerror(ELOOP));
+
+    char loop[4400];
+    snprintf(loop, sizeof loop, "%s/loop", tmp_root);
+    unlink(loop);
+    CHECK(symlink("loop", loop) == 0, "symlink: %s", strerror(errno));
+    EXPECT_LOAD_ERROR("MNIST", loop, SBS_SPLIT_TEST, "data folder", "loop", strerror(ELOOP));
+    unlink(loop);
+
+    mnist_without(dir, sizeof dir, "mnist-fifo", "t10k-labels-idx1-ubyte", p, sizeof p);
+    CHECK(mkfifo(p, 0600) == 0, "mkfifo: %s", strerror(errno));
+    alarm(20); /* a blocking open would hang here */
+    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TEST, "t10k-labels-idx1-ubyte",
+                      "not a regular file (a FIFO)");
+    alarm(0);
+    rm_rf(dir);
+    return PASS;
+}
+
+static void load_as_nobody(void *dir, char *msg, size_t n)
+{
+    if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
+        _exit(77);
+    sbs_dataset d;
+    sbs_err e = {{0}};
+    if (sbs_dataset_load(&d, "MNIST", dir, SBS_SPLIT_TEST, &e) == 0)
+        snprintf(e.msg, sizeof e.msg, "loaded");
+    snprintf(msg, n, "%s", e.msg);
+}
+
+/* A data folder that cannot be read is "Permission denied", not "no data found". Root reads
+ * anything: the load runs in a child that becomes nobody (skipped if it cannot). */
+static int t_mnist_unreadable_folder(void)
+{
+    char dir[4200], msg[1100];
+    fresh_dir(dir, sizeof dir, "mnist-noperm");
+    write_mnist(dir, 3, 2, false);
+    CHECK(chmod(tmp_root, 0755) == 0 && chmod(dir, 0) == 0, "chmod: %s", strerror(errno));
+    int st = sbs_run_in_child(load_as_nobody, dir, 20, msg, sizeof msg);
+    chmod(dir, 0755);
+    chmod(tmp_root, 0700);
+    rm_rf(dir);
+    if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 77)
+        SKIPF("running as root and cannot become nobody (uid 65534) to lose the permission");
+    CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "child failed");
+    CHECK(strstr(msg, "data folder") && strstr(msg, "mnist-noperm") &&
+              strstr(msg, strerror(EACCES)),
+          "message \"%s\" lacks the folder or \"%s\"", msg, strerror(EACCES));
+    printf("    (message: %s)\n", msg);
+    return PASS;
+}
+
+/* A .gz whose header says 2 labels but which inflates to 128 MiB is stopped at the header's
+ * size: the error says so and the process never holds the 128 MiB. */
+static int t_mnist_gz_bomb(void)
+{
+    char dir[4200], p[4400];
+    mnist_without(dir, sizeof dir, "mnist-bomb", "t10k-labels-idx1-ubyte", p, sizeof p);
+    strcat(p, ".gz");
+    gzFile g = gzopen(p, "wb1");
+    CHECK(g, "gzopen");
+    size_t len;
+    unsigned char *lab = idx_labels(2, &len);
+    CHECK(gzwrite(g, lab, (unsigned)len) == (int)len, "gzwrite");
+    free(lab);
+    enum { CHUNK = 1 << 20, CHUNKS = 128 };
+    unsigned char *zeros = calloc(1, CHUNK);
+    for (int i = 0; i < CHUNKS; i++) CHECK(gzwrite(g, zeros, CHUNK) == CHUNK, "gzwrite");
+    free(zeros);
+    CHECK(gzclose(g) == Z_OK, "gzclose");
+    struct rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TEST, "t10k-labels-idx1-ubyte.gz: extra data",
+                      "2 labels (10 bytes)", "inflates to more");
+    getrusage(RUSAGE_SELF, &after);
+    long grew_mib = (after.ru_maxrss - before.ru_maxrss) / 1024;
+    CHECK(grew_mib < CHUNKS / 2, "the peak memory grew by %ld MiB: the file was inflated",
+          grew_mib);
     rm_rf(dir);
     return PASS;
 }
@@ -830,6 +936,9 @@ int main(void)
         {"MNIST folder, gzip IDX", t_mnist_gz},
         {"MNIST folder, test split only", t_mnist_test_only_present},
         {"MNIST folder errors", t_mnist_errors},
+        {"MNIST folder: symlink loop, FIFO", t_mnist_special_files},
+        {"MNIST folder without permission", t_mnist_unreadable_folder},
+        {"MNIST .gz inflating past its header", t_mnist_gz_bomb},
         {"CIFAR-10 binary", t_cifar_bin},
         {"CIFAR-10 errors", t_cifar_errors},
         {"Storage.npy CIFAR (HWC -> CHW)", t_storage_npy_cifar},

@@ -1,6 +1,8 @@
 /* test_npy.c — .npy reading/writing, gzip reading, atomic writes, layer-file lookup. */
 #include "harness.h"
 
+#include "child.h"
+
 #include "sbs/npy.h"
 
 #include <errno.h>
@@ -536,6 +538,81 @@ static int t_read_file(void)
     return PASS;
 }
 
+static void read_npy_child(void *path, char *msg, size_t n)
+{
+    sbs_npy a;
+    sbs_err e = {{0}};
+    if (sbs_npy_read(path, &a, true, &e) == 0) snprintf(e.msg, sizeof e.msg, "success");
+    snprintf(msg, n, "%s", e.msg);
+}
+
+/* Only regular files are read: a FIFO with no writer, a device, a socket are refused at once
+ * (a plain open() of the FIFO would block forever: it runs in a child with an alarm). */
+static int t_read_special(void)
+{
+    char fifo[4300], msg[1100];
+    snprintf(fifo, sizeof fifo, "%s/fifo.npy", tmp_root);
+    CHECK(mkfifo(fifo, 0600) == 0, "mkfifo: %s", strerror(errno));
+    int st = sbs_run_in_child(read_npy_child, fifo, 10, msg, sizeof msg);
+    unlink(fifo);
+    CHECK(st != -1 && WIFEXITED(st), "reading a FIFO blocked (killed by signal %d)",
+          st != -1 && WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    CHECK(strstr(msg, "fifo.npy: not a regular file (a FIFO)"), "got %s", msg);
+
+    unsigned char *buf;
+    size_t len;
+    sbs_err e = {{0}};
+    int r = sbs_read_file("/dev/null", &buf, &len, &e);
+    if (r == 0) free(buf);
+    CHECK(r != 0 && strstr(e.msg, "cannot open /dev/null: not a regular file (a character device)"),
+          "got %s", r ? e.msg : "success");
+    return PASS;
+}
+
+/* sbs_read_file_max reads (inflates) no more than asked and says whether there is more. */
+static int t_read_file_max(void)
+{
+    char p[4300], pgz[4300];
+    snprintf(p, sizeof p, "%s/data.bin", tmp_root);
+    snprintf(pgz, sizeof pgz, "%s/data.bin.gz", tmp_root);
+    unsigned char data[5000];
+    for (size_t i = 0; i < sizeof data; i++) data[i] = (unsigned char)(i * 7);
+    CHECK(write_bytes(p, data, sizeof data) == 0, "setup");
+    gzFile g = gzopen(pgz, "wb");
+    CHECK(g && gzwrite(g, data, sizeof data) == (int)sizeof data && gzclose(g) == Z_OK, "gz");
+    const char *paths[2] = {p, pgz};
+    static const size_t maxes[] = {0, 1, 16, 4999, 5000, 5001, SIZE_MAX};
+    for (int k = 0; k < 2; k++)
+        for (size_t m = 0; m < sizeof maxes / sizeof maxes[0]; m++) {
+            unsigned char *buf = NULL;
+            size_t len = 0;
+            bool more = false;
+            sbs_err e = {{0}};
+            CHECK(sbs_read_file_max(paths[k], maxes[m], &buf, &len, &more, &e) == 0, "%s",
+                  e.msg);
+            size_t want = maxes[m] < sizeof data ? maxes[m] : sizeof data;
+            CHECK(len == want && more == (maxes[m] < sizeof data), "%s max %zu: len %zu more %d",
+                  paths[k], maxes[m], len, more);
+            CHECK(len == 0 || memcmp(buf, data, len) == 0, "%s: wrong bytes", paths[k]);
+            free(buf);
+        }
+    /* stopping early skips the checks of the rest; a whole read still makes them */
+    FILE *f = fopen(pgz, "ab");
+    CHECK(f && fwrite("xyz", 1, 3, f) == 3 && fclose(f) == 0, "append");
+    unsigned char *buf;
+    size_t len;
+    bool more;
+    sbs_err e = {{0}};
+    CHECK(sbs_read_file_max(pgz, 100, &buf, &len, &more, &e) == 0 && more, "%s", e.msg);
+    free(buf);
+    int r = sbs_read_file_max(pgz, 5000, &buf, &len, &more, &e);
+    if (r == 0) free(buf);
+    CHECK(r != 0 && strstr(e.msg, "garbage"), "got %s", r ? e.msg : "success");
+    unlink(p);
+    unlink(pgz);
+    return PASS;
+}
+
 /* ---------------------------------------------------------------- atomic writes */
 
 static int t_atomic_missing_dir(void)
@@ -690,6 +767,8 @@ int main(void)
         {"dtypes and byte orders", t_dtypes},
         {"fortran order", t_fortran_order},
         {"read file, gzip", t_read_file},
+        {"read file: FIFO, device", t_read_special},
+        {"read file: at most N bytes", t_read_file_max},
         {"atomic: missing folder", t_atomic_missing_dir},
         {"atomic: replace", t_atomic_replace},
         {"atomic: write error", t_atomic_write_error},
