@@ -33,5 +33,10 @@ const char *sbs_cpu_simd_name(const sbs_backend *be);
 void sbs_cpu_dynamics(const char *simd, const float *W, int N, int ldw, int P,
                       const int32_t *idx, int T, const float *eps, float forgetting_offset,
                       float *h);
+/* The same for variable-length spike rows (the full-layer path): position p runs over its
+ * len[p] spikes idx[p][0 .. len[p]-1], with eps indexed by its own spike count. */
+void sbs_cpu_dynamics_var(const char *simd, const float *W, int N, int ldw, int P,
+                          const int32_t *const *idx, const int *len, const float *eps,
+                          float forgetting_offset, float *h);
 
 #endif

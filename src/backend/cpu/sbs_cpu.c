@@ -8,6 +8,7 @@
  * count or batch split: each group writes only its own outputs. */
 #include "sbs/backend.h"
 #include "sbs/rng.h"
+#include "sbs/sbs_step.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 #include <immintrin.h>
 #endif
 
-#define SBS_P 8 /* positions interleaved per group */
+#define SBS_P 16 /* positions per group: one AVX-512 block, interleaved in the other paths */
 
 /* the last step of every dynamics body: each position's h divided by its sum */
 #define SBS_DYN_NORMALISE                                                                     \
@@ -27,22 +28,33 @@
         for (int n = 0; n < N; n++) hp[n] *= inv;                                             \
     }
 
+/* The per-step coefficients of the scalar path, unfused (its CPUs have no FMA; sbs_step.h
+ * has the fused ones of the AVX-512 contract, which the AVX2 path shares). */
+static inline sbs_step_coef step_coefs_unfused(float e, float fo, int N)
+{
+    sbs_step_coef k;
+    k.a = 1.0f / (1.0f + e * (1.0f + fo));
+    k.c = e * fo * k.a / (float)N;
+    k.ea = e * k.a;
+    return k;
+}
+
 /* The dynamics of P interleaved positions, h_0 = 1/N, for steps t < TMAX:
  *   h_n <- h_n * (a + b w_n) + c with a = 1/(1+e(1+fo)), b = e a / r, c = e fo a / N,
- * algebraically SPEC §1.2's update, with h kept normalised. Position p takes part in step t
- * while LIVE holds, with the spike SPIKE (both in terms of p and t). Expanded for fixed-length
- * spike rows (LIVE is 1: the test compiles away, the hot loop is as if written out) and for
- * the variable-length rows of full-layer spikes. */
-#define SBS_DYN_BODY(TMAX, LIVE, SPIKE)                                                       \
+ * algebraically SPEC §1.2's update, with h kept normalised; the coefficients from COEFS
+ * (sbs_step_coefs or step_coefs_unfused). Position p takes part in step t while LIVE holds,
+ * with the spike SPIKE (both in terms of p and t). Expanded for fixed-length spike rows (LIVE
+ * is 1: the test compiles away, the hot loop is as if written out) and for the
+ * variable-length rows of full-layer spikes. */
+#define SBS_DYN_BODY(TMAX, LIVE, SPIKE, COEFS)                                                \
     {                                                                                         \
-        const float fo = forgetting_offset > 0.0f ? forgetting_offset : 0.0f;                 \
+        const float fo = sbs_step_fo(forgetting_offset);                                      \
         const int tmax = (TMAX);                                                              \
         for (int p = 0; p < P; p++)                                                           \
             for (int n = 0; n < ldw; n++) h[(size_t)p * ldw + n] = n < N ? 1.0f / N : 0.0f;   \
         for (int t = 0; t < tmax; t++) {                                                      \
-            const float e = eps[t];                                                           \
-            const float a = 1.0f / (1.0f + e * (1.0f + fo));                                  \
-            const float c = e * fo * a / (float)N;                                            \
+            const sbs_step_coef k = COEFS(eps[t], fo, N);                                     \
+            const float a = k.a, c = k.c;                                                     \
             for (int p = 0; p < P; p++) {                                                     \
                 if (!(LIVE)) continue;                                                        \
                 const float *restrict w = W + (size_t)(SPIKE) * ldw;                          \
@@ -56,7 +68,7 @@
                 for (int j = 0; j < 2; j++) acc[j] += acc[j + 2];                             \
                 const float r = acc[0] + acc[1];                                              \
                 if (r > 1e-10f) {                                                             \
-                    const float b = e * a / r;                                                \
+                    const float b = k.ea / r;                                                 \
                     for (int n = 0; n < ldw; n++) hp[n] = hp[n] * (a + b * w[n]) + c;         \
                 }                                                                             \
             }                                                                                 \
@@ -65,7 +77,7 @@
     }
 
 /* fixed length: position p's spikes are idx[p*T .. p*T + T-1] */
-#define SBS_DYN_FIXED_BODY SBS_DYN_BODY(T, 1, idx[(size_t)p * T + t])
+#define SBS_DYN_FIXED_BODY(COEFS) SBS_DYN_BODY(T, 1, idx[(size_t)p * T + t], COEFS)
 
 #define SBS_DYN_ARGS                                                                          \
     (const float *restrict W, int N, int ldw, int P, const int32_t *restrict idx, int T,      \
@@ -73,52 +85,143 @@
 
 typedef void (*dyn_fn) SBS_DYN_ARGS;
 
+/* the longest spike row of a group */
+static inline int dynv_steps(const int *len, int P)
+{
+    int tmax = 0;
+    for (int p = 0; p < P; p++)
+        if (len[p] > tmax) tmax = len[p];
+    return tmax;
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 #define SBS_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
 
-/* AVX-512 dynamics with intrinsics: one accumulator register per position, the update as two
- * FMAs per 16 neurons. Same maths, steps and arguments as SBS_DYN_BODY (summation order of r
- * differs). */
-#define SBS_DYN_AVX512_BODY(TMAX, LIVE, SPIKE)                                                \
-    {                                                                                         \
-        const float fo = forgetting_offset > 0.0f ? forgetting_offset : 0.0f;                 \
-        const int tmax = (TMAX);                                                              \
-        const __m512 h0 = _mm512_set1_ps(1.0f / N);                                           \
-        for (int p = 0; p < P; p++)                                                           \
-            for (int v = 0; v < ldw; v += 16) {                                               \
-                __mmask16 live =                                                              \
-                    (__mmask16)(N - v >= 16 ? 0xFFFF : (1u << (N > v ? N - v : 0)) - 1);      \
-                _mm512_storeu_ps(h + (size_t)p * ldw + v, _mm512_maskz_mov_ps(live, h0));     \
-            }                                                                                 \
-        for (int t = 0; t < tmax; t++) {                                                      \
-            const float e = eps[t];                                                           \
-            const float a = 1.0f / (1.0f + e * (1.0f + fo));                                  \
-            const __m512 va = _mm512_set1_ps(a);                                              \
-            const __m512 vc = _mm512_set1_ps(e * fo * a / (float)N);                          \
-            const float ea = e * a;                                                           \
-            for (int p = 0; p < P; p++) {                                                     \
-                if (!(LIVE)) continue;                                                        \
-                const float *w = W + (size_t)(SPIKE) * ldw;                                   \
-                float *hp = h + (size_t)p * ldw;                                              \
-                __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(hp), _mm512_loadu_ps(w));          \
-                for (int v = 16; v < ldw; v += 16)                                            \
-                    acc = _mm512_fmadd_ps(_mm512_loadu_ps(hp + v), _mm512_loadu_ps(w + v),    \
-                                          acc);                                               \
-                const float r = _mm512_reduce_add_ps(acc);                                    \
-                if (r > 1e-10f) {                                                             \
-                    const __m512 vb = _mm512_set1_ps(ea / r);                                 \
-                    for (int v = 0; v < ldw; v += 16) {                                       \
-                        __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(w + v), va);           \
-                        _mm512_storeu_ps(hp + v,                                              \
-                                         _mm512_fmadd_ps(_mm512_loadu_ps(hp + v), f, vc));    \
-                    }                                                                         \
-                }                                                                             \
-            }                                                                                 \
-        }                                                                                     \
-        SBS_DYN_NORMALISE                                                                     \
-    }
+/* ---- AVX-512 dynamics ----
+ * Blocks of up to 16 positions advance together, one step at a time. Each position's dot
+ * product <h, w> is one register of 16 lane partial sums (lane j = neurons j, j+16, ...: a
+ * multiply, then FMAs); the 16 registers of a block are reduced together by a transpose-and-
+ * add network that leaves position p's sum in lane p, so one vector division gives every b of
+ * the step. Each lane's sum sees exactly the additions of _mm512_reduce_add_ps (j+8, j+4, j+2,
+ * j+1; sbs_step.h), so the results are bitwise those of reducing one position at a time. The
+ * update is two FMAs per 16 neurons, with the coefficients of sbs_step_coefs. */
 
-SBS_AVX512 static void dyn_avx512 SBS_DYN_ARGS SBS_DYN_AVX512_BODY(T, 1, idx[(size_t)p * T + t])
+/* The accumulator slot of position p: the network's output lane i holds slot 4(i%4) + i/4
+ * (a map that is its own inverse), so filling slot SLOT(p) puts position p's sum in lane p. */
+#define SBS_SLOT(p) (4 * ((p) & 3) + ((p) >> 2))
+
+/* the 16 sums of 16 registers of lane partial sums, each reduced by halves */
+SBS_AVX512 static inline __m512 reduce16x16(const __m512 *v)
+{
+    __m512 u[8], x[4], y[2];
+    /* j + 8: u[i] = slot 2i's 8 sums, then slot 2i+1's */
+    for (int i = 0; i < 8; i++)
+        u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),
+                             _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
+    /* j + 4: x[k]'s 128-bit block L holds slot 4k+L's 4 sums */
+    for (int k = 0; k < 4; k++)
+        x[k] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * k], u[2 * k + 1], 0x88),
+                             _mm512_shuffle_f32x4(u[2 * k], u[2 * k + 1], 0xDD));
+    /* j + 2: y[m]'s block L holds slot 8m+L's 2 sums, then slot 8m+4+L's */
+    for (int m = 0; m < 2; m++)
+        y[m] = _mm512_add_ps(_mm512_shuffle_ps(x[2 * m], x[2 * m + 1], 0x44),
+                             _mm512_shuffle_ps(x[2 * m], x[2 * m + 1], 0xEE));
+    /* j + 1: lane 4L+e holds slot 4e+L */
+    return _mm512_add_ps(_mm512_shuffle_ps(y[0], y[1], 0x88), _mm512_shuffle_ps(y[0], y[1], 0xDD));
+}
+
+/* The dynamics of one block of P <= 16 positions with NV = ldw/16 registers per row (a
+ * constant where the callers specialise it). Fixed-length spike rows when vidx is NULL
+ * (position p's spikes idx[p*T + t], t < T), else variable ones (vidx[p][t], t < len[p]). */
+SBS_AVX512 static inline __attribute__((always_inline)) void
+dyn_block_avx512(const float *restrict W, int N, int ldw, const int NV, int P,
+                 const int32_t *restrict idx, int T, const int32_t *const *vidx, const int *len,
+                 const float *restrict eps, float forgetting_offset, float *restrict h)
+{
+    const float fo = sbs_step_fo(forgetting_offset);
+    const int tmax = vidx ? dynv_steps(len, P) : T;
+    const __m512 h0 = _mm512_set1_ps(1.0f / N);
+    for (int p = 0; p < P; p++)
+        for (int v = 0; v < NV; v++) {
+            int n0 = 16 * v;
+            __mmask16 live = (__mmask16)(N - n0 >= 16 ? 0xFFFF : (1u << (N > n0 ? N - n0 : 0)) - 1);
+            _mm512_storeu_ps(h + (size_t)p * ldw + n0, _mm512_maskz_mov_ps(live, h0));
+        }
+    for (int t = 0; t < tmax; t++) {
+        const sbs_step_coef k = sbs_step_coefs(eps[t], fo, N);
+        const __m512 va = _mm512_set1_ps(k.a), vc = _mm512_set1_ps(k.c);
+        const float *wr[16];
+        __m512 acc[16];
+        unsigned live = 0;
+#pragma GCC unroll 16
+        for (int p = 0; p < 16; p++) {
+            __m512 s = _mm512_setzero_ps();
+            wr[p] = W; /* not read unless live */
+            if (p < P && (!vidx || t < len[p])) {
+                const float *w = W + (size_t)(vidx ? vidx[p][t] : idx[(size_t)p * T + t]) * ldw;
+                const float *hp = h + (size_t)p * ldw;
+                s = _mm512_mul_ps(_mm512_loadu_ps(hp), _mm512_loadu_ps(w));
+                for (int v = 1; v < NV; v++)
+                    s = _mm512_fmadd_ps(_mm512_loadu_ps(hp + 16 * v), _mm512_loadu_ps(w + 16 * v),
+                                        s);
+                wr[p] = w;
+                live |= 1u << p;
+            }
+            acc[SBS_SLOT(p)] = s;
+        }
+        const __m512 r = reduce16x16(acc);
+        live &= _mm512_cmp_ps_mask(r, _mm512_set1_ps(1e-10f), _CMP_GT_OQ);
+        float b[16] __attribute__((aligned(64)));
+        _mm512_store_ps(b, _mm512_div_ps(_mm512_set1_ps(k.ea), r));
+#pragma GCC unroll 16
+        for (int p = 0; p < 16; p++) {
+            if (!(live >> p & 1)) continue;
+            const __m512 vb = _mm512_set1_ps(b[p]);
+            float *hp = h + (size_t)p * ldw;
+            for (int v = 0; v < NV; v++) {
+                __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(wr[p] + 16 * v), va);
+                _mm512_storeu_ps(hp + 16 * v, _mm512_fmadd_ps(_mm512_loadu_ps(hp + 16 * v), f, vc));
+            }
+        }
+    }
+    SBS_DYN_NORMALISE
+}
+
+/* blocks of 16 positions, specialised for rows of 1-4 registers (N <= 64) */
+SBS_AVX512 static void dyn_blocks_avx512(const float *W, int N, int ldw, int P,
+                                         const int32_t *idx, int T, const int32_t *const *vidx,
+                                         const int *len, const float *eps,
+                                         float forgetting_offset, float *h)
+{
+    for (int p0 = 0; p0 < P; p0 += 16) {
+        int q = P - p0 < 16 ? P - p0 : 16;
+        const int32_t *bi = idx ? idx + (size_t)p0 * T : NULL;
+        const int32_t *const *bv = vidx ? vidx + p0 : NULL;
+        const int *bl = vidx ? len + p0 : NULL;
+        float *bh = h + (size_t)p0 * ldw;
+        switch (ldw) {
+#define SBS_DYN_CASE(nv)                                                                      \
+    case 16 * nv:                                                                             \
+        if (vidx)                                                                             \
+            dyn_block_avx512(W, N, ldw, nv, q, NULL, 0, bv, bl, eps, forgetting_offset, bh);   \
+        else                                                                                  \
+            dyn_block_avx512(W, N, ldw, nv, q, bi, T, NULL, NULL, eps, forgetting_offset, bh); \
+        break;
+            SBS_DYN_CASE(1)
+            SBS_DYN_CASE(2)
+            SBS_DYN_CASE(3)
+            SBS_DYN_CASE(4)
+#undef SBS_DYN_CASE
+        default:
+            dyn_block_avx512(W, N, ldw, ldw / 16, q, bi, T, bv, bl, eps, forgetting_offset, bh);
+        }
+    }
+}
+
+SBS_AVX512 static void dyn_avx512 SBS_DYN_ARGS
+{
+    dyn_blocks_avx512(W, N, ldw, P, idx, T, NULL, NULL, eps, forgetting_offset, h);
+}
 
 /* 32x32 -> 64 bit products of all 16 lanes: low and high halves. */
 SBS_AVX512 static inline void mulhilo16(__m512i a, __m512i b, __m512i *lo, __m512i *hi)
@@ -168,11 +271,12 @@ SBS_AVX512 static void draw_avx512(const uint32_t *thr, const uint32_t *alias, i
     }
 }
 
-__attribute__((target("avx2,fma"))) static void dyn_avx2 SBS_DYN_ARGS SBS_DYN_FIXED_BODY
+__attribute__((target("avx2,fma"))) static void dyn_avx2 SBS_DYN_ARGS
+    SBS_DYN_FIXED_BODY(sbs_step_coefs)
 #define SBS_HAVE_X86 1
 #endif
 
-static void dyn_scalar SBS_DYN_ARGS SBS_DYN_FIXED_BODY
+static void dyn_scalar SBS_DYN_ARGS SBS_DYN_FIXED_BODY(step_coefs_unfused)
 
 static const char *simd_auto(void)
 {
@@ -227,27 +331,21 @@ static draw_fn pick_draw(const char *simd)
     (const float *restrict W, int N, int ldw, int P, const int32_t *const *idx,              \
      const int *len, const float *restrict eps, float forgetting_offset, float *restrict h)
 
-/* the longest spike row of a group */
-static inline int dynv_steps(const int *len, int P)
-{
-    int tmax = 0;
-    for (int p = 0; p < P; p++)
-        if (len[p] > tmax) tmax = len[p];
-    return tmax;
-}
-
-#define SBS_DYNV_BODY SBS_DYN_BODY(dynv_steps(len, P), t < len[p], idx[p][t])
+#define SBS_DYNV_BODY(COEFS) SBS_DYN_BODY(dynv_steps(len, P), t < len[p], idx[p][t], COEFS)
 
 typedef void (*dynv_fn) SBS_DYNV_ARGS;
 
 #ifdef SBS_HAVE_X86
 SBS_AVX512 static void dynv_avx512 SBS_DYNV_ARGS
-    SBS_DYN_AVX512_BODY(dynv_steps(len, P), t < len[p], idx[p][t])
+{
+    dyn_blocks_avx512(W, N, ldw, P, NULL, 0, idx, len, eps, forgetting_offset, h);
+}
 
-__attribute__((target("avx2,fma"))) static void dynv_avx2 SBS_DYNV_ARGS SBS_DYNV_BODY
+__attribute__((target("avx2,fma"))) static void dynv_avx2 SBS_DYNV_ARGS
+    SBS_DYNV_BODY(sbs_step_coefs)
 #endif
 
-static void dynv_scalar SBS_DYNV_ARGS SBS_DYNV_BODY
+static void dynv_scalar SBS_DYNV_ARGS SBS_DYNV_BODY(step_coefs_unfused)
 
 /* the variable-length dynamics of the SIMD level `name` (as chosen by pick) */
 static dynv_fn pick_dynv(const char *name)
@@ -272,6 +370,15 @@ void sbs_cpu_dynamics(const char *simd, const float *W, int N, int ldw, int P,
 {
     const char *name;
     pick(simd, &name)(W, N, ldw, P, idx, T, eps, forgetting_offset, h);
+}
+
+void sbs_cpu_dynamics_var(const char *simd, const float *W, int N, int ldw, int P,
+                          const int32_t *const *idx, const int *len, const float *eps,
+                          float forgetting_offset, float *h)
+{
+    const char *name;
+    pick(simd, &name);
+    pick_dynv(name)(W, N, ldw, P, idx, len, eps, forgetting_offset, h);
 }
 
 /* ---- the backend ---- */
