@@ -10,6 +10,7 @@
 #include "sbs/rng.h"
 #include "sbs/sbs_step.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -130,9 +131,27 @@ SBS_AVX512 static inline __m512 reduce16x16(const __m512 *v)
     return _mm512_add_ps(_mm512_shuffle_ps(y[0], y[1], 0x88), _mm512_shuffle_ps(y[0], y[1], 0xDD));
 }
 
+/* position p's spike row at step t, or NULL when p takes no part in step t */
+#define SBS_ROW(p, t)                                                                         \
+    ((p) < P && (!vidx || (t) < len[p])                                                       \
+         ? W + (size_t)(vidx ? vidx[p][t] : idx[(size_t)(p) * T + (t)]) * ldw                 \
+         : NULL)
+
+/* <h, w> as 16 lane partial sums: a multiply, then FMAs over the NV registers of a row */
+SBS_AVX512 static inline __attribute__((always_inline)) __m512 dot16(const float *hp,
+                                                                     const float *w, int NV)
+{
+    __m512 s = _mm512_mul_ps(_mm512_loadu_ps(hp), _mm512_loadu_ps(w));
+    for (int v = 1; v < NV; v++)
+        s = _mm512_fmadd_ps(_mm512_loadu_ps(hp + 16 * v), _mm512_loadu_ps(w + 16 * v), s);
+    return s;
+}
+
 /* The dynamics of one block of P <= 16 positions with NV = ldw/16 registers per row (a
  * constant where the callers specialise it). Fixed-length spike rows when vidx is NULL
- * (position p's spikes idx[p*T + t], t < T), else variable ones (vidx[p][t], t < len[p]). */
+ * (position p's spikes idx[p*T + t], t < T), else variable ones (vidx[p][t], t < len[p]).
+ * A position's dot product with its next spike row is taken while its updated h is still in
+ * registers, so a step's chain is reduce -> divide -> update -> next dot. */
 SBS_AVX512 static inline __attribute__((always_inline)) void
 dyn_block_avx512(const float *restrict W, int N, int ldw, const int NV, int P,
                  const int32_t *restrict idx, int T, const int32_t *const *vidx, const int *len,
@@ -147,41 +166,40 @@ dyn_block_avx512(const float *restrict W, int N, int ldw, const int NV, int P,
             __mmask16 live = (__mmask16)(N - n0 >= 16 ? 0xFFFF : (1u << (N > n0 ? N - n0 : 0)) - 1);
             _mm512_storeu_ps(h + (size_t)p * ldw + n0, _mm512_maskz_mov_ps(live, h0));
         }
+    const float *wr[16]; /* this step's spike rows */
+    __m512 acc[16];      /* this step's dot products, position p in slot SBS_SLOT(p) */
+    for (int p = 0; p < 16; p++) {
+        wr[p] = tmax > 0 ? SBS_ROW(p, 0) : NULL;
+        acc[SBS_SLOT(p)] = wr[p] ? dot16(h + (size_t)p * ldw, wr[p], NV) : _mm512_setzero_ps();
+    }
     for (int t = 0; t < tmax; t++) {
         const sbs_step_coef k = sbs_step_coefs(eps[t], fo, N);
         const __m512 va = _mm512_set1_ps(k.a), vc = _mm512_set1_ps(k.c);
-        const float *wr[16];
-        __m512 acc[16];
-        unsigned live = 0;
-#pragma GCC unroll 16
-        for (int p = 0; p < 16; p++) {
-            __m512 s = _mm512_setzero_ps();
-            wr[p] = W; /* not read unless live */
-            if (p < P && (!vidx || t < len[p])) {
-                const float *w = W + (size_t)(vidx ? vidx[p][t] : idx[(size_t)p * T + t]) * ldw;
-                const float *hp = h + (size_t)p * ldw;
-                s = _mm512_mul_ps(_mm512_loadu_ps(hp), _mm512_loadu_ps(w));
-                for (int v = 1; v < NV; v++)
-                    s = _mm512_fmadd_ps(_mm512_loadu_ps(hp + 16 * v), _mm512_loadu_ps(w + 16 * v),
-                                        s);
-                wr[p] = w;
-                live |= 1u << p;
-            }
-            acc[SBS_SLOT(p)] = s;
-        }
         const __m512 r = reduce16x16(acc);
-        live &= _mm512_cmp_ps_mask(r, _mm512_set1_ps(1e-10f), _CMP_GT_OQ);
+        const unsigned upd = _mm512_cmp_ps_mask(r, _mm512_set1_ps(1e-10f), _CMP_GT_OQ);
         float b[16] __attribute__((aligned(64)));
         _mm512_store_ps(b, _mm512_div_ps(_mm512_set1_ps(k.ea), r));
+        const bool more = t + 1 < tmax;
 #pragma GCC unroll 16
         for (int p = 0; p < 16; p++) {
-            if (!(live >> p & 1)) continue;
-            const __m512 vb = _mm512_set1_ps(b[p]);
+            const float *wn = more ? SBS_ROW(p, t + 1) : NULL;
             float *hp = h + (size_t)p * ldw;
-            for (int v = 0; v < NV; v++) {
-                __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(wr[p] + 16 * v), va);
-                _mm512_storeu_ps(hp + 16 * v, _mm512_fmadd_ps(_mm512_loadu_ps(hp + 16 * v), f, vc));
+            __m512 s = _mm512_setzero_ps();
+            if (wr[p] && (upd >> p & 1)) {
+                const __m512 vb = _mm512_set1_ps(b[p]);
+                for (int v = 0; v < NV; v++) {
+                    __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(wr[p] + 16 * v), va);
+                    __m512 hv = _mm512_fmadd_ps(_mm512_loadu_ps(hp + 16 * v), f, vc);
+                    _mm512_storeu_ps(hp + 16 * v, hv);
+                    if (wn)
+                        s = v ? _mm512_fmadd_ps(hv, _mm512_loadu_ps(wn + 16 * v), s)
+                              : _mm512_mul_ps(hv, _mm512_loadu_ps(wn));
+                }
+            } else if (wn) {
+                s = dot16(hp, wn, NV);
             }
+            acc[SBS_SLOT(p)] = s;
+            wr[p] = wn;
         }
     }
     SBS_DYN_NORMALISE
@@ -211,6 +229,8 @@ SBS_AVX512 static void dyn_blocks_avx512(const float *W, int N, int ldw, int P,
             SBS_DYN_CASE(2)
             SBS_DYN_CASE(3)
             SBS_DYN_CASE(4)
+            SBS_DYN_CASE(5)
+            SBS_DYN_CASE(6)
 #undef SBS_DYN_CASE
         default:
             dyn_block_avx512(W, N, ldw, ldw / 16, q, bi, T, bv, bl, eps, forgetting_offset, bh);
