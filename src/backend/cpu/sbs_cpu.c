@@ -131,11 +131,22 @@ SBS_AVX512 static inline __m512 reduce16x16(const __m512 *v)
     return _mm512_add_ps(_mm512_shuffle_ps(y[0], y[1], 0x88), _mm512_shuffle_ps(y[0], y[1], 0xDD));
 }
 
-/* position p's spike row at step t, or NULL when p takes no part in step t */
-#define SBS_ROW(p, t)                                                                         \
-    ((p) < P && (!vidx || (t) < len[p])                                                       \
-         ? W + (size_t)(vidx ? vidx[p][t] : idx[(size_t)(p) * T + (t)]) * ldw                 \
-         : NULL)
+#define SBS_CHUNK 128 /* steps whose spike row offsets a block tabulates at a time */
+
+/* Row offsets (in floats) of position p's spikes at steps t0 .. t0+n (n+1 of them) into
+ * off: idx[p*T + t] * ldw (fixed rows, vidx NULL) or vidx[p][t] * ldw, and 0 (row 0, read
+ * but never used) where p takes no part: p >= P, t >= T or t >= len[p]. */
+static inline void block_offsets(int p, int P, int t0, int n, int ldw, const int32_t *idx,
+                                 int T, const int32_t *const *vidx, const int *len,
+                                 int32_t *restrict off)
+{
+    const int32_t *row = p >= P ? NULL : vidx ? vidx[p] + t0 : idx + (size_t)p * T + t0;
+    int m = p >= P ? 0 : (vidx ? len[p] : T) - t0;
+    if (m > n + 1) m = n + 1;
+    if (m < 0) m = 0;
+    for (int i = 0; i < m; i++) off[i] = row[i] * ldw;
+    for (int i = m; i <= n; i++) off[i] = 0;
+}
 
 /* <h, w> as 16 lane partial sums: a multiply, then FMAs over the NV registers of a row */
 SBS_AVX512 static inline __attribute__((always_inline)) __m512 dot16(const float *hp,
@@ -148,10 +159,12 @@ SBS_AVX512 static inline __attribute__((always_inline)) __m512 dot16(const float
 }
 
 /* The dynamics of one block of P <= 16 positions with NV = ldw/16 registers per row (a
- * constant where the callers specialise it). Fixed-length spike rows when vidx is NULL
+ * constant where the caller specialises it). Fixed-length spike rows when vidx is NULL
  * (position p's spikes idx[p*T + t], t < T), else variable ones (vidx[p][t], t < len[p]).
- * A position's dot product with its next spike row is taken while its updated h is still in
- * registers, so a step's chain is reduce -> divide -> update -> next dot. */
+ * h has room for 16 positions. All 16 lanes run every step; a lane that takes no part in a
+ * step (p >= P, or past the end of its row) reads row 0 and its update is masked off. A position's dot product with its
+ * next spike row is taken while its updated h is still in registers, so a step's chain is
+ * reduce -> divide -> update -> next dot. */
 SBS_AVX512 static inline __attribute__((always_inline)) void
 dyn_block_avx512(const float *restrict W, int N, int ldw, const int NV, int P,
                  const int32_t *restrict idx, int T, const int32_t *const *vidx, const int *len,
@@ -160,63 +173,73 @@ dyn_block_avx512(const float *restrict W, int N, int ldw, const int NV, int P,
     const float fo = sbs_step_fo(forgetting_offset);
     const int tmax = vidx ? dynv_steps(len, P) : T;
     const __m512 h0 = _mm512_set1_ps(1.0f / N);
-    for (int p = 0; p < P; p++)
+    for (int p = 0; p < 16; p++)
         for (int v = 0; v < NV; v++) {
             int n0 = 16 * v;
-            __mmask16 live = (__mmask16)(N - n0 >= 16 ? 0xFFFF : (1u << (N > n0 ? N - n0 : 0)) - 1);
-            _mm512_storeu_ps(h + (size_t)p * ldw + n0, _mm512_maskz_mov_ps(live, h0));
+            __mmask16 m = (__mmask16)(N - n0 >= 16 ? 0xFFFF : (1u << (N > n0 ? N - n0 : 0)) - 1);
+            _mm512_storeu_ps(h + (size_t)p * ldw + n0, _mm512_maskz_mov_ps(m, h0));
         }
-    const float *wr[16]; /* this step's spike rows */
-    __m512 acc[16];      /* this step's dot products, position p in slot SBS_SLOT(p) */
-    for (int p = 0; p < 16; p++) {
-        wr[p] = tmax > 0 ? SBS_ROW(p, 0) : NULL;
-        acc[SBS_SLOT(p)] = wr[p] ? dot16(h + (size_t)p * ldw, wr[p], NV) : _mm512_setzero_ps();
-    }
-    for (int t = 0; t < tmax; t++) {
-        const sbs_step_coef k = sbs_step_coefs(eps[t], fo, N);
-        const __m512 va = _mm512_set1_ps(k.a), vc = _mm512_set1_ps(k.c);
-        const __m512 r = reduce16x16(acc);
-        const unsigned upd = _mm512_cmp_ps_mask(r, _mm512_set1_ps(1e-10f), _CMP_GT_OQ);
-        float b[16] __attribute__((aligned(64)));
-        _mm512_store_ps(b, _mm512_div_ps(_mm512_set1_ps(k.ea), r));
-        const bool more = t + 1 < tmax;
+    int lenl[16] __attribute__((aligned(64)));
+    for (int p = 0; p < 16; p++) lenl[p] = p < P ? (vidx ? len[p] : tmax) : 0;
+    const __m512i vlen = _mm512_load_si512(lenl);
+    int32_t off[16][SBS_CHUNK + 1] __attribute__((aligned(64)));
+    __m512 acc[16]; /* this step's dot products, position p in slot SBS_SLOT(p) */
+    for (int t0 = 0; t0 < tmax; t0 += SBS_CHUNK) {
+        const int n = tmax - t0 < SBS_CHUNK ? tmax - t0 : SBS_CHUNK;
+        for (int p = 0; p < 16; p++) block_offsets(p, P, t0, n, ldw, idx, T, vidx, len, off[p]);
+        if (t0 == 0)
+            for (int p = 0; p < 16; p++)
+                acc[SBS_SLOT(p)] = dot16(h + (size_t)p * ldw, W + off[p][0], NV);
+        for (int i = 0; i < n; i++) {
+            const sbs_step_coef k = sbs_step_coefs(eps[t0 + i], fo, N);
+            const __m512 va = _mm512_set1_ps(k.a), vc = _mm512_set1_ps(k.c);
+            const __m512 r = reduce16x16(acc);
+            const unsigned upd = _mm512_mask_cmp_ps_mask(
+                _mm512_cmpgt_epi32_mask(vlen, _mm512_set1_epi32(t0 + i)), r,
+                _mm512_set1_ps(1e-10f), _CMP_GT_OQ);
+            const __m512 b = _mm512_div_ps(_mm512_set1_ps(k.ea), r);
+            const __m512 bl[4] = {_mm512_shuffle_f32x4(b, b, 0x00), _mm512_shuffle_f32x4(b, b, 0x55),
+                                  _mm512_shuffle_f32x4(b, b, 0xAA), _mm512_shuffle_f32x4(b, b, 0xFF)};
 #pragma GCC unroll 16
-        for (int p = 0; p < 16; p++) {
-            const float *wn = more ? SBS_ROW(p, t + 1) : NULL;
-            float *hp = h + (size_t)p * ldw;
-            __m512 s = _mm512_setzero_ps();
-            if (wr[p] && (upd >> p & 1)) {
-                const __m512 vb = _mm512_set1_ps(b[p]);
-                for (int v = 0; v < NV; v++) {
-                    __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(wr[p] + 16 * v), va);
-                    __m512 hv = _mm512_fmadd_ps(_mm512_loadu_ps(hp + 16 * v), f, vc);
-                    _mm512_storeu_ps(hp + 16 * v, hv);
-                    if (wn)
+            for (int p = 0; p < 16; p++) {
+                const float *w = W + off[p][i], *wn = W + off[p][i + 1];
+                float *hq = h + (size_t)p * ldw;
+                __m512 s = _mm512_setzero_ps();
+                if (__builtin_expect(upd >> p & 1, 1)) {
+                    const __m512 vb = _mm512_shuffle_ps(bl[p >> 2], bl[p >> 2], (p & 3) * 0x55);
+                    for (int v = 0; v < NV; v++) {
+                        __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(w + 16 * v), va);
+                        __m512 hv = _mm512_fmadd_ps(_mm512_loadu_ps(hq + 16 * v), f, vc);
+                        _mm512_storeu_ps(hq + 16 * v, hv);
                         s = v ? _mm512_fmadd_ps(hv, _mm512_loadu_ps(wn + 16 * v), s)
                               : _mm512_mul_ps(hv, _mm512_loadu_ps(wn));
+                    }
+                } else {
+                    s = dot16(hq, wn, NV);
                 }
-            } else if (wn) {
-                s = dot16(hp, wn, NV);
+                acc[SBS_SLOT(p)] = s;
             }
-            acc[SBS_SLOT(p)] = s;
-            wr[p] = wn;
         }
     }
     SBS_DYN_NORMALISE
 }
 
-/* blocks of 16 positions, specialised for rows of 1-4 registers (N <= 64) */
-SBS_AVX512 static void dyn_blocks_avx512(const float *W, int N, int ldw, int P,
-                                         const int32_t *idx, int T, const int32_t *const *vidx,
-                                         const int *len, const float *eps,
-                                         float forgetting_offset, float *h)
+/* Blocks of 16 positions, specialised for rows of 1-6 registers (N <= 96). A last block of
+ * fewer than 16 runs in a 16-position buffer. (No predictive commoning: GCC would carry each
+ * lane's row offset from step to step in registers it does not have.) */
+__attribute__((optimize("no-predictive-commoning"))) SBS_AVX512 static void
+dyn_blocks_avx512(const float *W, int N, int ldw, int P, const int32_t *idx, int T,
+                  const int32_t *const *vidx, const int *len, const float *eps,
+                  float forgetting_offset, float *h)
 {
+    float *tail = NULL;
     for (int p0 = 0; p0 < P; p0 += 16) {
         int q = P - p0 < 16 ? P - p0 : 16;
         const int32_t *bi = idx ? idx + (size_t)p0 * T : NULL;
         const int32_t *const *bv = vidx ? vidx + p0 : NULL;
         const int *bl = vidx ? len + p0 : NULL;
         float *bh = h + (size_t)p0 * ldw;
+        if (q < 16) bh = tail = xaligned((size_t)16 * ldw * sizeof *tail);
         switch (ldw) {
 #define SBS_DYN_CASE(nv)                                                                      \
     case 16 * nv:                                                                             \
@@ -235,7 +258,9 @@ SBS_AVX512 static void dyn_blocks_avx512(const float *W, int N, int ldw, int P,
         default:
             dyn_block_avx512(W, N, ldw, ldw / 16, q, bi, T, bv, bl, eps, forgetting_offset, bh);
         }
+        if (tail) memcpy(h + (size_t)p0 * ldw, tail, (size_t)q * ldw * sizeof *tail);
     }
+    free(tail);
 }
 
 SBS_AVX512 static void dyn_avx512 SBS_DYN_ARGS
