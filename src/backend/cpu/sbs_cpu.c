@@ -200,10 +200,14 @@ dyn_block_avx512(const float *restrict W, int N, int ldw, const int NV, int P,
             const __m512 b = _mm512_div_ps(_mm512_set1_ps(k.ea), r);
             const __m512 bl[4] = {_mm512_shuffle_f32x4(b, b, 0x00), _mm512_shuffle_f32x4(b, b, 0x55),
                                   _mm512_shuffle_f32x4(b, b, 0xAA), _mm512_shuffle_f32x4(b, b, 0xFF)};
+            /* h through an opaque copy of its address: GCC would otherwise keep all of it in
+             * registers from step to step, which it does not have, and spill */
+            float *hs = h;
+            __asm__("" : "+r"(hs));
 #pragma GCC unroll 16
             for (int p = 0; p < 16; p++) {
                 const float *w = W + off[p][i], *wn = W + off[p][i + 1];
-                float *hq = h + (size_t)p * ldw;
+                float *hq = hs + (size_t)p * ldw;
                 __m512 s = _mm512_setzero_ps();
                 if (__builtin_expect(upd >> p & 1, 1)) {
                     const __m512 vb = _mm512_shuffle_ps(bl[p >> 2], bl[p >> 2], (p & 3) * 0x55);
@@ -268,46 +272,88 @@ SBS_AVX512 static void dyn_avx512 SBS_DYN_ARGS
     dyn_blocks_avx512(W, N, ldw, P, idx, T, NULL, NULL, eps, forgetting_offset, h);
 }
 
-/* 32x32 -> 64 bit products of all 16 lanes: low and high halves. */
-SBS_AVX512 static inline void mulhilo16(__m512i a, __m512i b, __m512i *lo, __m512i *hi)
+/* ---- AVX-512 spike draw ----
+ * sbs_spikes_draw's Philox blocks and alias lookups, 16 blocks at a time. The Philox words
+ * live in the low halves of 64-bit lanes (lanes 0-7 and 8-15 of a group in two registers):
+ * one VPMULUDQ gives a word's whole product, whose high half is a shift away and whose low
+ * half is used in place (the multiplier ignores the garbage above it), and the two XORs of a
+ * round are one VPTERNLOGQ. An alias table of K <= 32 columns is looked up by register
+ * permutes, a larger one by gathers. */
+
+/* the words of lanes 0-7 (a) and 8-15 (b), low halves of 64-bit lanes, as 16 dwords */
+SBS_AVX512 static inline __m512i pack_lo(__m512i a, __m512i b)
 {
-    __m512i pe = _mm512_mul_epu32(a, b);
-    __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(b, 32));
-    *lo = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
-    *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    return _mm512_permutex2var_epi32(a, even, b);
+}
+
+/* the same for the high halves */
+SBS_AVX512 static inline __m512i pack_hi(__m512i a, __m512i b)
+{
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27,
+                                          29, 31);
+    return _mm512_permutex2var_epi32(a, odd, b);
 }
 
 SBS_AVX512 static void draw_avx512(const uint32_t *thr, const uint32_t *alias, int K,
                                    uint64_t seed, uint32_t tag, uint32_t sample,
                                    uint32_t position, int T, int32_t *idx)
 {
-    const __m512i M0 = _mm512_set1_epi32((int)0xD2511F53u), M1 = _mm512_set1_epi32((int)0xCD9E8D57u);
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i vK = _mm512_set1_epi32(K);
+    const __m512i M0 = _mm512_set1_epi64(0xD2511F53u), M1 = _mm512_set1_epi64(0xCD9E8D57u);
+    const __m512i vK = _mm512_set1_epi64((uint32_t)K);
+    const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    __m512i key0[10], key1[10];
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int r = 0; r < 10; r++) {
+        key0[r] = _mm512_set1_epi64(k0);
+        key1[r] = _mm512_set1_epi64(k1);
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    /* K <= 32: the tables in two registers each (columns past K are never read) */
+    __m512i tlo = _mm512_setzero_si512(), thi = tlo, alo = tlo, ahi = tlo;
+    const bool small = K <= 32;
+    if (small) {
+        __mmask16 m0 = (__mmask16)(K >= 16 ? 0xFFFF : (1u << K) - 1);
+        __mmask16 m1 = (__mmask16)(K >= 32 ? 0xFFFF : K > 16 ? (1u << (K - 16)) - 1 : 0);
+        tlo = _mm512_maskz_loadu_epi32(m0, thr);
+        alo = _mm512_maskz_loadu_epi32(m0, alias);
+        thi = _mm512_maskz_loadu_epi32(m1, thr + 16);
+        ahi = _mm512_maskz_loadu_epi32(m1, alias + 16);
+    }
     for (int g = 0; g * 64 < T; g++) {
-        __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32(g * 16), lane);
-        __m512i c1 = _mm512_set1_epi32((int)position);
-        __m512i c2 = _mm512_set1_epi32((int)sample);
-        __m512i c3 = _mm512_set1_epi32((int)tag);
-        uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-        for (int r = 0; r < 10; r++) {
-            __m512i lo0, hi0, lo1, hi1;
-            mulhilo16(M0, c0, &lo0, &hi0);
-            mulhilo16(M1, c2, &lo1, &hi1);
-            __m512i n0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
-            __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
-            c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;
-            k0 += 0x9E3779B9u;
-            k1 += 0xBB67AE85u;
+        __m512i c[2][4];
+        for (int hf = 0; hf < 2; hf++) {
+            c[hf][0] = _mm512_add_epi64(_mm512_set1_epi64(g * 16 + hf * 8), lane);
+            c[hf][1] = _mm512_set1_epi64(position);
+            c[hf][2] = _mm512_set1_epi64(sample);
+            c[hf][3] = _mm512_set1_epi64(tag);
         }
-        __m512i words[4] = {c0, c1, c2, c3};
+        for (int r = 0; r < 10; r++)
+            for (int hf = 0; hf < 2; hf++) {
+                __m512i p0 = _mm512_mul_epu32(M0, c[hf][0]), p1 = _mm512_mul_epu32(M1, c[hf][2]);
+                __m512i n0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c[hf][1],
+                                                       key0[r], 0x96);
+                __m512i n2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c[hf][3],
+                                                       key1[r], 0x96);
+                c[hf][0] = n0;
+                c[hf][1] = p1;
+                c[hf][2] = n2;
+                c[hf][3] = p0;
+            }
         for (int k = 0; k < 4; k++) {
             int t0 = g * 64 + k * 16;
             if (t0 >= T) break;
-            __m512i frac, col;
-            mulhilo16(words[k], vK, &frac, &col);
-            __m512i th = _mm512_i32gather_epi32(col, (const void *)thr, 4);
-            __m512i al = _mm512_i32gather_epi32(col, (const void *)alias, 4);
+            __m512i m0 = _mm512_mul_epu32(c[0][k], vK), m1 = _mm512_mul_epu32(c[1][k], vK);
+            __m512i frac = pack_lo(m0, m1), col = pack_hi(m0, m1), th, al;
+            if (small) {
+                th = _mm512_permutex2var_epi32(tlo, col, thi);
+                al = _mm512_permutex2var_epi32(alo, col, ahi);
+            } else {
+                th = _mm512_i32gather_epi32(col, (const void *)thr, 4);
+                al = _mm512_i32gather_epi32(col, (const void *)alias, 4);
+            }
             __mmask16 take = _mm512_cmplt_epu32_mask(frac, th);
             __m512i res = _mm512_mask_blend_epi32(take, al, col);
             __mmask16 m = (__mmask16)(T - t0 >= 16 ? 0xFFFF : (1u << (T - t0)) - 1);

@@ -1,4 +1,7 @@
-/* test_dyn_bitwise.c — the AVX-512 dynamics are bitwise those of the previous algorithm.
+/* test_cpu_bitwise.c — the CPU backend's fast paths are bitwise those they replaced: the
+ * AVX-512 dynamics against the previous algorithm, the AVX-512 spike draw against the
+ * portable one at every size where its table lookup changes (register permutes up to 32
+ * columns, gathers beyond).
  *
  * The fast dynamics reduce the lane partial sums of 16 positions together (a transpose-and-add
  * network, one vector division per step). The written contract (DESIGN.md, sbs_step.h) is that
@@ -230,6 +233,41 @@ static int test_golden(void)
     return 0;
 }
 
+/* sbs_spikes_draw_fast (AVX-512) == sbs_spikes_draw for K = 1 .. 40, 64, 65, 800 and many T,
+ * seeds, tags and positions; tables with zero-probability columns included */
+static int test_draw(void)
+{
+    sbs_stream st;
+    sbs_stream_init(&st, 12, SBS_RNG_INIT, 5, 0);
+    const int Ts[] = {1, 15, 16, 17, 63, 64, 65, 200, 1600};
+    int cases = 0;
+    for (int K = 1; K <= 800; K = K < 40 ? K + 1 : K == 40 ? 64 : K == 64 ? 65 : K == 65 ? 800 : 801) {
+        float *x = malloc((size_t)K * sizeof *x);
+        uint32_t *thr = malloc((size_t)K * 4), *al = malloc((size_t)K * 4);
+        double *scr = malloc((size_t)3 * K * sizeof *scr);
+        int32_t *a = malloc(1600 * 4), *b = malloc(1600 * 4);
+        for (size_t ti = 0; ti < sizeof Ts / sizeof *Ts; ti++) {
+            int T = Ts[ti];
+            sbs_test_fill_from(&st, x, (size_t)K, 0.0f, 1.0f);
+            for (int i = 0; i < K; i += 3) x[i] = K > 1 ? 0.0f : x[i];
+            sbs_alias_build(x, K, thr, al, scr);
+            uint64_t seed = ((uint64_t)sbs_stream_u32(&st) << 32) | sbs_stream_u32(&st);
+            uint32_t tag = sbs_spike_tag((int)(ti % 7), sbs_stream_u32(&st));
+            uint32_t sample = sbs_stream_u32(&st), pos = sbs_stream_u32(&st) % 5000;
+            sbs_spikes_draw(thr, al, K, seed, tag, sample, pos, T, a);
+            memset(b, 0xff, (size_t)T * 4);
+            sbs_spikes_draw_fast("avx512", thr, al, K, seed, tag, sample, pos, T, b);
+            for (int t = 0; t < T; t++)
+                CHECK(a[t] == b[t], "K=%d T=%d: spike %d is %d, the portable draw's %d", K, T, t,
+                      b[t], a[t]);
+            cases++;
+        }
+        free(x); free(thr); free(al); free(scr); free(a); free(b);
+    }
+    printf("    %d draws bitwise equal to the portable sampler\n", cases);
+    return 0;
+}
+
 int main(void)
 {
     if (!sbs_test_simd(2)) {
@@ -240,6 +278,7 @@ int main(void)
         {"AVX-512 dynamics == previous algorithm (bitwise)", test_avx512},
         {"AVX2 dynamics == previous AVX-512 algorithm (bitwise)", test_avx2},
         {"previous algorithm == golden hashes of the previous main", test_golden},
+        {"AVX-512 spike draw == portable draw, K = 1 .. 40, 64, 65, 800", test_draw},
     };
     return SBS_TEST_RUN(cases);
 }
