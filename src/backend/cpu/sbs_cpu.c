@@ -6,6 +6,7 @@
  * neurons (rows padded to 16 floats). The same C body is compiled for AVX-512, AVX2+FMA and
  * the baseline, chosen at run time. Results depend only on the spike key, never on the thread
  * count or batch split: each group writes only its own outputs. */
+#include "sbs/alias_fast.h"
 #include "sbs/backend.h"
 #include "sbs/rng.h"
 #include "sbs/sbs_step.h"
@@ -519,7 +520,7 @@ static void fwd_group(void *ctx, long gi, int worker)
         long item = first + p;
         int b = (int)(item / XY), pos = (int)(item % XY);
         sbs_patch_gather(g, j->x + (size_t)b * img_size, pos / g->Y, pos % g->Y, win);
-        sbs_alias_build(win, K, thr, al, scr);
+        sbs_alias_build_fast(win, K, thr, al, scr);
         j->impl->draw(thr, al, K, j->key->seed, tag, j->key->first_sample + (uint32_t)b,
                         (uint32_t)pos, T, idx + (size_t)p * T);
     }
@@ -576,7 +577,7 @@ static void fwd_full_img(void *ctx, long b, int worker)
     int32_t *list = (int32_t *)(m + j->off_list);
     float *hp = (float *)(m + j->off_h);
     int32_t *tab = (int32_t *)(m + j->off_tab);
-    sbs_alias_build(j->x + (size_t)b * CHW, CHW, thr, al, scr);
+    sbs_alias_build_fast(j->x + (size_t)b * CHW, CHW, thr, al, scr);
     j->impl->draw(thr, al, CHW, j->key->seed, sbs_spike_tag(a->layer, j->key->pass),
                   j->key->first_sample + (uint32_t)b, SBS_FULL_LAYER_POSITION, a->T, spk);
     sbs_full_layer_route(g, spk, a->T, start, list, tab);
