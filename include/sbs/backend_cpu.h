@@ -18,6 +18,12 @@ void sbs_cpu_dynamics(const char *simd, const float *W, int N, int ldw, int P,
                       const int32_t *idx, int T, const float *eps, float forgetting_offset,
                       float *h);
 
+/* The same for variable-length spike rows (the full-layer path): position p runs over its
+ * len[p] spikes idx[p][0 .. len[p]-1], with eps indexed by its own spike count. */
+void sbs_cpu_dynamics_var(const char *simd, const float *W, int N, int ldw, int P,
+                          const int32_t *const *idx, const int *len, const float *eps,
+                          float forgetting_offset, float *h);
+
 /* sbs_spikes_draw vectorised where the CPU allows (AVX-512); bitwise equal to it. */
 void sbs_spikes_draw_fast(const char *simd, const uint32_t *thr, const uint32_t *alias, int K,
                           uint64_t seed, uint32_t tag, uint32_t sample, uint32_t position,

@@ -7,15 +7,18 @@
  * the baseline, chosen at run time. Results depend only on the spike key, never on the thread
  * count or batch split: each group writes only its own outputs. */
 #include "cpu.h"
+#include "sbs/alias_fast.h"
 #include "sbs/rng.h"
+#include "sbs/sbs_step.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
-#define SBS_P 8 /* positions interleaved per group */
+#define SBS_P 16 /* positions per group: one AVX-512 block, interleaved in the other paths */
 
 /* the last step of every dynamics body: each position's h divided by its sum */
 #define SBS_DYN_NORMALISE                                                                     \
@@ -27,22 +30,33 @@
         for (int n = 0; n < N; n++) hp[n] *= inv;                                             \
     }
 
+/* The per-step coefficients of the scalar path, unfused (its CPUs have no FMA; sbs_step.h
+ * has the fused ones of the AVX-512 contract, which the AVX2 path shares). */
+static inline sbs_step_coef step_coefs_unfused(float e, float fo, int N)
+{
+    sbs_step_coef k;
+    k.a = 1.0f / (1.0f + e * (1.0f + fo));
+    k.c = e * fo * k.a / (float)N;
+    k.ea = e * k.a;
+    return k;
+}
+
 /* The dynamics of P interleaved positions, h_0 = 1/N, for steps t < TMAX:
  *   h_n <- h_n * (a + b w_n) + c with a = 1/(1+e(1+fo)), b = e a / r, c = e fo a / N,
- * algebraically SPEC §1.2's update, with h kept normalised. Position p takes part in step t
- * while LIVE holds, with the spike SPIKE (both in terms of p and t). Expanded for fixed-length
- * spike rows (LIVE is 1: the test compiles away, the hot loop is as if written out) and for
- * the variable-length rows of full-layer spikes. */
-#define SBS_DYN_BODY(TMAX, LIVE, SPIKE)                                                       \
+ * algebraically SPEC §1.2's update, with h kept normalised; the coefficients from COEFS
+ * (sbs_step_coefs or step_coefs_unfused). Position p takes part in step t while LIVE holds,
+ * with the spike SPIKE (both in terms of p and t). Expanded for fixed-length spike rows (LIVE
+ * is 1: the test compiles away, the hot loop is as if written out) and for the
+ * variable-length rows of full-layer spikes. */
+#define SBS_DYN_BODY(TMAX, LIVE, SPIKE, COEFS)                                                \
     {                                                                                         \
-        const float fo = forgetting_offset > 0.0f ? forgetting_offset : 0.0f;                 \
+        const float fo = sbs_step_fo(forgetting_offset);                                      \
         const int tmax = (TMAX);                                                              \
         for (int p = 0; p < P; p++)                                                           \
             for (int n = 0; n < ldw; n++) h[(size_t)p * ldw + n] = n < N ? 1.0f / N : 0.0f;   \
         for (int t = 0; t < tmax; t++) {                                                      \
-            const float e = eps[t];                                                           \
-            const float a = 1.0f / (1.0f + e * (1.0f + fo));                                  \
-            const float c = e * fo * a / (float)N;                                            \
+            const sbs_step_coef k = COEFS(eps[t], fo, N);                                     \
+            const float a = k.a, c = k.c;                                                     \
             for (int p = 0; p < P; p++) {                                                     \
                 if (!(LIVE)) continue;                                                        \
                 const float *restrict w = W + (size_t)(SPIKE) * ldw;                          \
@@ -56,7 +70,7 @@
                 for (int j = 0; j < 2; j++) acc[j] += acc[j + 2];                             \
                 const float r = acc[0] + acc[1];                                              \
                 if (r > 1e-10f) {                                                             \
-                    const float b = e * a / r;                                                \
+                    const float b = k.ea / r;                                                 \
                     for (int n = 0; n < ldw; n++) hp[n] = hp[n] * (a + b * w[n]) + c;         \
                 }                                                                             \
             }                                                                                 \
@@ -65,7 +79,7 @@
     }
 
 /* fixed length: position p's spikes are idx[p*T .. p*T + T-1] */
-#define SBS_DYN_FIXED_BODY SBS_DYN_BODY(T, 1, idx[(size_t)p * T + t])
+#define SBS_DYN_FIXED_BODY(COEFS) SBS_DYN_BODY(T, 1, idx[(size_t)p * T + t], COEFS)
 
 #define SBS_DYN_ARGS                                                                          \
     (const float *restrict W, int N, int ldw, int P, const int32_t *restrict idx, int T,      \
@@ -73,93 +87,274 @@
 
 typedef void (*dyn_fn) SBS_DYN_ARGS;
 
+/* the longest spike row of a group */
+static inline int dynv_steps(const int *len, int P)
+{
+    int tmax = 0;
+    for (int p = 0; p < P; p++)
+        if (len[p] > tmax) tmax = len[p];
+    return tmax;
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 #define SBS_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
 
-/* AVX-512 dynamics with intrinsics: one accumulator register per position, the update as two
- * FMAs per 16 neurons. Same maths, steps and arguments as SBS_DYN_BODY (summation order of r
- * differs). */
-#define SBS_DYN_AVX512_BODY(TMAX, LIVE, SPIKE)                                                \
-    {                                                                                         \
-        const float fo = forgetting_offset > 0.0f ? forgetting_offset : 0.0f;                 \
-        const int tmax = (TMAX);                                                              \
-        const __m512 h0 = _mm512_set1_ps(1.0f / N);                                           \
-        for (int p = 0; p < P; p++)                                                           \
-            for (int v = 0; v < ldw; v += 16) {                                               \
-                __mmask16 live =                                                              \
-                    (__mmask16)(N - v >= 16 ? 0xFFFF : (1u << (N > v ? N - v : 0)) - 1);      \
-                _mm512_storeu_ps(h + (size_t)p * ldw + v, _mm512_maskz_mov_ps(live, h0));     \
-            }                                                                                 \
-        for (int t = 0; t < tmax; t++) {                                                      \
-            const float e = eps[t];                                                           \
-            const float a = 1.0f / (1.0f + e * (1.0f + fo));                                  \
-            const __m512 va = _mm512_set1_ps(a);                                              \
-            const __m512 vc = _mm512_set1_ps(e * fo * a / (float)N);                          \
-            const float ea = e * a;                                                           \
-            for (int p = 0; p < P; p++) {                                                     \
-                if (!(LIVE)) continue;                                                        \
-                const float *w = W + (size_t)(SPIKE) * ldw;                                   \
-                float *hp = h + (size_t)p * ldw;                                              \
-                __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(hp), _mm512_loadu_ps(w));          \
-                for (int v = 16; v < ldw; v += 16)                                            \
-                    acc = _mm512_fmadd_ps(_mm512_loadu_ps(hp + v), _mm512_loadu_ps(w + v),    \
-                                          acc);                                               \
-                const float r = _mm512_reduce_add_ps(acc);                                    \
-                if (r > 1e-10f) {                                                             \
-                    const __m512 vb = _mm512_set1_ps(ea / r);                                 \
-                    for (int v = 0; v < ldw; v += 16) {                                       \
-                        __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(w + v), va);           \
-                        _mm512_storeu_ps(hp + v,                                              \
-                                         _mm512_fmadd_ps(_mm512_loadu_ps(hp + v), f, vc));    \
-                    }                                                                         \
-                }                                                                             \
-            }                                                                                 \
-        }                                                                                     \
-        SBS_DYN_NORMALISE                                                                     \
-    }
+/* ---- AVX-512 dynamics ----
+ * Blocks of up to 16 positions advance together, one step at a time. Each position's dot
+ * product <h, w> is one register of 16 lane partial sums (lane j = neurons j, j+16, ...: a
+ * multiply, then FMAs); the 16 registers of a block are reduced together by a transpose-and-
+ * add network that leaves position p's sum in lane p, so one vector division gives every b of
+ * the step. Each lane's sum sees exactly the additions of _mm512_reduce_add_ps (j+8, j+4, j+2,
+ * j+1; sbs_step.h), so the results are bitwise those of reducing one position at a time. The
+ * update is two FMAs per 16 neurons, with the coefficients of sbs_step_coefs. */
 
-SBS_AVX512 static void dyn_avx512 SBS_DYN_ARGS SBS_DYN_AVX512_BODY(T, 1, idx[(size_t)p * T + t])
+/* The accumulator slot of position p: the network's output lane i holds slot 4(i%4) + i/4
+ * (a map that is its own inverse), so filling slot SLOT(p) puts position p's sum in lane p. */
+#define SBS_SLOT(p) (4 * ((p) & 3) + ((p) >> 2))
 
-/* 32x32 -> 64 bit products of all 16 lanes: low and high halves. */
-SBS_AVX512 static inline void mulhilo16(__m512i a, __m512i b, __m512i *lo, __m512i *hi)
+/* the 16 sums of 16 registers of lane partial sums, each reduced by halves */
+SBS_AVX512 static inline __m512 reduce16x16(const __m512 *v)
 {
-    __m512i pe = _mm512_mul_epu32(a, b);
-    __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(b, 32));
-    *lo = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
-    *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
+    __m512 u[8], x[4], y[2];
+    /* j + 8: u[i] = slot 2i's 8 sums, then slot 2i+1's */
+    for (int i = 0; i < 8; i++)
+        u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),
+                             _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
+    /* j + 4: x[k]'s 128-bit block L holds slot 4k+L's 4 sums */
+    for (int k = 0; k < 4; k++)
+        x[k] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * k], u[2 * k + 1], 0x88),
+                             _mm512_shuffle_f32x4(u[2 * k], u[2 * k + 1], 0xDD));
+    /* j + 2: y[m]'s block L holds slot 8m+L's 2 sums, then slot 8m+4+L's */
+    for (int m = 0; m < 2; m++)
+        y[m] = _mm512_add_ps(_mm512_shuffle_ps(x[2 * m], x[2 * m + 1], 0x44),
+                             _mm512_shuffle_ps(x[2 * m], x[2 * m + 1], 0xEE));
+    /* j + 1: lane 4L+e holds slot 4e+L */
+    return _mm512_add_ps(_mm512_shuffle_ps(y[0], y[1], 0x88), _mm512_shuffle_ps(y[0], y[1], 0xDD));
+}
+
+#define SBS_CHUNK 128 /* steps whose spike row offsets a block tabulates at a time */
+
+/* Row offsets (in floats) of position p's spikes at steps t0 .. t0+n (n+1 of them) into
+ * off: idx[p*T + t] * ldw (fixed rows, vidx NULL) or vidx[p][t] * ldw, and 0 (row 0, read
+ * but never used) where p takes no part: p >= P, t >= T or t >= len[p]. */
+static inline void block_offsets(int p, int P, int t0, int n, int ldw, const int32_t *idx,
+                                 int T, const int32_t *const *vidx, const int *len,
+                                 int32_t *restrict off)
+{
+    const int32_t *row = p >= P ? NULL : vidx ? vidx[p] + t0 : idx + (size_t)p * T + t0;
+    int m = p >= P ? 0 : (vidx ? len[p] : T) - t0;
+    if (m > n + 1) m = n + 1;
+    if (m < 0) m = 0;
+    for (int i = 0; i < m; i++) off[i] = row[i] * ldw;
+    for (int i = m; i <= n; i++) off[i] = 0;
+}
+
+/* <h, w> as 16 lane partial sums: a multiply, then FMAs over the NV registers of a row */
+SBS_AVX512 static inline __attribute__((always_inline)) __m512 dot16(const float *hp,
+                                                                     const float *w, int NV)
+{
+    __m512 s = _mm512_mul_ps(_mm512_loadu_ps(hp), _mm512_loadu_ps(w));
+    for (int v = 1; v < NV; v++)
+        s = _mm512_fmadd_ps(_mm512_loadu_ps(hp + 16 * v), _mm512_loadu_ps(w + 16 * v), s);
+    return s;
+}
+
+/* The dynamics of one block of P <= 16 positions with NV = ldw/16 registers per row (a
+ * constant where the caller specialises it). Fixed-length spike rows when vidx is NULL
+ * (position p's spikes idx[p*T + t], t < T), else variable ones (vidx[p][t], t < len[p]).
+ * h has room for 16 positions. All 16 lanes run every step; a lane that takes no part in a
+ * step (p >= P, or past the end of its row) reads row 0 and its update is masked off. A position's dot product with its
+ * next spike row is taken while its updated h is still in registers, so a step's chain is
+ * reduce -> divide -> update -> next dot. */
+SBS_AVX512 static inline __attribute__((always_inline)) void
+dyn_block_avx512(const float *restrict W, int N, int ldw, const int NV, int P,
+                 const int32_t *restrict idx, int T, const int32_t *const *vidx, const int *len,
+                 const float *restrict eps, float forgetting_offset, float *restrict h)
+{
+    const float fo = sbs_step_fo(forgetting_offset);
+    const int tmax = vidx ? dynv_steps(len, P) : T;
+    const __m512 h0 = _mm512_set1_ps(1.0f / N);
+    for (int p = 0; p < 16; p++)
+        for (int v = 0; v < NV; v++) {
+            int n0 = 16 * v;
+            __mmask16 m = (__mmask16)(N - n0 >= 16 ? 0xFFFF : (1u << (N > n0 ? N - n0 : 0)) - 1);
+            _mm512_storeu_ps(h + (size_t)p * ldw + n0, _mm512_maskz_mov_ps(m, h0));
+        }
+    int lenl[16] __attribute__((aligned(64)));
+    for (int p = 0; p < 16; p++) lenl[p] = p < P ? (vidx ? len[p] : tmax) : 0;
+    const __m512i vlen = _mm512_load_si512(lenl);
+    int32_t off[16][SBS_CHUNK + 1] __attribute__((aligned(64)));
+    __m512 acc[16]; /* this step's dot products, position p in slot SBS_SLOT(p) */
+    for (int t0 = 0; t0 < tmax; t0 += SBS_CHUNK) {
+        const int n = tmax - t0 < SBS_CHUNK ? tmax - t0 : SBS_CHUNK;
+        for (int p = 0; p < 16; p++) block_offsets(p, P, t0, n, ldw, idx, T, vidx, len, off[p]);
+        if (t0 == 0)
+            for (int p = 0; p < 16; p++)
+                acc[SBS_SLOT(p)] = dot16(h + (size_t)p * ldw, W + off[p][0], NV);
+        for (int i = 0; i < n; i++) {
+            const sbs_step_coef k = sbs_step_coefs(eps[t0 + i], fo, N);
+            const __m512 va = _mm512_set1_ps(k.a), vc = _mm512_set1_ps(k.c);
+            const __m512 r = reduce16x16(acc);
+            const unsigned upd = _mm512_mask_cmp_ps_mask(
+                _mm512_cmpgt_epi32_mask(vlen, _mm512_set1_epi32(t0 + i)), r,
+                _mm512_set1_ps(1e-10f), _CMP_GT_OQ);
+            const __m512 b = _mm512_div_ps(_mm512_set1_ps(k.ea), r);
+            const __m512 bl[4] = {_mm512_shuffle_f32x4(b, b, 0x00), _mm512_shuffle_f32x4(b, b, 0x55),
+                                  _mm512_shuffle_f32x4(b, b, 0xAA), _mm512_shuffle_f32x4(b, b, 0xFF)};
+            /* h through an opaque copy of its address: GCC would otherwise keep all of it in
+             * registers from step to step, which it does not have, and spill */
+            float *hs = h;
+            __asm__("" : "+r"(hs));
+#pragma GCC unroll 16
+            for (int p = 0; p < 16; p++) {
+                const float *w = W + off[p][i], *wn = W + off[p][i + 1];
+                float *hq = hs + (size_t)p * ldw;
+                __m512 s = _mm512_setzero_ps();
+                if (__builtin_expect(upd >> p & 1, 1)) {
+                    const __m512 vb = _mm512_shuffle_ps(bl[p >> 2], bl[p >> 2], (p & 3) * 0x55);
+                    for (int v = 0; v < NV; v++) {
+                        __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(w + 16 * v), va);
+                        __m512 hv = _mm512_fmadd_ps(_mm512_loadu_ps(hq + 16 * v), f, vc);
+                        _mm512_storeu_ps(hq + 16 * v, hv);
+                        s = v ? _mm512_fmadd_ps(hv, _mm512_loadu_ps(wn + 16 * v), s)
+                              : _mm512_mul_ps(hv, _mm512_loadu_ps(wn));
+                    }
+                } else {
+                    s = dot16(hq, wn, NV);
+                }
+                acc[SBS_SLOT(p)] = s;
+            }
+        }
+    }
+    SBS_DYN_NORMALISE
+}
+
+/* Blocks of 16 positions, specialised for rows of 1-6 registers (N <= 96). A last block of
+ * fewer than 16 runs in a 16-position buffer. (No predictive commoning: GCC would carry each
+ * lane's row offset from step to step in registers it does not have.) */
+__attribute__((optimize("no-predictive-commoning"))) SBS_AVX512 static void
+dyn_blocks_avx512(const float *W, int N, int ldw, int P, const int32_t *idx, int T,
+                  const int32_t *const *vidx, const int *len, const float *eps,
+                  float forgetting_offset, float *h)
+{
+    float *tail = NULL;
+    for (int p0 = 0; p0 < P; p0 += 16) {
+        int q = P - p0 < 16 ? P - p0 : 16;
+        const int32_t *bi = idx ? idx + (size_t)p0 * T : NULL;
+        const int32_t *const *bv = vidx ? vidx + p0 : NULL;
+        const int *bl = vidx ? len + p0 : NULL;
+        float *bh = h + (size_t)p0 * ldw;
+        if (q < 16) bh = tail = xaligned((size_t)16 * ldw * sizeof *tail);
+        switch (ldw) {
+#define SBS_DYN_CASE(nv)                                                                      \
+    case 16 * nv:                                                                             \
+        if (vidx)                                                                             \
+            dyn_block_avx512(W, N, ldw, nv, q, NULL, 0, bv, bl, eps, forgetting_offset, bh);   \
+        else                                                                                  \
+            dyn_block_avx512(W, N, ldw, nv, q, bi, T, NULL, NULL, eps, forgetting_offset, bh); \
+        break;
+            SBS_DYN_CASE(1)
+            SBS_DYN_CASE(2)
+            SBS_DYN_CASE(3)
+            SBS_DYN_CASE(4)
+            SBS_DYN_CASE(5)
+            SBS_DYN_CASE(6)
+#undef SBS_DYN_CASE
+        default:
+            dyn_block_avx512(W, N, ldw, ldw / 16, q, bi, T, bv, bl, eps, forgetting_offset, bh);
+        }
+        if (tail) memcpy(h + (size_t)p0 * ldw, tail, (size_t)q * ldw * sizeof *tail);
+    }
+    free(tail);
+}
+
+SBS_AVX512 static void dyn_avx512 SBS_DYN_ARGS
+{
+    dyn_blocks_avx512(W, N, ldw, P, idx, T, NULL, NULL, eps, forgetting_offset, h);
+}
+
+/* ---- AVX-512 spike draw ----
+ * sbs_spikes_draw's Philox blocks and alias lookups, 16 blocks at a time. The Philox words
+ * live in the low halves of 64-bit lanes (lanes 0-7 and 8-15 of a group in two registers):
+ * one VPMULUDQ gives a word's whole product, whose high half is a shift away and whose low
+ * half is used in place (the multiplier ignores the garbage above it), and the two XORs of a
+ * round are one VPTERNLOGQ. An alias table of K <= 32 columns is looked up by register
+ * permutes, a larger one by gathers. */
+
+/* the words of lanes 0-7 (a) and 8-15 (b), low halves of 64-bit lanes, as 16 dwords */
+SBS_AVX512 static inline __m512i pack_lo(__m512i a, __m512i b)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    return _mm512_permutex2var_epi32(a, even, b);
+}
+
+/* the same for the high halves */
+SBS_AVX512 static inline __m512i pack_hi(__m512i a, __m512i b)
+{
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27,
+                                          29, 31);
+    return _mm512_permutex2var_epi32(a, odd, b);
 }
 
 SBS_AVX512 static void draw_avx512(const uint32_t *thr, const uint32_t *alias, int K,
                                    uint64_t seed, uint32_t tag, uint32_t sample,
                                    uint32_t position, int T, int32_t *idx)
 {
-    const __m512i M0 = _mm512_set1_epi32((int)0xD2511F53u), M1 = _mm512_set1_epi32((int)0xCD9E8D57u);
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i vK = _mm512_set1_epi32(K);
+    const __m512i M0 = _mm512_set1_epi64(0xD2511F53u), M1 = _mm512_set1_epi64(0xCD9E8D57u);
+    const __m512i vK = _mm512_set1_epi64((uint32_t)K);
+    const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    __m512i key0[10], key1[10];
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int r = 0; r < 10; r++) {
+        key0[r] = _mm512_set1_epi64(k0);
+        key1[r] = _mm512_set1_epi64(k1);
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    /* K <= 32: the tables in two registers each (columns past K are never read) */
+    __m512i tlo = _mm512_setzero_si512(), thi = tlo, alo = tlo, ahi = tlo;
+    const bool small = K <= 32;
+    if (small) {
+        __mmask16 m0 = (__mmask16)(K >= 16 ? 0xFFFF : (1u << K) - 1);
+        __mmask16 m1 = (__mmask16)(K >= 32 ? 0xFFFF : K > 16 ? (1u << (K - 16)) - 1 : 0);
+        tlo = _mm512_maskz_loadu_epi32(m0, thr);
+        alo = _mm512_maskz_loadu_epi32(m0, alias);
+        thi = _mm512_maskz_loadu_epi32(m1, thr + 16);
+        ahi = _mm512_maskz_loadu_epi32(m1, alias + 16);
+    }
     for (int g = 0; g * 64 < T; g++) {
-        __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32(g * 16), lane);
-        __m512i c1 = _mm512_set1_epi32((int)position);
-        __m512i c2 = _mm512_set1_epi32((int)sample);
-        __m512i c3 = _mm512_set1_epi32((int)tag);
-        uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-        for (int r = 0; r < 10; r++) {
-            __m512i lo0, hi0, lo1, hi1;
-            mulhilo16(M0, c0, &lo0, &hi0);
-            mulhilo16(M1, c2, &lo1, &hi1);
-            __m512i n0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
-            __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
-            c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;
-            k0 += 0x9E3779B9u;
-            k1 += 0xBB67AE85u;
+        __m512i c[2][4];
+        for (int hf = 0; hf < 2; hf++) {
+            c[hf][0] = _mm512_add_epi64(_mm512_set1_epi64(g * 16 + hf * 8), lane);
+            c[hf][1] = _mm512_set1_epi64(position);
+            c[hf][2] = _mm512_set1_epi64(sample);
+            c[hf][3] = _mm512_set1_epi64(tag);
         }
-        __m512i words[4] = {c0, c1, c2, c3};
+        for (int r = 0; r < 10; r++)
+            for (int hf = 0; hf < 2; hf++) {
+                __m512i p0 = _mm512_mul_epu32(M0, c[hf][0]), p1 = _mm512_mul_epu32(M1, c[hf][2]);
+                __m512i n0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c[hf][1],
+                                                       key0[r], 0x96);
+                __m512i n2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c[hf][3],
+                                                       key1[r], 0x96);
+                c[hf][0] = n0;
+                c[hf][1] = p1;
+                c[hf][2] = n2;
+                c[hf][3] = p0;
+            }
         for (int k = 0; k < 4; k++) {
             int t0 = g * 64 + k * 16;
             if (t0 >= T) break;
-            __m512i frac, col;
-            mulhilo16(words[k], vK, &frac, &col);
-            __m512i th = _mm512_i32gather_epi32(col, (const void *)thr, 4);
-            __m512i al = _mm512_i32gather_epi32(col, (const void *)alias, 4);
+            __m512i m0 = _mm512_mul_epu32(c[0][k], vK), m1 = _mm512_mul_epu32(c[1][k], vK);
+            __m512i frac = pack_lo(m0, m1), col = pack_hi(m0, m1), th, al;
+            if (small) {
+                th = _mm512_permutex2var_epi32(tlo, col, thi);
+                al = _mm512_permutex2var_epi32(alo, col, ahi);
+            } else {
+                th = _mm512_i32gather_epi32(col, (const void *)thr, 4);
+                al = _mm512_i32gather_epi32(col, (const void *)alias, 4);
+            }
             __mmask16 take = _mm512_cmplt_epu32_mask(frac, th);
             __m512i res = _mm512_mask_blend_epi32(take, al, col);
             __mmask16 m = (__mmask16)(T - t0 >= 16 ? 0xFFFF : (1u << (T - t0)) - 1);
@@ -168,11 +363,12 @@ SBS_AVX512 static void draw_avx512(const uint32_t *thr, const uint32_t *alias, i
     }
 }
 
-__attribute__((target("avx2,fma"))) static void dyn_avx2 SBS_DYN_ARGS SBS_DYN_FIXED_BODY
+__attribute__((target("avx2,fma"))) static void dyn_avx2 SBS_DYN_ARGS
+    SBS_DYN_FIXED_BODY(sbs_step_coefs)
 #define SBS_HAVE_X86 1
 #endif
 
-static void dyn_scalar SBS_DYN_ARGS SBS_DYN_FIXED_BODY
+static void dyn_scalar SBS_DYN_ARGS SBS_DYN_FIXED_BODY(step_coefs_unfused)
 
 static const char *simd_auto(void)
 {
@@ -227,27 +423,21 @@ static draw_fn pick_draw(const char *simd)
     (const float *restrict W, int N, int ldw, int P, const int32_t *const *idx,              \
      const int *len, const float *restrict eps, float forgetting_offset, float *restrict h)
 
-/* the longest spike row of a group */
-static inline int dynv_steps(const int *len, int P)
-{
-    int tmax = 0;
-    for (int p = 0; p < P; p++)
-        if (len[p] > tmax) tmax = len[p];
-    return tmax;
-}
-
-#define SBS_DYNV_BODY SBS_DYN_BODY(dynv_steps(len, P), t < len[p], idx[p][t])
+#define SBS_DYNV_BODY(COEFS) SBS_DYN_BODY(dynv_steps(len, P), t < len[p], idx[p][t], COEFS)
 
 typedef void (*dynv_fn) SBS_DYNV_ARGS;
 
 #ifdef SBS_HAVE_X86
 SBS_AVX512 static void dynv_avx512 SBS_DYNV_ARGS
-    SBS_DYN_AVX512_BODY(dynv_steps(len, P), t < len[p], idx[p][t])
+{
+    dyn_blocks_avx512(W, N, ldw, P, NULL, 0, idx, len, eps, forgetting_offset, h);
+}
 
-__attribute__((target("avx2,fma"))) static void dynv_avx2 SBS_DYNV_ARGS SBS_DYNV_BODY
+__attribute__((target("avx2,fma"))) static void dynv_avx2 SBS_DYNV_ARGS
+    SBS_DYNV_BODY(sbs_step_coefs)
 #endif
 
-static void dynv_scalar SBS_DYNV_ARGS SBS_DYNV_BODY
+static void dynv_scalar SBS_DYNV_ARGS SBS_DYNV_BODY(step_coefs_unfused)
 
 /* the variable-length dynamics of the SIMD level `name` (as chosen by pick) */
 static dynv_fn pick_dynv(const char *name)
@@ -272,6 +462,15 @@ void sbs_cpu_dynamics(const char *simd, const float *W, int N, int ldw, int P,
 {
     const char *name;
     pick(simd, &name)(W, N, ldw, P, idx, T, eps, forgetting_offset, h);
+}
+
+void sbs_cpu_dynamics_var(const char *simd, const float *W, int N, int ldw, int P,
+                          const int32_t *const *idx, const int *len, const float *eps,
+                          float forgetting_offset, float *h)
+{
+    const char *name;
+    pick(simd, &name);
+    pick_dynv(name)(W, N, ldw, P, idx, len, eps, forgetting_offset, h);
 }
 
 /* ---- the engine: SbS forward over the backend's pool ---- */
@@ -323,7 +522,7 @@ static void fwd_group(void *ctx, long gi, int worker)
         long item = first + p;
         int b = (int)(item / XY), pos = (int)(item % XY);
         sbs_patch_gather(g, j->x + (size_t)b * img_size, pos / g->Y, pos % g->Y, win);
-        sbs_alias_build(win, K, thr, al, scr);
+        sbs_alias_build_fast(win, K, thr, al, scr);
         j->impl->draw(thr, al, K, j->key->seed, tag, j->key->first_sample + (uint32_t)b,
                         (uint32_t)pos, T, idx + (size_t)p * T);
     }
@@ -379,7 +578,7 @@ static void fwd_full_img(void *ctx, long b, int worker)
     int32_t *list = (int32_t *)(m + j->off_list);
     float *hp = (float *)(m + j->off_h);
     int32_t *tab = (int32_t *)(m + j->off_tab);
-    sbs_alias_build(j->x + (size_t)b * CHW, CHW, thr, al, scr);
+    sbs_alias_build_fast(j->x + (size_t)b * CHW, CHW, thr, al, scr);
     j->impl->draw(thr, al, CHW, j->key->seed, sbs_spike_tag(a->layer, j->key->pass),
                   j->key->first_sample + (uint32_t)b, SBS_FULL_LAYER_POSITION, a->T, spk);
     sbs_full_layer_route(g, spk, a->T, start, list, tab);
