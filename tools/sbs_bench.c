@@ -2,6 +2,7 @@
  * JSON object per run (seconds, spike_updates, spike_updates_per_s, images_per_s).
  * This is how speed is shown; no test asserts a time. */
 #include "sbs/backend.h"
+#include "sbs/blas_core.h"
 #include "sbs/cli.h"
 #include "sbs/net.h"
 #include "sbs/rng.h"
@@ -121,6 +122,7 @@ static int bench_config(const char *def, const char *weights, int B, int T, bool
 
 int main(int argc, char **argv)
 {
+    sbs_blas_core_init(argv); /* first: may restart the program (blas_core.h) */
     int B = 24, C = 1, N = 32, k = 5, S = 24, T = 1600, threads = 0, repeat = 3;
     const char *simd = "auto", *config = NULL, *weights = NULL;
     static const struct option opts[] = {

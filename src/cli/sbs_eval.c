@@ -1,4 +1,5 @@
 /* sbs-eval — evaluate a network's weights on the test split of its data set (SPEC §5). */
+#include "sbs/blas_core.h"
 #include "sbs/cli.h"
 #include "sbs/data.h"
 #include "sbs/layer.h"
@@ -37,6 +38,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    sbs_blas_core_init(argv); /* first: may restart the program (blas_core.h) */
     const char *network = NULL, *dataset = NULL, *weights = NULL, *data = NULL, *simd = "auto";
     long spikes = -1, limit = -1, batch = -1, threads = 0, seed = 1;
     bool json = false, confusion = false, plan_only = false;

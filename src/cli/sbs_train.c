@@ -1,4 +1,5 @@
 /* sbs-train — train a network from the reference's configs (SPEC §2). */
+#include "sbs/blas_core.h"
 #include "sbs/cli.h"
 #include "sbs/train.h"
 
@@ -42,6 +43,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    sbs_blas_core_init(argv); /* first: may restart the program (blas_core.h) */
     const char *network = NULL, *dataset = NULL;
     sbs_train_opts o = {.simd = "auto", .seed = 1};
     long epochs = 0, seed = 1, threads = 0, lt = 0, lte = 0;
