@@ -28,7 +28,7 @@ header_module() { # include/sbs/NAME.h -> module
         data.h|noise.h) echo data ;;
         sbs.h|sbs_step.h) echo sbs ;;
         net.h|layer.h|approx.h|noisy.h) echo nn ;;
-        backend.h|exec.h|backend_cpu.h|alias_fast.h) echo backend ;;
+        backend.h|exec.h|backend_cpu.h|alias_fast.h|blas_core.h) echo backend ;;
         train.h|mpi.h) echo train ;;
         cli.h) echo cli ;;
         *) echo unknown ;;

@@ -1,6 +1,7 @@
 /* sbs-bench — times the SbS forward of one layer shape, or of a whole config, and prints one
  * JSON object per run (seconds, spike_updates, spike_updates_per_s, images_per_s).
  * This is how speed is shown; no test asserts a time. */
+#include "sbs/blas_core.h"
 #include "sbs/cli.h"
 #include "sbs/exec.h"
 #include "sbs/rng.h"
@@ -146,6 +147,7 @@ static int bench_config(const char *def, const char *weights, int B, int T, bool
 
 int main(int argc, char **argv)
 {
+    sbs_blas_core_init(argv); /* first: may restart the program (blas_core.h) */
     int B = 24, C = 1, N = 32, k = 5, S = 24, T = 1600, threads = 0, repeat = 3, device = 0;
     const char *simd = "auto", *config = NULL, *weights = NULL, *backend = NULL;
     static const struct option opts[] = {

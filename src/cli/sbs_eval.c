@@ -1,4 +1,5 @@
 /* sbs-eval — evaluate a network's weights on the test split of its data set (SPEC §5). */
+#include "sbs/blas_core.h"
 #include "sbs/cli.h"
 #include "sbs/exec.h"
 #include "sbs/data.h"
@@ -53,6 +54,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    sbs_blas_core_init(argv); /* first: may restart the program (blas_core.h) */
     const char *network = NULL, *dataset = NULL, *weights = NULL, *data = NULL, *simd = "auto";
     const char *noisy_dir = NULL, *backend = NULL, *png_dir = NULL;
     sbs_noise noise = {0};

@@ -1,4 +1,5 @@
 /* sbs-train — train a network from the reference's configs (SPEC §2). */
+#include "sbs/blas_core.h"
 #include "sbs/cli.h"
 #include "sbs/train.h"
 
@@ -68,6 +69,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    sbs_blas_core_init(argv); /* first: may restart the program (blas_core.h) */
     const char *network = NULL, *dataset = NULL;
     sbs_train_opts o = {.be_opts = {.simd = "auto"}, .seed = 1};
     terminal term = {0};

@@ -1,11 +1,13 @@
 /* sbs_cpu.c — the CPU backend's SbS forward: patch gather, alias sampler and h dynamics fused
  * per group of P (pattern, position) pairs, spread over the thread pool.
  *
- * The dynamics interleave P independent positions so the dependency chain of one position
- * (dot product -> reduce -> divide -> update) overlaps with the others, and vectorise over
- * neurons (rows padded to 16 floats). The same C body is compiled for AVX-512, AVX2+FMA and
- * the baseline, chosen at run time. Results depend only on the spike key, never on the thread
- * count or batch split: each group writes only its own outputs. */
+ * The dynamics vectorise over neurons (rows padded to 16 floats) and run P independent
+ * positions side by side. On AVX-512 a block of 16 positions advances one step at a time and
+ * reduces its 16 dot products together (one transpose-and-add network, one vector division);
+ * AVX2+FMA and the baseline interleave the positions of one C body. The level is chosen at
+ * run time; AVX-512 and AVX2 give the same bits (sbs_step.h, tests/nn/test_cpu_bitwise.c).
+ * Results depend only on the spike key, never on the thread count or batch split: each group
+ * writes only its own outputs. */
 #include "cpu.h"
 #include "sbs/alias_fast.h"
 #include "sbs/rng.h"
@@ -501,6 +503,28 @@ typedef struct {
     size_t off_thr, off_alias, off_scr, off_idx, off_h; /* scratch layout */
 } fwd_job;
 
+/* sbs_patch_gather for a window that lies wholly inside the image (no padding to fill):
+ * plain row copies; other windows go to sbs_patch_gather. */
+static void patch_gather(const sbs_geom *g, const float *img, int ox, int oy, float *win)
+{
+    const int r0 = ox * g->sx - g->px, q0 = oy * g->sy - g->py;
+    if (r0 < 0 || q0 < 0 || r0 + (g->kx - 1) * g->dx >= g->H ||
+        q0 + (g->ky - 1) * g->dy >= g->W) {
+        sbs_patch_gather(g, img, ox, oy, win);
+        return;
+    }
+    for (int c = 0; c < g->C; c++) {
+        const float *plane = img + (size_t)c * g->H * g->W + (size_t)r0 * g->W + q0;
+        for (int u = 0; u < g->kx; u++, win += g->ky) {
+            const float *row = plane + (size_t)u * g->dx * g->W;
+            if (g->dy == 1)
+                memcpy(win, row, (size_t)g->ky * sizeof *win);
+            else
+                for (int v = 0; v < g->ky; v++) win[v] = row[(size_t)v * g->dy];
+        }
+    }
+}
+
 static void fwd_group(void *ctx, long gi, int worker)
 {
     fwd_job *j = ctx;
@@ -521,7 +545,7 @@ static void fwd_group(void *ctx, long gi, int worker)
     for (int p = 0; p < P; p++) {
         long item = first + p;
         int b = (int)(item / XY), pos = (int)(item % XY);
-        sbs_patch_gather(g, j->x + (size_t)b * img_size, pos / g->Y, pos % g->Y, win);
+        patch_gather(g, j->x + (size_t)b * img_size, pos / g->Y, pos % g->Y, win);
         sbs_alias_build_fast(win, K, thr, al, scr);
         j->impl->draw(thr, al, K, j->key->seed, tag, j->key->first_sample + (uint32_t)b,
                         (uint32_t)pos, T, idx + (size_t)p * T);
