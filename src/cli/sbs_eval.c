@@ -3,6 +3,7 @@
 #include "sbs/data.h"
 #include "sbs/layer.h"
 #include "sbs/net.h"
+#include "sbs/paths.h"
 #include "sbs/train.h"
 
 #include <getopt.h>
@@ -13,7 +14,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: sbs-eval [options] [path/to/def.json | folder]\n"
+        "Usage: sbs-eval [options] [path/to/def.json | folder]\n\n"
         "Evaluates the network of def.json (network.json and dataset.json beside it) on the\n"
         "test split of its data set and prints the accuracy.\n"
         "  --network FILE     network.json to use\n"
@@ -79,7 +80,9 @@ int main(int argc, char **argv)
         if (r) return sbs_usage_error("sbs-eval", e.msg);
     }
     if (argc - optind > 1) return sbs_usage_error("sbs-eval", "expected at most one config path");
-    const char *def = optind < argc ? argv[optind] : NULL;
+    char found[PATH_MAX]; /* a relative config path may name an installed config */
+    const char *def = sbs_resolve_config_arg(optind < argc ? argv[optind] : NULL, found,
+                                             sizeof found);
 
     char spikes_set[64];
     if (spikes > 0) {
