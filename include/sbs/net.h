@@ -70,6 +70,9 @@ void sbs_net_init_weights(sbs_net *net, uint64_t seed);
 /* Returns the number of layers loaded, or -1. With require_all, a layer with file weights but
  * no file is an error. */
 int sbs_net_load_weights(sbs_net *net, const char *dir, bool require_all, sbs_err *e);
+/* The same for the files of one epoch S (Weight_L{l}_S{epoch}.npy; any S when epoch < 0). */
+int sbs_net_load_weights_epoch(sbs_net *net, const char *dir, long epoch, bool require_all,
+                               sbs_err *e);
 int sbs_net_save_weights(const sbs_net *net, const char *dir, int epoch, sbs_err *e);
 /* Column normalisation of SbS weights (each neuron's weights sum to 1). */
 void sbs_normalize_columns(float *W, int K, int N, int ldw);
