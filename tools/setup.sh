@@ -5,15 +5,15 @@
 #   tools/setup.sh --no-install      only configure and build (packages already there)
 #
 # Installs: the compiler and build tools (build-essential, meson, ninja-build, pkg-config),
-# the libraries (OpenBLAS, jansson, libpng, zlib) and Debian's Fashion-MNIST package
+# the libraries (OpenBLAS, jansson, libpng, zlib), Debian's Fashion-MNIST package
 # (dataset-fashion-mnist, at /usr/share/datasets/fashion-mnist), the default data set of the
-# quick start. Then `meson setup build --buildtype=release` (or --reconfigure when build/
+# quick start, help2man (the man pages) and clang-format (tools/check-format.sh). Then `meson setup build --buildtype=release` (or --reconfigure when build/
 # exists) and `ninja -C build`. Safe to run again. Run from anywhere: it works in the
 # repository that holds it.
 set -euo pipefail
 
 PACKAGES=(build-essential meson ninja-build pkg-config libopenblas-dev libjansson-dev
-          libpng-dev zlib1g-dev dataset-fashion-mnist)
+          libpng-dev zlib1g-dev dataset-fashion-mnist help2man clang-format)
 
 usage() {
     cat <<EOF

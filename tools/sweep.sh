@@ -3,13 +3,14 @@
 # times seeds, run as separate trainings N at a time, each in its own folder under the sweep
 # folder. Finished runs are skipped, interrupted ones resumed with --resume, and every run's
 # final JSON line is collected with its overrides into results.jsonl and results.csv.
+# `meson install` installs it as sbs-sweep, beside sbs-train.
 # Ctrl-C (or SIGTERM) is passed on to the runs, which save their state and stop; running the
 # same command again continues the sweep. `tools/sweep.sh --help` tells the rest.
 set -uo pipefail
 
 usage() {
+    printf 'Usage: %s --out DIR [sweep options] -- CONFIG [sbs-train options]\n' "${0##*/}"
     cat <<'EOF'
-Usage: tools/sweep.sh --out DIR [sweep options] -- CONFIG [sbs-train options]
 
 Runs sbs-train once for every combination of the --axis values (the grid), or for every line
 of a --list file, times every seed; each run in its own folder DIR/NAME, where NAME comes from

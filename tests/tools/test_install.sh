@@ -5,7 +5,8 @@
 # current directory is found among the installed configs (also after the installed tree is
 # moved elsewhere: the lookup is relative to the program); a local folder of the same name
 # wins; an unknown name fails with exit 2 naming it; the configs are installed whole; the man
-# pages sbs-train(1) and sbs-eval(1) are there (when help2man was found: MAN=1).
+# pages sbs-train(1) and sbs-eval(1) are there (when help2man was found: MAN=1); sbs-sweep
+# (tools/sweep.sh) is installed and runs the sbs-train beside it.
 # usage: test_install.sh BUILD_DIR SOURCE_DIR MAN(0|1)
 set -u
 BUILD="$1"; SRC="$2"; MAN="$3"
@@ -61,6 +62,9 @@ mv "$prefix" "$T/moved"
 out=$("$T/moved/bin/sbs-train" --dry-run FASHION_MNIST/SbS_Mixed_Loss 2>&1); rc=$?
 check "a moved install still finds its configs" \
     '[ $rc -eq 0 ] && [ "$(grep "spike updates per image" <<<"$out")" = "$full" ]'
+out=$("$T/moved/bin/sbs-sweep" --out sw --axis number_of_spikes '[8]' --dry-run -- FASHION_MNIST/SbS_Mixed_Loss 2>&1); rc=$?
+check "sbs-sweep installed; it runs the sbs-train beside it" \
+    '[ $rc -eq 0 ] && grep -q "^  $T/moved/bin/sbs-train FASHION_MNIST/SbS_Mixed_Loss --set" <<<"$out"'
 cd "$T" || exit 1
 
 if [ "$MAN" = 1 ]; then
