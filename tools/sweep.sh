@@ -54,6 +54,11 @@ interrupted (the runs saved their state; run the same command again to continue)
 EOF
 }
 
+if [ "${BASH_VERSINFO[0]}" -lt 5 ] || { [ "${BASH_VERSINFO[0]}" -eq 5 ] && [ "${BASH_VERSINFO[1]}" -lt 1 ]; }; then
+    echo "sweep: needs bash 5.1 or newer (wait -n -p), this is $BASH_VERSION" >&2
+    exit 2
+fi
+
 say() { printf 'sweep: %s\n' "$*" >&2; [ -n "${log_file:-}" ] && printf '%s %s\n' "$(date '+%F %T')" "$*" >> "$log_file"; }
 die() { printf 'sweep: %s\n' "$*" >&2; exit "${2:-2}"; }
 
@@ -152,13 +157,13 @@ if [ -n "$list" ]; then
     [ ${#combos[@]} -gt 0 ] || die "--list: '$list' has no runs (one line of KEY=VALUE overrides per run)"
 fi
 for ((a = 0; a < ${#axis_keys[@]}; a++)); do
-    next=()
+    grown=()
     for c in "${combos[@]}"; do
         while IFS= read -r v; do
-            next+=("$c${c:+$'\n'}${axis_keys[a]}=$v")
+            grown+=("$c${c:+$'\n'}${axis_keys[a]}=$v")
         done <<<"${axis_vals[a]%$'\n'}"
     done
-    combos=("${next[@]}")
+    combos=("${grown[@]}")
 done
 
 # a folder name part of a value: [400, 100] -> 400_100; anything unusual -> _

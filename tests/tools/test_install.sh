@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2016  # check() evals its quoted conditions
+# shellcheck disable=SC2016,SC2034  # check() evals its quoted conditions
 # `meson install --destdir` into a temporary folder, then the installed programs: --version
 # prints the build's version; a config named by a relative path that does not exist in the
 # current directory is found among the installed configs (also after the installed tree is

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2016  # check() evals its quoted conditions
+# shellcheck disable=SC2016,SC2034  # check() evals its quoted conditions
 # tools/sweep.sh on the tiny SbS net with synthetic MNIST-format data: a 2x2 grid
 # (number_of_spikes x learning rate), 2 runs at a time, stopped half-way with SIGTERM to the
 # sweep (exit 130; the running runs save their state and are recorded as interrupted; no

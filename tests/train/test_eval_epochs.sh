@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2016  # check() evals its quoted conditions
+# shellcheck disable=SC2016,SC2034  # check() evals its quoted conditions
 # sbs-eval --epochs on a training run's folder (synthetic MNIST-format data, the tiny SbS net):
 # one result per epoch whose accuracy equals the test accuracy the run logged for that epoch
 # (same weights, same spikes); the range forms A:B, A:, :B, N, all; --json objects carry the
