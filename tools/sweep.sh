@@ -283,6 +283,7 @@ on_signal() {
 trap 'on_signal SIGINT' INT
 trap 'on_signal SIGTERM' TERM
 
+# Start run i in the background; returns 1 (starting nothing) when a signal came meanwhile.
 start_run() {
     local i=$1 dir="$out/${run_name[$1]}" mode=fresh
     mkdir -p "$dir" || die "cannot create '$dir'" 1
@@ -291,10 +292,14 @@ start_run() {
     local cmd=("$train" "${train_args[@]}" "${sets[@]}" --seed "${run_seed[i]}" --out "$dir")
     if [ -f "$dir/checkpoint.sbs" ]; then cmd+=(--resume); mode=resume; fi
     printf '%q ' "${cmd[@]}" > "$dir/command.txt"; echo >> "$dir/command.txt"
+    # a trap runs between commands: a signal during the lines above must not start a run
+    [ $stopping -eq 0 ] || return 1
     printf '%s start %s\n' "$(date '+%F %T')" "$mode" >> "$dir/attempts.log"
     "${cmd[@]}" < /dev/null > "$dir/stdout.attempt" 2>> "$dir/stderr.log" &
     run_of_pid[$!]=$i
     nrunning=$((nrunning + 1))
+    # ... and one between the start and the line above has not passed the signal on to it
+    [ $stopping -eq 0 ] || kill -TERM $! 2>/dev/null
     say "[$((i + 1))/$nruns] start ${run_name[i]}$([ $mode = resume ] && echo ' (resume)')"
 }
 
@@ -330,7 +335,7 @@ while :; do
         if finished "$out/${run_name[next]}"; then
             n_before=$((n_before + 1))
         else
-            start_run "$next"
+            start_run "$next" || break
         fi
         next=$((next + 1))
     done
@@ -339,7 +344,7 @@ while :; do
     wait -n -p done_pid "${!run_of_pid[@]}"
     rc=$?
     # a signal interrupts wait (the trap ran): no run ended, wait again
-    [ -n "$done_pid" ] || continue
+    [ -n "${done_pid:-}" ] || continue  # (wait unsets it then)
     i=${run_of_pid[$done_pid]}
     unset "run_of_pid[$done_pid]"
     nrunning=$((nrunning - 1))

@@ -49,6 +49,7 @@ check "--dry-run lists 2x2x3 runs with their names" \
     '[ $rc -eq 0 ] && grep -q "^12 runs" <<<"$out" && grep -q "^number_of_spikes=100,learning_rate_gamma_w=0.02,seed=6$" <<<"$out"'
 
 # --- the 2x2 sweep, stopped half-way: once a run has finished and another has done updates
+# but no more than 2 of its 4 epochs (so that it cannot finish before the signal reaches it)
 "${sweep[@]}" > "$T/sweep1.out" 2>&1 &  # not in a function: $! must be the sweep itself
 pid=$!
 for _ in $(seq 1 1200); do
@@ -56,7 +57,10 @@ for _ in $(seq 1 1200); do
     for d in "$S"/*seed=1; do
         [ -d "$d" ] || continue
         if [ "$(status_of "$d")" = finished ]; then nfin=$((nfin + 1))
-        elif grep -q '"type": "update"' "$d/metrics.jsonl" 2>/dev/null; then nbusy=$((nbusy + 1)); fi
+        elif grep -q '"type": "update"' "$d/metrics.jsonl" 2>/dev/null &&
+             ! grep -q '"type": "epoch", "epoch": [2-9]' "$d/metrics.jsonl"; then
+            nbusy=$((nbusy + 1))
+        fi
     done
     [ $nfin -ge 1 ] && [ $nbusy -ge 1 ] && break
     kill -0 $pid 2>/dev/null || break
