@@ -50,7 +50,8 @@ In DIR: results.jsonl (one line per run: {"run", "seed", "overrides": {KEY: VALU
 fields), sweep.log.
 
 Exit status: 0 every run finished, 1 a run failed, 2 bad command line or overrides, 130
-interrupted (the runs saved their state; run the same command again to continue).
+interrupted: the sweep by a signal, or a run by one of its own (the runs saved their state;
+run the same command again to continue).
 EOF
 }
 
@@ -433,7 +434,7 @@ summary="$nruns runs: $n_fin finished ($n_now now, $n_before before), $n_interru
 left=$((nruns - n_fin - n_interrupted - n_failed))
 [ $left -gt 0 ] && summary="$summary, $left not started"
 say "$summary; results in $out/results.jsonl and $out/results.csv"
-if [ $stopping -eq 1 ]; then
+if [ $stopping -eq 1 ] || [ $n_interrupted -gt 0 ]; then
     say "interrupted: run the same command again to continue"
     exit 130
 fi
