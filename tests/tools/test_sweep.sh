@@ -84,6 +84,7 @@ check "at least one run finished and one was interrupted (saved, exit 130)" \
 check "results.jsonl of the stopped sweep holds the runs that ran" \
     '[ "$(wc -l < "$S/results.jsonl")" -eq $((${#fin1[@]} + ${#int1[@]})) ]'
 for d in "${fin1[@]}"; do stat -c '%y' "$d/result.json" > "$d/.mtime"; cp "$d/attempts.log" "$d/.attempts"; done
+for d in "${int1[@]}"; do [ -f "$d/checkpoint.sbs" ] && touch "$d/.had_checkpoint"; done
 
 # --- run again: finished runs untouched, interrupted ones resumed, the rest started
 "${sweep[@]}" > "$T/sweep2.out" 2>&1; rc=$?
@@ -93,11 +94,18 @@ for d in "${fin1[@]}"; do
     [ "$(stat -c '%y' "$d/result.json")" = "$(cat "$d/.mtime")" ] && cmp -s "$d/attempts.log" "$d/.attempts" || same=0
 done
 check "runs finished before were not started again (result.json and attempts.log unchanged)" '[ $same -eq 1 ]'
-resumed=1
+# an interrupted run with a checkpoint resumes; one stopped before its first update (no
+# checkpoint yet) starts afresh
+resumed=0 right=1
 for d in "${int1[@]}"; do
-    [ "$(grep -c ' start ' "$d/attempts.log")" -eq 2 ] && tail -n 2 "$d/attempts.log" | head -n 1 | grep -q 'start resume$' || resumed=0
+    want=fresh
+    [ -f "$d/.had_checkpoint" ] && want=resume && resumed=$((resumed + 1))
+    [ "$(grep -c ' start ' "$d/attempts.log")" -eq 2 ] &&
+        tail -n 2 "$d/attempts.log" | head -n 1 | grep -q "start $want\$" || right=0
+    [ $want = resume ] && ! grep -q -- "--resume" "$d/command.txt" && right=0
 done
-check "interrupted runs were resumed with --resume" '[ $resumed -eq 1 ] && [ ${#int1[@]} -ge 1 ] && grep -q -- "--resume" "${int1[0]}/command.txt"'
+check "interrupted runs were resumed with --resume ($resumed; the others had no checkpoint yet)" \
+    '[ $right -eq 1 ] && [ $resumed -ge 1 ]'
 ok=1
 for d in "$S"/*seed=1; do
     [ "$(status_of "$d")" = finished ] && [ "$(grep -c '"type": "epoch"' "$d/metrics.jsonl")" -eq 4 ] || ok=0
