@@ -55,11 +55,6 @@ run the same command again to continue).
 EOF
 }
 
-if [ "${BASH_VERSINFO[0]}" -lt 5 ] || { [ "${BASH_VERSINFO[0]}" -eq 5 ] && [ "${BASH_VERSINFO[1]}" -lt 1 ]; }; then
-    echo "sweep: needs bash 5.1 or newer (wait -n -p), this is $BASH_VERSION" >&2
-    exit 2
-fi
-
 say() { printf 'sweep: %s\n' "$*" >&2; [ -n "${log_file:-}" ] && printf '%s %s\n' "$(date '+%F %T')" "$*" >> "$log_file"; }
 die() { printf 'sweep: %s\n' "$*" >&2; exit "${2:-2}"; }
 
@@ -341,15 +336,26 @@ while :; do
         next=$((next + 1))
     done
     [ $nrunning -eq 0 ] && break
-    done_pid=""
-    wait -n -p done_pid "${!run_of_pid[@]}"
-    rc=$?
-    # a signal interrupts wait (the trap ran): no run ended, wait again
-    [ -n "${done_pid:-}" ] || continue  # (wait unsets it then)
-    i=${run_of_pid[$done_pid]}
-    unset "run_of_pid[$done_pid]"
-    nrunning=$((nrunning - 1))
-    finish_run "$i" "$rc"
+    # Poll: `wait -n` misses a run that ended while the sweep was busy (bash reaps it and drops
+    # it from the job table), so look at the job table every half second instead. A signal
+    # (Ctrl-C reaches the sleep too) runs the trap when the sleep ends.
+    sleep 0.5
+    alive=" $(jobs -rp | tr '\n' ' ') "
+    for p in "${!run_of_pid[@]}"; do
+        [[ "$alive" == *" $p "* ]] && continue
+        s0=$signals
+        wait "$p"; rc=$?
+        # a trap that ran during this wait made it return early: ask again (127: the first
+        # answer was the run's own status after all)
+        if [ "$signals" -ne "$s0" ] && [ $rc -gt 128 ]; then
+            wait "$p" 2>/dev/null; r2=$?
+            [ $r2 -ne 127 ] && rc=$r2
+        fi
+        i=${run_of_pid[$p]}
+        unset "run_of_pid[$p]"
+        nrunning=$((nrunning - 1))
+        finish_run "$i" "$rc"
+    done
 done
 
 # ---------------------------------------------------------------- results
