@@ -30,7 +30,7 @@ header_module() { # include/sbs/NAME.h -> module
         net.h|layer.h|approx.h|noisy.h) echo nn ;;
         backend.h|exec.h|backend_cpu.h|alias_fast.h|blas_core.h) echo backend ;;
         train.h|mpi.h) echo train ;;
-        cli.h) echo cli ;;
+        cli.h|epochs.h|paths.h) echo cli ;;
         *) echo unknown ;;
     esac
 }

@@ -7,16 +7,17 @@
 # Installs: the compiler and build tools (build-essential, meson, ninja-build, pkg-config),
 # the libraries (OpenBLAS, jansson, libpng, zlib, libzip for .npz files, protobuf-c with its
 # compiler protoc-c for the TensorBoard event files), python3 and protoc (the tests read .npz
-# and event files back with them) and Debian's Fashion-MNIST package
+# and event files back with them) Debian's Fashion-MNIST package,
+# help2man (man pages) and clang-format (the format check)
 # (dataset-fashion-mnist, at /usr/share/datasets/fashion-mnist), the default data set of the
-# quick start. Then `meson setup build --buildtype=release` (or --reconfigure when build/
+# quick start, help2man (the man pages) and clang-format (tools/check-format.sh). Then `meson setup build --buildtype=release` (or --reconfigure when build/
 # exists) and `ninja -C build`. Safe to run again. Run from anywhere: it works in the
 # repository that holds it.
 set -euo pipefail
 
 PACKAGES=(build-essential meson ninja-build pkg-config libopenblas-dev libjansson-dev
           libpng-dev zlib1g-dev libzip-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
-          python3 dataset-fashion-mnist)
+          python3 dataset-fashion-mnist help2man clang-format)
 
 usage() {
     cat <<EOF

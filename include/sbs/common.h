@@ -10,7 +10,11 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-#define SBS_VERSION "0.1.0"
+/* The version: meson.build passes project(version: ...) as -DSBS_VERSION (NEWS.md's top entry
+ * names the same version; tests/tools/test_news.sh checks it). */
+#ifndef SBS_VERSION
+#error "SBS_VERSION is not defined: build with meson (meson.build sets it from project(version:))"
+#endif
 
 /* Exit codes of the command line tools (documented in README.md). */
 enum {

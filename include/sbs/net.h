@@ -76,6 +76,9 @@ void sbs_net_init_weights(sbs_net *net, uint64_t seed);
 /* Returns the number of layers loaded, or -1. With require_all, a layer with file weights but
  * no file is an error. */
 int sbs_net_load_weights(sbs_net *net, const char *dir, bool require_all, sbs_err *e);
+/* The same for the files of one epoch S (Weight_L{l}_S{epoch}.npy; any S when epoch < 0). */
+int sbs_net_load_weights_epoch(sbs_net *net, const char *dir, long epoch, bool require_all,
+                               sbs_err *e);
 int sbs_net_save_weights(const sbs_net *net, const char *dir, int epoch, sbs_err *e);
 /* Padded neuron count used for SbS weight rows (multiple of 16). */
 static inline int sbs_pad_n(int N) { return (N + 15) & ~15; }

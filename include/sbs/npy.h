@@ -45,6 +45,13 @@ void sbs_npy_free(sbs_npy *a);
  * -1 with an error naming the matches when more than one does. */
 int sbs_find_layer_file(const char *dir, const char *prefix, int layer, char *path,
                         size_t path_size, sbs_err *e);
+/* The same for one epoch: "<prefix>_L<layer>_S<epoch>.npy" (any epoch when epoch < 0). */
+int sbs_find_layer_file_epoch(const char *dir, const char *prefix, int layer, long epoch,
+                              char *path, size_t path_size, sbs_err *e);
+/* The epochs S of the files "<prefix>_L<layer>_S<S>.npy" in dir, ascending, in a malloc'd
+ * array (*epochs, *n; NULL and 0 when there are none). -1 when dir cannot be read. */
+int sbs_list_layer_epochs(const char *dir, const char *prefix, int layer, long **epochs,
+                          size_t *n, sbs_err *e);
 
 /* Atomic write helper shared with checkpoints: writes n bytes to path via tmp+fsync+rename. */
 int sbs_write_file_atomic(const char *path, const void *data, size_t n, sbs_err *e);

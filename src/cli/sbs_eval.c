@@ -3,11 +3,13 @@
 #include "sbs/cli.h"
 #include "sbs/exec.h"
 #include "sbs/data.h"
+#include "sbs/epochs.h"
 #include "sbs/layer.h"
 #include "sbs/net.h"
 #include "sbs/noise.h"
 #include "sbs/noisy.h"
 #include "sbs/png_out.h"
+#include "sbs/paths.h"
 #include "sbs/train.h"
 
 #include <getopt.h>
@@ -18,12 +20,15 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: sbs-eval [options] [path/to/def.json | folder]\n"
+        "Usage: sbs-eval [options] [path/to/def.json | folder]\n\n"
         "Evaluates the network of def.json (network.json and dataset.json beside it) on the\n"
         "test split of its data set and prints the accuracy.\n"
         "  --network FILE     network.json to use\n"
         "  --dataset FILE     dataset.json to use\n"
         "  --weights DIR      folder with Weight_L*_S*.npy (default: overload_path, 'Previous')\n"
+        "  --epochs A:B       evaluate the weights of each epoch A..B that the --weights folder\n"
+        "                     holds (a training run's --out folder): one result per epoch, with\n"
+        "                     the spikes of training's test pass; also A:, :B, N and all\n"
         "  --data DIR         data folder (overrides data_path)\n"
         "  --spikes N         spikes per position in every SbS layer\n"
         "  --limit N          evaluate the first N test images only\n"
@@ -60,12 +65,14 @@ int main(int argc, char **argv)
     sbs_noise noise = {0};
     long spikes = -1, limit = -1, batch = -1, threads = 0, seed = 1, device = 0;
     bool json = false, confusion = false, plan_only = false;
+    const char *epochs = NULL;
+    sbs_epoch_range range = {0, 0};
     const char *sets[argc + 2]; /* on the stack: nothing to free on the early returns */
     memset(sets, 0, sizeof sets);
     int n_sets = 0;
     sbs_err e = {{0}};
     enum { O_NET = 256, O_DS, O_W, O_DATA, O_SP, O_LIM, O_B, O_SEED, O_TH, O_SIMD, O_SET, O_CONF,
-           O_JSON, O_PLAN, O_VER, O_BE, O_DEV, O_NOISE, O_NOISY, O_PNG };
+           O_JSON, O_PLAN, O_VER, O_BE, O_DEV, O_NOISE, O_NOISY, O_PNG, O_EP };
     static const struct option opts[] = {
         {"network", 1, 0, O_NET}, {"dataset", 1, 0, O_DS}, {"weights", 1, 0, O_W},
         {"data", 1, 0, O_DATA}, {"spikes", 1, 0, O_SP}, {"limit", 1, 0, O_LIM},
@@ -74,7 +81,7 @@ int main(int argc, char **argv)
         {"json", 0, 0, O_JSON}, {"plan", 0, 0, O_PLAN}, {"version", 0, 0, O_VER},
         {"backend", 1, 0, O_BE}, {"device", 1, 0, O_DEV},
         {"noise", 1, 0, O_NOISE}, {"noisy-dir", 1, 0, O_NOISY},
-        {"png", 1, 0, O_PNG}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"png", 1, 0, O_PNG}, {"epochs", 1, 0, O_EP}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -99,6 +106,7 @@ int main(int argc, char **argv)
         case O_NOISE: r = sbs_noise_parse(optarg, &noise, &e); break;
         case O_NOISY: noisy_dir = optarg; break;
         case O_PNG: png_dir = optarg; break;
+        case O_EP: epochs = optarg; r = sbs_parse_epoch_range(optarg, &range, &e); break;
         case O_VER: printf("sbs-eval %s\n", SBS_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: return sbs_option_error("sbs-eval", c, argv);
@@ -106,7 +114,9 @@ int main(int argc, char **argv)
         if (r) return sbs_usage_error("sbs-eval", e.msg);
     }
     if (argc - optind > 1) return sbs_usage_error("sbs-eval", "expected at most one config path");
-    const char *def = optind < argc ? argv[optind] : NULL;
+    char found[PATH_MAX]; /* a relative config path may name an installed config */
+    const char *def = sbs_resolve_config_arg(optind < argc ? argv[optind] : NULL, found,
+                                             sizeof found);
 
     char spikes_set[64];
     if (spikes > 0) {
@@ -133,8 +143,23 @@ int main(int argc, char **argv)
         return 0;
     }
     const char *wdir = weights ? weights : cfg.learn.overload_path;
-    if (sbs_net_load_weights(&net, wdir, true, &e) < 0) {
-        fprintf(stderr, "sbs-eval: %s\n", e.msg);
+    long *ep_list = NULL; /* --epochs: the epochs to evaluate; their weights load one by one */
+    size_t n_ep = 0;
+    int wl = 0; /* the first layer with weight files */
+    while (wl < net.n && !net.L[wl].file_weights) wl++;
+    if (epochs && wl == net.n) {
+        fprintf(stderr, "sbs-eval: --epochs: the network has no layer with weight files\n");
+        sbs_net_free(&net);
+        return SBS_EXIT_USAGE;
+    }
+    if (epochs ? sbs_run_epochs(wdir, wl, &range, &ep_list, &n_ep, &e) != 0 ||
+                     sbs_net_load_weights_epoch(&net, wdir, ep_list[0], true, &e) < 0
+               : sbs_net_load_weights(&net, wdir, true, &e) < 0) {
+        fprintf(stderr, "sbs-eval: %s%s\n", e.msg,
+                !epochs && strstr(e.msg, "files match")
+                    ? " (a training run's folder holds one per epoch: choose with --epochs)"
+                    : "");
+        free(ep_list);
         sbs_net_free(&net);
         return SBS_EXIT_USAGE;
     }
@@ -146,6 +171,7 @@ int main(int argc, char **argv)
     sbs_dataset ds;
     if (sbs_dataset_load(&ds, cfg.data_mode, data ? data : cfg.data_path, SBS_SPLIT_TEST, &e) != 0) {
         fprintf(stderr, "sbs-eval: %s\n", e.msg);
+        free(ep_list);
         sbs_net_free(&net);
         return SBS_EXIT_USAGE;
     }
@@ -153,6 +179,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "sbs-eval: %s: the data set's images are %dx%dx%d, data_mode %s expects "
                 "%dx%dx%d\n", data ? data : cfg.data_path, ds.test.c, ds.test.h, ds.test.w,
                 cfg.data_mode, ic, ih, iw);
+        free(ep_list);
         sbs_net_free(&net);
         sbs_dataset_free(&ds);
         return SBS_EXIT_USAGE;
@@ -167,6 +194,7 @@ int main(int argc, char **argv)
     int status = SBS_EXIT_USAGE;
     if (!be || sbs_exec_init(&ex, &net, be, B, false, &status, &e) != 0) {
         fprintf(stderr, "sbs-eval: %s\n", e.msg);
+        free(ep_list);
         sbs_backend_destroy(be);
         sbs_net_free(&net);
         sbs_dataset_free(&ds);
@@ -181,11 +209,32 @@ int main(int argc, char **argv)
     /* a last layer with its own target (RECONSTRUCTION): report its loss, not an accuracy */
     sbs_layer *last = &net.L[net.n - 1];
     status = 0;
+    /* --epochs: each epoch's weights in turn, with the spikes of training's test pass after
+     * that epoch (the same accuracy as its metrics); else the loaded weights */
+    for (size_t ei = 0; ei < (epochs ? n_ep : 1) && status == 0; ei++) {
+    long ep = epochs ? ep_list[ei] : -1;
+    uint32_t pass = (uint32_t)(epochs ? ep : cfg.epoch_id) * 2u + 1u;
+    if (ei > 0) {
+        if (sbs_net_load_weights_epoch(&net, wdir, ep, true, &e) < 0) {
+            fprintf(stderr, "sbs-eval: %s\n", e.msg);
+            status = SBS_EXIT_USAGE;
+            break;
+        }
+        sbs_exec_upload_params(&ex);
+    }
+    char jep[48] = "", tep[48] = ""; /* the epoch before a result */
+    if (epochs) {
+        snprintf(jep, sizeof jep, "\"epoch\": %ld, ", ep);
+        snprintf(tep, sizeof tep, "epoch %ld: ", ep);
+    }
     /* one pass per --noise level; without --noise one pass on the clean images */
     for (int lv = 0; lv < (noise.n ? noise.n : 1) && status == 0; lv++) {
         double level = noise.n ? noise.level[lv] : 0;
-        char what[64] = ""; /* "gaussian 0.2: " before a level's result line */
-        if (noise.n) snprintf(what, sizeof what, "%s %g: ", sbs_noise_name(noise.kind), level);
+        char what[128] = ""; /* "epoch 3: gaussian 0.2: " before a result line */
+        snprintf(what, sizeof what, "%s", tep);
+        if (noise.n)
+            snprintf(what + strlen(what), sizeof what - strlen(what), "%s %g: ",
+                     sbs_noise_name(noise.kind), level);
         sbs_noisy pics = {0};
         if (cfg.extract_noisy_pictures) {
             char base[PATH_MAX + 96];
@@ -214,7 +263,7 @@ int main(int argc, char **argv)
             sbs_crop_center(&ds.test, first, b, crop, x);
             if (noise.n) sbs_noise_apply(noise.kind, level, (uint64_t)seed, x, b, pixels, first);
             sbs_spike_key key = {.seed = (uint64_t)seed,
-                                 .pass = (uint32_t)cfg.epoch_id * 2u + 1u,
+                                 .pass = pass,
                                  .first_sample = (uint32_t)first};
             sbs_exec_forward(&ex, x, b, &key);
             if (pics.on && !pin)
@@ -258,10 +307,11 @@ int main(int argc, char **argv)
         sbs_noisy_close(&pics);
         if (status) break;
         double acc = 100.0 * correct / n;
-        char jnoise[96] = ""; /* the level's fields in the JSON object */
+        char jnoise[160] = ""; /* the epoch's and level's fields in the JSON object */
+        snprintf(jnoise, sizeof jnoise, "%s", jep);
         if (noise.n)
-            snprintf(jnoise, sizeof jnoise, "\"noise\": \"%s\", \"level\": %.15g, ",
-                     sbs_noise_name(noise.kind), level);
+            snprintf(jnoise + strlen(jnoise), sizeof jnoise - strlen(jnoise),
+                     "\"noise\": \"%s\", \"level\": %.15g, ", sbs_noise_name(noise.kind), level);
         if (last->own_target) {
             if (json)
                 printf("{%s\"loss\": %.6f, \"total\": %d, \"seed\": %ld, \"seconds\": %.3f, "
@@ -318,6 +368,8 @@ int main(int argc, char **argv)
         }
         fflush(stdout);
     }
+    }
+    free(ep_list);
     free(conf);
     free(x);
     free(pin);

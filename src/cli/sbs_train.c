@@ -1,6 +1,7 @@
 /* sbs-train — train a network from the reference's configs (SPEC §2). */
 #include "sbs/blas_core.h"
 #include "sbs/cli.h"
+#include "sbs/paths.h"
 #include "sbs/train.h"
 
 #include <getopt.h>
@@ -30,7 +31,7 @@ static void report(void *ctx, sbs_report_kind kind, const char *line)
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: sbs-train [options] [path/to/def.json | folder]\n"
+        "Usage: sbs-train [options] [path/to/def.json | folder]\n\n"
         "Trains the network of def.json (network.json and dataset.json beside it), saving the\n"
         "weights after every update and testing after every epoch.\n"
         "  --network FILE     network.json to use\n"
@@ -124,8 +125,10 @@ int main(int argc, char **argv)
     if (argc - optind > 1) return sbs_usage_error("sbs-train", "expected at most one config path");
     char netf[PATH_MAX], dsf[PATH_MAX], deff[PATH_MAX];
     static sbs_config cfg;
-    if (sbs_config_paths(optind < argc ? argv[optind] : NULL, network, dataset, netf, dsf, deff,
-                         &e) != 0 ||
+    char found[PATH_MAX]; /* a relative config path may name an installed config */
+    const char *def = sbs_resolve_config_arg(optind < argc ? argv[optind] : NULL, found,
+                                             sizeof found);
+    if (sbs_config_paths(def, network, dataset, netf, dsf, deff, &e) != 0 ||
         sbs_config_load(&cfg, netf, dsf, deff, sets, n_sets, &e) != 0) {
         fprintf(stderr, "sbs-train: %s\n", e.msg);
         return SBS_EXIT_USAGE;

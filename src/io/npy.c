@@ -683,8 +683,29 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The epoch S of a file name "<head><S>.npy" (head = "<prefix>_L<layer>_S"); -1 when the
+ * name is not of that form (or S does not fit an int). */
+static long layer_file_epoch(const char *name, const char *head, size_t hl)
+{
+    if (strncmp(name, head, hl) != 0) return -1;
+    const char *q = name + hl;
+    if (*q < '0' || *q > '9') return -1;
+    long s = 0;
+    for (; *q >= '0' && *q <= '9'; q++) {
+        s = s * 10 + (*q - '0');
+        if (s > INT_MAX) return -1;
+    }
+    return strcmp(q, ".npy") == 0 ? s : -1;
+}
+
 int sbs_find_layer_file(const char *dir, const char *prefix, int layer, char *path,
                         size_t path_size, sbs_err *e)
+{
+    return sbs_find_layer_file_epoch(dir, prefix, layer, -1, path, path_size, e);
+}
+
+int sbs_find_layer_file_epoch(const char *dir, const char *prefix, int layer, long epoch,
+                              char *path, size_t path_size, sbs_err *e)
 {
     DIR *d = opendir(dir);
     if (!d) {
@@ -699,11 +720,8 @@ int sbs_find_layer_file(const char *dir, const char *prefix, int layer, char *pa
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
         const char *s = ent->d_name;
-        if (strncmp(s, head, hl) != 0) continue;
-        const char *q = s + hl;
-        if (*q < '0' || *q > '9') continue;
-        while (*q >= '0' && *q <= '9') q++;
-        if (strcmp(q, ".npy") != 0) continue;
+        long s_epoch = layer_file_epoch(s, head, hl);
+        if (s_epoch < 0 || (epoch >= 0 && s_epoch != epoch)) continue;
         match = xrealloc(match, (nm + 1) * sizeof *match);
         match[nm] = xmalloc(strlen(s) + 1);
         strcpy(match[nm], s);
@@ -725,4 +743,32 @@ int sbs_find_layer_file(const char *dir, const char *prefix, int layer, char *pa
     for (size_t i = 0; i < nm; i++) free(match[i]);
     free(match);
     return r;
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+int sbs_list_layer_epochs(const char *dir, const char *prefix, int layer, long **epochs,
+                          size_t *n, sbs_err *e)
+{
+    *epochs = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return sbs_fail(e, "cannot open folder %s: %s", dir, strerror(errno));
+    char head[256];
+    snprintf(head, sizeof head, "%s_L%d_S", prefix, layer);
+    size_t hl = strlen(head);
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        long s = layer_file_epoch(ent->d_name, head, hl);
+        if (s < 0) continue;
+        *epochs = xrealloc(*epochs, (*n + 1) * sizeof **epochs);
+        (*epochs)[(*n)++] = s;
+    }
+    closedir(d);
+    if (*n > 1) qsort(*epochs, *n, sizeof **epochs, cmp_long);
+    return 0;
 }

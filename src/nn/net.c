@@ -219,17 +219,25 @@ static int load_array(const char *path, int nd, const long *want, sbs_npy *a, sb
 
 int sbs_net_load_weights(sbs_net *net, const char *dir, bool require_all, sbs_err *e)
 {
+    return sbs_net_load_weights_epoch(net, dir, -1, require_all, e);
+}
+
+int sbs_net_load_weights_epoch(sbs_net *net, const char *dir, long epoch, bool require_all,
+                               sbs_err *e)
+{
+    char sx[24] = "*"; /* the epoch in error messages */
+    if (epoch >= 0) snprintf(sx, sizeof sx, "%ld", epoch);
     int loaded = 0;
     for (int l = 0; l < net->n; l++) {
         sbs_layer *L = &net->L[l];
         if (!L->file_weights) continue;
         char path[PATH_MAX];
-        int r = sbs_find_layer_file(dir, "Weight", l, path, sizeof path, e);
+        int r = sbs_find_layer_file_epoch(dir, "Weight", l, epoch, path, sizeof path, e);
         if (r < 0) return -1;
         if (r == 0) {
             if (require_all)
-                return sbs_fail(e, "%s: no weight file Weight_L%d_S*.npy for layer %d (%s)", dir,
-                                l, l, L->cfg->type);
+                return sbs_fail(e, "%s: no weight file Weight_L%d_S%s.npy for layer %d (%s)", dir,
+                                l, sx, l, L->cfg->type);
             continue;
         }
         sbs_npy a;
@@ -263,12 +271,12 @@ int sbs_net_load_weights(sbs_net *net, const char *dir, bool require_all, sbs_er
             if (load_array(path, 4, want, &a, e) != 0) return -1;
             memcpy(L->weight, a.data, L->n_w * sizeof(float));
             sbs_npy_free(&a);
-            r = sbs_find_layer_file(dir, "Bias", l, path, sizeof path, e);
+            r = sbs_find_layer_file_epoch(dir, "Bias", l, epoch, path, sizeof path, e);
             if (r < 0) return -1;
             if (r == 0) {
                 if (require_all)
-                    return sbs_fail(e, "%s: no bias file Bias_L%d_S*.npy for layer %d (%s)", dir,
-                                    l, l, L->cfg->type);
+                    return sbs_fail(e, "%s: no bias file Bias_L%d_S%s.npy for layer %d (%s)", dir,
+                                    l, sx, l, L->cfg->type);
             } else {
                 long wb[1] = {L->N};
                 if (load_array(path, 1, wb, &a, e) != 0) return -1;
