@@ -11,6 +11,10 @@
  * the call, the operation and the device. */
 #include "cuda_be.h"
 
+#ifndef SBS_CUDA_EMU
+#include <dlfcn.h>
+#endif
+
 namespace SBSK_NS {
 
 /* ---- memory ---- */
@@ -186,7 +190,7 @@ static void close_device(cuda_be *c)
     cb_free(c, c->red);
     cb_free(c, c->idx);
 #ifndef SBS_CUDA_EMU
-    if (c->blas) cublasDestroy(c->blas);
+    if (c->blas) c->bl->destroy(c->blas);
 #endif
     free(c);
 }
@@ -197,6 +201,52 @@ static void be_destroy(sbs_backend *be)
     close_device(cb_of(be));
     free(be);
 }
+
+#ifndef SBS_CUDA_EMU
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define CUBLAS_SONAME "libcublas.so." STR(CUBLAS_VER_MAJOR)
+
+/* cuBLAS of the major version this was built with: by name (LD_LIBRARY_PATH, the loader's
+ * cache), else beside the libcudart this program uses; NULL with e saying why */
+static const blas_fns *load_cublas(sbs_err *e)
+{
+    static blas_fns f;
+    static bool done;
+    if (done) return &f;
+    void *h = dlopen(CUBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+    Dl_info di;
+    if (!h && dladdr((void *)&cudaGetDeviceCount, &di) && di.dli_fname) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s", di.dli_fname);
+        char *slash = strrchr(path, '/');
+        if (slash) {
+            snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "%s", CUBLAS_SONAME);
+            h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        }
+    }
+    if (!h) {
+        sbs_fail(e, "--backend cuda: cannot load cuBLAS (%s): %s", CUBLAS_SONAME, dlerror());
+        return NULL;
+    }
+    const char *miss = NULL;
+#define SYM(field, name)                                                                   \
+    if (!(*(void **)&f.field = dlsym(h, name)) && !miss) miss = name;
+    SYM(create, "cublasCreate_v2")
+    SYM(destroy, "cublasDestroy_v2")
+    SYM(set_math_mode, "cublasSetMathMode")
+    SYM(sgemm_sb, "cublasSgemmStridedBatched")
+    SYM(status_name, "cublasGetStatusName")
+#undef SYM
+    if (miss) {
+        sbs_fail(e, "--backend cuda: %s has no %s", CUBLAS_SONAME, miss);
+        dlclose(h);
+        return NULL;
+    }
+    done = true;
+    return &f;
+}
+#endif
 
 /* Open the device: NULL with e saying why (no driver, no device, a bad index, no code for
  * this GPU in the build). */
@@ -261,11 +311,16 @@ static cuda_be *open_device(int dev, sbs_err *e)
         free(c);
         return NULL;
     }
-    cublasStatus_t st = cublasCreate(&c->blas);
-    if (st == CUBLAS_STATUS_SUCCESS) st = cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH);
+    c->bl = load_cublas(e);
+    if (!c->bl) {
+        free(c);
+        return NULL;
+    }
+    cublasStatus_t st = c->bl->create(&c->blas);
+    if (st == CUBLAS_STATUS_SUCCESS) st = c->bl->set_math_mode(c->blas, CUBLAS_DEFAULT_MATH);
     if (st != CUBLAS_STATUS_SUCCESS) {
         sbs_fail(e, "--backend cuda: device %d: cublasCreate failed: %s", dev,
-                 cublasGetStatusName(st));
+                 c->bl->status_name(st));
         free(c);
         return NULL;
     }

@@ -27,6 +27,18 @@ extern "C" {
 #include <cuda_runtime.h>
 #endif
 
+#ifndef SBS_CUDA_EMU
+/* cuBLAS, loaded when the backend starts (dlopen, backend.cu): linked at load time it would
+ * cost every program start about 0.35 s (its 500 MB of libraries), also runs on the CPU */
+struct blas_fns {
+    decltype(&cublasCreate_v2) create;
+    decltype(&cublasDestroy_v2) destroy;
+    decltype(&cublasSetMathMode) set_math_mode;
+    decltype(&cublasSgemmStridedBatched) sgemm_sb;
+    decltype(&cublasGetStatusName) status_name;
+};
+#endif
+
 #ifdef SBS_CUDA_EMU
 #define SBS_CUDA_NAME "cuda-emu"
 #else
@@ -51,6 +63,7 @@ struct cuda_be {
     char op[160];        /* what runs now, for error messages */
     bool sync;           /* SBS_CUDA_SYNC=1: wait after every launch (exact error places) */
 #ifndef SBS_CUDA_EMU
+    const blas_fns *bl;
     cublasHandle_t blas;
 #endif
     unsigned char *ws;   /* the workspace (grows, never shrinks) */
@@ -96,11 +109,10 @@ static inline void cb_check(cuda_be *c, cudaError_t err, const char *call)
 static inline void cb_blas(cuda_be *c, cublasStatus_t st, const char *call)
 {
     if (st == CUBLAS_STATUS_SUCCESS) return;
-    cb_die(c, call, cublasGetStatusName(st), st == CUBLAS_STATUS_ALLOC_FAILED);
+    cb_die(c, call, c->bl->status_name(st), st == CUBLAS_STATUS_ALLOC_FAILED);
 }
 
 #define CB_CHECK(c, call) cb_check((c), (call), #call)
-#define CB_BLAS(c, call) cb_blas((c), (call), #call)
 
 /* after a kernel launch: launch errors now; with SBS_CUDA_SYNC also the kernel's own */
 static inline void cb_launched(cuda_be *c, const char *kernel)
@@ -254,9 +266,10 @@ static inline void cb_gemm(cuda_be *c, bool ta, bool tb, int m, int n, int k, fl
             }
     }
 #else
-    CB_BLAS(c, cublasSgemmStridedBatched(c->blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                         tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha, A, lda,
-                                         sA, B, ldb, sB, &beta, C, ldc, sC, batch));
+    cb_blas(c, c->bl->sgemm_sb(c->blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                               tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha, A, lda, sA, B,
+                               ldb, sB, &beta, C, ldc, sC, batch),
+            "cublasSgemmStridedBatched");
     if (c->sync) CB_CHECK(c, cudaDeviceSynchronize());
 #endif
 }

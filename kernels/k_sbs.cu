@@ -221,7 +221,8 @@ static long sbs_backward(sbs_backend *be, const sbs_op_args *a)
     float *P = cb_carve<float>(&cur, B * MK), *R = cb_carve<float>(&cur, B * MK);
     float *Q = cb_carve<float>(&cur, B * MK), *HG = cb_carve<float>(&cur, B * NM);
     float *parts = cb_carve<float>(&cur, (size_t)B * K * ldw);
-    cb_launch(c, "k_sbs_windows", (long)B * M, k_sbs_windows{L->g, a->x, P});
+    cb_launch(c, "k_im2col", (long)(B * MK), k_im2col{L->g, a->x, P});
+    cb_launch(c, "k_rows_normalise", (long)B * M, k_rows_normalise{P, K});
     cb_launch(c, "k_mul", (long)(B * NM), k_mul{a->y, a->gy, HG});
     /* per image: R (M x K, row-major) = H^T W^T, Q = HG^T W^T */
     cb_gemm(c, true, true, K, M, N, 1.0f, a->W, ldw, 0, a->y, M, (long)NM, 0.0f, R, K, (long)MK, B);

@@ -323,24 +323,16 @@ SBS_HD void fwd_item(const fwd_args &a, long i, int32_t *spk, int ss)
 
 /* ---- the SbS backward (k_sbs.c's per-image steps, all images at once) ---- */
 
-/* P (B, M, K): the windows of each position, each divided by its sum (cpu_sbs_windows);
- * thread per (image, position) */
-struct k_sbs_windows {
-    sbs_geom g;
-    const float *x;
+/* rows (n x K) each divided by its sum: P = the SbS windows (B, M, K) from k_im2col, as
+ * cpu_sbs_windows makes them; thread per row */
+struct k_rows_normalise {
     float *P;
-    SBS_HD void operator()(long bm) const
+    int K;
+    SBS_HD void operator()(long row) const
     {
-        const int M = g.X * g.Y, K = g.K;
-        const long b = bm / M;
-        const int m = (int)(bm % M);
-        const float *img = x + (size_t)b * g.C * g.H * g.W;
-        float *p = P + (size_t)bm * K;
+        float *p = P + (size_t)row * K;
         double sum = 0;
-        for (int i = 0; i < K; i++) {
-            p[i] = win_at_i(g, img, m / g.Y, m % g.Y, i);
-            sum += p[i];
-        }
+        for (int i = 0; i < K; i++) sum += p[i];
         const float inv = (float)(1.0 / (sum + 1e-20));
         for (int i = 0; i < K; i++) p[i] = fmul(p[i], inv);
     }

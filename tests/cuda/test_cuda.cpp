@@ -92,17 +92,6 @@ static double rel_diff(const float *a, const float *b, size_t n)
     return m > 0 ? d / m : d;
 }
 
-/* |a - b|_2 / |b - base|_2 (base NULL: 0) */
-static double l2_diff(const float *a, const float *b, const float *base, size_t n)
-{
-    double d = 0, m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double x = (double)a[i] - b[i], y = (double)b[i] - (base ? base[i] : 0.0f);
-        d += x * x;
-        m += y * y;
-    }
-    return m > 0 ? sqrt(d / m) : sqrt(d);
-}
 
 static long first_diff(const float *a, const float *b, size_t n)
 {
@@ -169,6 +158,18 @@ static float *sbs_weights(const sbs_layer *L, uint32_t a)
     return w;
 }
 
+static sbs_op_args op_args(const sbs_layer *L, int B, const float *x, float *y, const float *W)
+{
+    sbs_op_args a;
+    memset(&a, 0, sizeof a);
+    a.L = L;
+    a.B = B;
+    a.x = x;
+    a.y = y;
+    a.W = W;
+    return a;
+}
+
 /* forward of one layer on a backend: y (host) from x, W, b (host) */
 static void run_forward(sbs_backend *be, const sbs_layer *L, int B, const float *x,
                         const float *W, size_t nw, const float *bias, const sbs_spike_key *key,
@@ -177,14 +178,8 @@ static void run_forward(sbs_backend *be, const sbs_layer *L, int B, const float 
     size_t nx = (size_t)B * L->C * L->H * L->W, ny = (size_t)B * L->N * L->X * L->Y;
     float *dx = up(be, x, nx), *dW = W ? up(be, W, nw) : NULL;
     float *db = bias ? up(be, bias, L->n_b) : NULL, *dy = up(be, y, ny);
-    sbs_op_args a;
-    memset(&a, 0, sizeof a);
-    a.L = L;
-    a.B = B;
+    sbs_op_args a = op_args(L, B, dx, dy, dW);
     a.key = key;
-    a.x = dx;
-    a.y = dy;
-    a.W = dW;
     a.b = db;
     be->kernels(be, L->kind)->forward(be, &a);
     down(be, y, dy, ny);
@@ -344,13 +339,7 @@ static int layer_case(const char *what, layer *l, int B, bool bitwise, double *w
         float *gB = nb ? up(be, NULL, nb) : NULL;
         if (gW) be->zero(be, gW, nw * sizeof(float));
         if (gB) be->zero(be, gB, nb * sizeof(float));
-        sbs_op_args a;
-        memset(&a, 0, sizeof a);
-        a.L = L;
-        a.B = B;
-        a.x = dx;
-        a.y = dy;
-        a.W = dW;
+        sbs_op_args a = op_args(L, B, dx, dy, dW);
         a.gy = dgy;
         a.gx = gx;
         a.gW = gW;
