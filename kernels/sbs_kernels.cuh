@@ -432,6 +432,20 @@ struct k_bias_grad {
     }
 };
 
+/* f(r * W + q) for the pixels (r, q) of window (ox, oy) inside the plane, in window order */
+template <class F> SBS_HD void for_window_pixels(const sbs_geom &g, int ox, int oy, F &&f)
+{
+    for (int u = 0; u < g.kx; u++) {
+        int r = ox * g.sx - g.px + u * g.dx;
+        if (r < 0 || r >= g.H) continue;
+        for (int v = 0; v < g.ky; v++) {
+            int q = oy * g.sy - g.py + v * g.dy;
+            if (q < 0 || q >= g.W) continue;
+            f((long)r * g.W + q);
+        }
+    }
+}
+
 /* pooling forward; thread per output value (b, c, ox, oy) */
 struct k_pool_fwd {
     sbs_geom g;
@@ -444,19 +458,14 @@ struct k_pool_fwd {
         const long bc = e / XY;
         const int ox = (int)(e % XY) / g.Y, oy = (int)(e % XY) % g.Y;
         const float *plane = x + (size_t)bc * g.H * g.W;
-        float acc = is_max ? -FLT_MAX : 0.0f;
-        for (int u = 0; u < g.kx; u++) {
-            int r = ox * g.sx - g.px + u * g.dx;
-            if (r < 0 || r >= g.H) continue;
-            for (int v = 0; v < g.ky; v++) {
-                int q = oy * g.sy - g.py + v * g.dy;
-                if (q < 0 || q >= g.W) continue;
-                float val = plane[(size_t)r * g.W + q];
-                if (is_max) acc = val > acc ? val : acc;
-                else acc = fadd(acc, val);
-            }
-        }
-        y[e] = is_max ? acc : fmul(acc, fdiv(1.0f, (float)(g.kx * g.ky)));
+        const bool mx = is_max;
+        float acc = mx ? -FLT_MAX : 0.0f;
+        for_window_pixels(g, ox, oy, [&](long at) {
+            float val = plane[at];
+            if (mx) acc = val > acc ? val : acc;
+            else acc = fadd(acc, val);
+        });
+        y[e] = mx ? acc : fmul(acc, fdiv(1.0f, (float)(g.kx * g.ky)));
     }
 };
 
@@ -466,19 +475,12 @@ SBS_HD long pool_argmax(const sbs_geom &g, const float *plane, int ox, int oy)
 {
     long best = -1;
     float bv = 0;
-    for (int u = 0; u < g.kx; u++) {
-        int r = ox * g.sx - g.px + u * g.dx;
-        if (r < 0 || r >= g.H) continue;
-        for (int v = 0; v < g.ky; v++) {
-            int q = oy * g.sy - g.py + v * g.dy;
-            if (q < 0 || q >= g.W) continue;
-            long at = (long)r * g.W + q;
-            if (best < 0 || plane[at] > bv) {
-                best = at;
-                bv = plane[at];
-            }
+    for_window_pixels(g, ox, oy, [&](long at) {
+        if (best < 0 || plane[at] > bv) {
+            best = at;
+            bv = plane[at];
         }
-    }
+    });
     return best;
 }
 
