@@ -1,10 +1,13 @@
-/* sbs-bench — times the SbS forward of one layer shape, or of a whole config, and prints one
- * JSON object per run (seconds, spike_updates, spike_updates_per_s, images_per_s).
- * This is how speed is shown; no test asserts a time. */
+/* sbs-bench — times the SbS forward of one layer shape, or of a whole config, or (--train)
+ * one training step of a whole config (forward, backward and update of one update window
+ * through sbs_train_step), on any backend, and prints one JSON object per run (seconds,
+ * spike_updates, spike_updates_per_s, images_per_s). This is how speed is shown; no test
+ * asserts a time. */
 #include "sbs/blas_core.h"
 #include "sbs/cli.h"
 #include "sbs/exec.h"
 #include "sbs/rng.h"
+#include "sbs/train.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -20,7 +23,10 @@ static void usage(FILE *f)
             "  --spikes T (1600) --threads n (all) --repeat R (3) --simd auto|avx512|avx2|scalar\n"
             "  --backend cpu|cuda (cpu) --device N (0)\n"
             "  --config FILE --weights DIR (else random weights); with --config, --spikes overrides\n"
-            "  number_of_spikes and --batch the batch (default 24)\n");
+            "  number_of_spikes and --batch the batch (default 24)\n"
+            "  --train   with --config: time training windows (forward, backward, update of\n"
+            "            number_of_batches_for_one_update batches; the first run also measures\n"
+            "            the gradient scale); --chunks N overrides the batches per window\n");
 }
 
 static sbs_backend *make_backend(const char *name, int threads, const char *simd, int device)
@@ -86,10 +92,76 @@ static int bench_layer(int B, int C, int N, int k, int S, int T, int repeat, sbs
     return 0;
 }
 
+/* --train: random images and labels for chunk k of a window */
+typedef struct {
+    int B;
+    size_t img_floats;
+} train_src;
+
+static void train_load(void *ctx, int k, float *img, uint8_t *labels, int *B, sbs_spike_key *key)
+{
+    train_src *s = ctx;
+    sbs_stream st;
+    sbs_stream_init(&st, 3, SBS_RNG_INIT, 2, (uint32_t)k);
+    for (size_t i = 0; i < (size_t)s->B * s->img_floats; i++)
+        img[i] = (float)sbs_stream_u01(&st) + 1e-20f;
+    for (int b = 0; b < s->B; b++) labels[b] = (uint8_t)sbs_stream_below(&st, 10);
+    *B = s->B;
+    key->seed = 42;
+    key->pass = 0;
+    key->first_sample = (uint32_t)(k * s->B);
+}
+
+/* training windows of a config: sbs_train_step on a bound net, timed per window */
+static int bench_train(sbs_net *net, const char *deff, int B, int chunks, int repeat,
+                       sbs_backend *be)
+{
+    sbs_exec ex;
+    int status;
+    sbs_err e;
+    if (sbs_exec_init(&ex, net, be, B, true, &status, &e) != 0) {
+        fprintf(stderr, "sbs-bench: %s\n", e.msg);
+        return status;
+    }
+    sbs_trainer_state ts;
+    sbs_trainer_state_init(&ts, net);
+    ts.ex = &ex;
+    sbs_optim opt;
+    sbs_optim_init(&opt, net->cfg);
+    train_src src = {B, sbs_act_floats(net, 0)};
+    sbs_chunk_source cs = {train_load, &src, 0, 0, "(sbs-bench: nothing saved)"};
+    double su = sbs_net_spikes_per_image(net) * B * chunks;
+    int rc = 0;
+    for (int r = 0; r < repeat; r++) {
+        sbs_window_sums w;
+        bool measure = opt.t == 0;
+        double t0 = sbs_now();
+        if (sbs_train_step(&ts, &opt, &cs, chunks, true, NULL, &w, &e) != 0) {
+            fprintf(stderr, "sbs-bench: %s\n", e.msg);
+            rc = 1;
+            break;
+        }
+        float probe;
+        be->download(be, &probe, ex.params, sizeof probe); /* waits for the device */
+        double dt = sbs_now() - t0, ips = B * chunks / dt;
+        printf("{\"mode\": \"train\", \"config\": \"%s\", \"backend\": \"%s\", "
+               "\"batch\": %d, \"chunks\": %d, \"measures_scale\": %s, \"seconds\": %.6f, "
+               "\"forward_s\": %.6f, \"backward_s\": %.6f, \"update_s\": %.6f, "
+               "\"spike_updates_per_s\": %.4g, \"images_per_s\": %.2f, "
+               "\"epoch_60000_s\": %.2f}\n",
+               deff, be->describe(be), B, chunks, measure ? "true" : "false", dt, w.t_fwd,
+               w.t_bwd, w.t_upd, su / dt, ips, 60000.0 / ips);
+        fflush(stdout);
+    }
+    sbs_trainer_state_free(&ts);
+    sbs_exec_free(&ex);
+    return rc;
+}
+
 /* whole network forward from a config (random input images, weights from --weights or
  * random); batch and spikes from the options when given */
 static int bench_config(const char *def, const char *weights, int B, int T, bool T_given,
-                        int repeat, sbs_backend *be)
+                        int repeat, bool train, int chunks, sbs_backend *be)
 {
     char netf[PATH_MAX], dsf[PATH_MAX], deff[PATH_MAX], spikes[64];
     const char *sets[1];
@@ -114,6 +186,13 @@ static int bench_config(const char *def, const char *weights, int B, int T, bool
     if (weights && sbs_net_load_weights(&net, weights, true, &e) < 0) {
         fprintf(stderr, "sbs-bench: %s\n", e.msg);
         return 2;
+    }
+    if (train) {
+        int r = bench_train(&net, deff, B,
+                            chunks > 0 ? chunks : cfg.learn.number_of_batches_for_one_update,
+                            repeat, be);
+        sbs_net_free(&net);
+        return r;
     }
     sbs_exec ex;
     int status;
@@ -149,13 +228,15 @@ int main(int argc, char **argv)
 {
     sbs_blas_core_init(argv); /* first: may restart the program (blas_core.h) */
     int B = 24, C = 1, N = 32, k = 5, S = 24, T = 1600, threads = 0, repeat = 3, device = 0;
+    int chunks = 0;
+    bool train = false;
     const char *simd = "auto", *config = NULL, *weights = NULL, *backend = NULL;
     static const struct option opts[] = {
         {"batch", 1, 0, 'b'}, {"in", 1, 0, 'i'}, {"out", 1, 0, 'o'}, {"kernel", 1, 0, 'k'},
         {"size", 1, 0, 's'}, {"spikes", 1, 0, 'T'}, {"threads", 1, 0, 't'},
         {"repeat", 1, 0, 'r'}, {"simd", 1, 0, 'S'}, {"config", 1, 0, 'c'},
         {"weights", 1, 0, 'w'}, {"backend", 1, 0, 'B'}, {"device", 1, 0, 'D'},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"train", 0, 0, 'X'}, {"chunks", 1, 0, 'C'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     bool T_given = false;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -173,18 +254,25 @@ int main(int argc, char **argv)
         case 'w': weights = optarg; break;
         case 'B': backend = optarg; break;
         case 'D': device = atoi(optarg); break;
+        case 'X': train = true; break;
+        case 'C': chunks = atoi(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (B < 1 || C < 1 || N < 3 || k < 1 || S < 1 || T < 1 || repeat < 1) {
+    if (train && !config) {
+        fprintf(stderr, "sbs-bench: --train needs --config\n");
+        usage(stderr);
+        return 2;
+    }
+    if (B < 1 || C < 1 || N < 3 || k < 1 || S < 1 || T < 1 || repeat < 1 || chunks < 0) {
         fprintf(stderr, "sbs-bench: sizes must be positive (and --out > 2)\n");
         usage(stderr);
         return 2;
     }
     sbs_backend *be = make_backend(backend, threads, simd, device);
     if (!be) return 2;
-    int r = config ? bench_config(config, weights, B, T, T_given, repeat, be)
+    int r = config ? bench_config(config, weights, B, T, T_given, repeat, train, chunks, be)
                    : bench_layer(B, C, N, k, S, T, repeat, be);
     sbs_backend_destroy(be);
     return r;

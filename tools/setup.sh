@@ -10,8 +10,10 @@
 # and event files back with them) Debian's Fashion-MNIST package,
 # help2man (man pages) and clang-format (the format check)
 # (dataset-fashion-mnist, at /usr/share/datasets/fashion-mnist), the default data set of the
-# quick start, help2man (the man pages) and clang-format (tools/check-format.sh). Then `meson setup build --buildtype=release` (or --reconfigure when build/
-# exists) and `ninja -C build`. Safe to run again. Run from anywhere: it works in the
+# quick start, help2man (the man pages) and clang-format (tools/check-format.sh). Then
+# `meson setup build --buildtype=release` (or --reconfigure when build/ exists) and
+# `ninja -C build`; with CUDA's nvcc (on PATH or in /usr/local/cuda/bin) the build includes
+# the cuda backend. Safe to run again. Run from anywhere: it works in the
 # repository that holds it.
 set -euo pipefail
 
@@ -77,6 +79,13 @@ for tool in meson ninja pkg-config cc; do
     command -v "$tool" >/dev/null 2>&1 ||
         die "'$tool' not found: run tools/setup.sh without --no-install (as root), or install it"
 done
+
+# The cuda backend is built when nvcc is found (meson option cuda=auto). CUDA installs nvcc
+# in /usr/local/cuda/bin, which is often not on PATH.
+if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+    export PATH="/usr/local/cuda/bin:$PATH"
+    say "nvcc: /usr/local/cuda/bin/nvcc (added to PATH for the cuda backend)"
+fi
 
 if [ -d build ] && [ -f build/meson-private/coredata.dat ]; then
     say "meson setup --reconfigure build"

@@ -8,9 +8,16 @@
 
 #include <stdint.h>
 
+/* The CUDA kernels (kernels/) draw spikes with this same code on the device. */
+#if defined(__CUDACC__)
+#define SBS_RNG_HD __host__ __device__
+#else
+#define SBS_RNG_HD
+#endif
+
 typedef struct { uint32_t v[4]; } sbs_ctr;
 
-static inline uint32_t sbs_mulhilo32(uint32_t a, uint32_t b, uint32_t *hi)
+static inline SBS_RNG_HD uint32_t sbs_mulhilo32(uint32_t a, uint32_t b, uint32_t *hi)
 {
     uint64_t p = (uint64_t)a * (uint64_t)b;
     *hi = (uint32_t)(p >> 32);
@@ -18,7 +25,7 @@ static inline uint32_t sbs_mulhilo32(uint32_t a, uint32_t b, uint32_t *hi)
 }
 
 /* Philox 4x32 with 10 rounds. */
-static inline sbs_ctr sbs_philox(sbs_ctr c, uint64_t key)
+static inline SBS_RNG_HD sbs_ctr sbs_philox(sbs_ctr c, uint64_t key)
 {
     uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
     for (int r = 0; r < 10; r++) {
