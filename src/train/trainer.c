@@ -6,6 +6,7 @@
  * Every random number is keyed by (seed, epoch, position in the epoch), so a run gives
  * bitwise the same weights for any thread count and when resumed from its checkpoint. */
 #include "sbs/data.h"
+#include "sbs/mpi.h"
 #include "sbs/rng.h"
 #include "sbs/threadpool.h"
 #include "sbs/train.h"
@@ -23,6 +24,7 @@
 #include <time.h>
 
 static volatile sig_atomic_t g_stop;
+static bool g_writer = true; /* this process writes the files (rank 0 of several, mpi.h) */
 
 static void on_signal(int sig)
 {
@@ -159,39 +161,44 @@ static void load_train_chunk(void *ctx, int k, float *img, uint8_t *labels, int 
 }
 
 /* test accuracy over the first n test images; for a last layer with its own target (e.g.
- * RECONSTRUCTION) the mean test loss per pattern instead */
+ * RECONSTRUCTION) the mean test loss per pattern instead. With several ranks each tests a
+ * share of the chunks and the chunk sums are added in chunk order (the reducer), as here. */
 static double test_pass(sbs_exec *x, const sbs_split *test, int n, int crop, uint64_t seed,
-                        int epoch, outputs *out, bool *stopped)
+                        int epoch, outputs *out, sbs_reducer *red, bool *stopped)
 {
     const sbs_net *net = x->net;
-    bool own = net->L[net->n - 1].own_target;
-    double loss = 0;
-    long correct = 0;
-    int B = x->cap_B;
+    bool own = net->L[net->n - 1].own_target, multi = sbs_ranks_multi(red);
+    int B = x->cap_B, n_chunks = (n + B - 1) / B, c0 = 0, count = n_chunks;
+    if (multi) red->share(red, n_chunks, &c0, &count);
+    int lo = c0 * B, hi = (c0 + count) * B < n ? (c0 + count) * B : n; /* this rank's images */
+    double *scal = xcalloc((size_t)(count ? count : 1) * 2, sizeof *scal), tot[2] = {0, 0};
     float *img = xaligned((size_t)B * sbs_act_floats(net, 0) * sizeof(float));
-    for (int first = 0; first < n; first += B) {
-        if (g_stop) {
-            *stopped = true;
-            free(img);
-            return NAN;
-        }
+    for (int first = lo, k = 0; first < hi; first += B, k++) {
+        if (!multi && g_stop) break;
         int b = n - first < B ? n - first : B;
         sbs_crop_center(test, first, b, crop, img);
         sbs_spike_key key = {seed, (uint32_t)epoch * 2u + 1u, (uint32_t)first};
         sbs_exec_forward(x, img, b, &key);
-        if (own) {
-            loss += sbs_exec_loss(x, test->y + first, b);
-            progress(out, false, "epoch %d  test %d/%d  loss %.5f", epoch, first + b, n,
-                     loss / (first + b));
-            continue;
-        }
-        for (int i = 0; i < b; i++)
-            correct += sbs_argmax(x->out + (size_t)i * net->n_out, net->n_out) == test->y[first + i];
-        progress(out, false, "epoch %d  test %d/%d  accuracy %.2f%%", epoch, first + b, n,
-                 100.0 * correct / (first + b));
+        double *sc = scal + 2 * k; /* the chunk's loss and correct answers */
+        if (own) sc[0] = sbs_exec_loss(x, test->y + first, b);
+        for (int i = 0; !own && i < b; i++)
+            sc[1] += sbs_argmax(x->out + (size_t)i * net->n_out, net->n_out) == test->y[first + i];
+        tot[0] += sc[0];
+        tot[1] += sc[1];
+        if (own)
+            progress(out, false, "epoch %d  test %d/%d  loss %.5f", epoch, first + b - lo, hi - lo,
+                     tot[0] / (first + b - lo));
+        else
+            progress(out, false, "epoch %d  test %d/%d  accuracy %.2f%%", epoch, first + b - lo,
+                     hi - lo, 100.0 * tot[1] / (first + b - lo));
     }
     free(img);
-    return own ? loss / n : 100.0 * correct / n;
+    /* the ranks agree on a stop at the end of the pass; one process stops at once */
+    if (multi ? sbs_ranks_any(red, g_stop) : g_stop) *stopped = true;
+    else if (multi) red->sum(red, NULL, scal, count, 0, 2, NULL, tot, NULL);
+    free(scal);
+    if (*stopped) return NAN;
+    return own ? tot[0] / n : 100.0 * tot[1] / n;
 }
 
 /* a metric for JSON: the number, or null where it does not exist (accuracy of a network that
@@ -222,10 +229,12 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* save the weights (when learning) and the checkpoint from the host copies */
+/* save the weights (when learning) and the checkpoint from the host copies (rank 0 only:
+ * every rank holds the same state) */
 static int save_state(sbs_trainer_state *ts, const sbs_ckpt_state *st, bool learn,
                       const char *out_dir, const char *ckpt_path, int epoch, sbs_err *e)
 {
+    if (!g_writer) return 0;
     sbs_trainer_state_download(ts);
     if (learn && sbs_net_save_weights(ts->net, out_dir, epoch, e) != 0) return -1;
     return sbs_ckpt_save(ckpt_path, st, ts, e);
@@ -250,7 +259,10 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     memset(&ex, 0, sizeof ex);
     sbs_trainer_state ts;
     sbs_trainer_state_init(&ts, &net);
-    outputs out = {.report = o->report, .ctx = o->report_ctx};
+    /* several ranks (mpi.h): rank 0 reads the start state and writes every file and line */
+    sbs_reducer *red = o->reducer;
+    bool writer = g_writer = sbs_ranks_writer(red);
+    outputs out = {.report = writer ? o->report : NULL, .ctx = o->report_ctx};
     int *order = NULL;
 
     be = sbs_backend_create(o->backend, &o->be_opts, e);
@@ -272,7 +284,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     /* weights before data: a bad weight file is reported before the long load */
     sbs_net_init_weights(&net, o->seed);
     int loaded = 0;
-    if (!o->resume) {
+    if (!o->resume && writer) {
         loaded = sbs_net_load_weights(&net, win, false, e);
         if (loaded < 0) goto done;
     }
@@ -284,8 +296,8 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                  ds.train.h, ds.train.w, cfg->data_mode, ic, ih, iw);
         goto done;
     }
-    if (mkdir_p(out_dir, e) != 0) goto done;
-    remove_stale_temps(out_dir);
+    if (writer && mkdir_p(out_dir, e) != 0) goto done;
+    if (writer) remove_stale_temps(out_dir);
     char path[PATH_MAX + 64];
     char ckpt_path[PATH_MAX + 64];
     snprintf(ckpt_path, sizeof ckpt_path, "%s/checkpoint.sbs", out_dir);
@@ -295,7 +307,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     st.plan_hash = sbs_plan_hash(&net);
     st.epoch = cfg->epoch_id;
     sbs_optim_init(&st.opt, cfg);
-    if (o->resume) {
+    if (o->resume && writer) {
         if (sbs_ckpt_load(ckpt_path, &st, &ts, e) != 0) goto done;
         if (st.seed != o->seed) {
             sbs_fail(e, "%s: the run was started with --seed %llu, not %llu", ckpt_path,
@@ -303,14 +315,23 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
             goto done;
         }
     }
+    if (sbs_ranks_share_start(red, &st, &ts, e) != 0) goto done;
     if (sbs_exec_init(&ex, &net, be, cap, learn, &status, e) != 0) goto done;
     ts.ex = &ex;
     sbs_trainer_state_upload(&ts);
     pool = sbs_pool_create(o->be_opts.threads);
     status = SBS_EXIT_FAILURE;
 
+    int n_train = ds.train.n, n_test = ds.test.n;
+    if (o->limit_train > 0 && o->limit_train < n_train) n_train = (int)o->limit_train;
+    if (o->limit_test > 0 && o->limit_test < n_test) n_test = (int)o->limit_test;
+    if (sbs_ranks_check_start(red, be->describe(be), &ds, n_train, n_test, e) != 0) {
+        status = SBS_EXIT_USAGE;
+        goto done;
+    }
     /* outputs: train.log and metrics.jsonl go to --out, else to log_path */
     const char *log_dir = o->out_dir ? o->out_dir : cfg->log_path;
+    if (!writer) goto outputs_open; /* the other ranks open no files */
     if (mkdir_p(log_dir, e) != 0) goto done;
     snprintf(path, sizeof path, "%s/train.log", log_dir);
     out.log = fopen(path, "a");
@@ -331,10 +352,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                          "\"seed\": %llu}\n", st.epoch, st.opt.t, o->resume ? "true" : "false",
             (unsigned long long)o->seed);
     fflush(out.metrics);
-
-    int n_train = ds.train.n, n_test = ds.test.n;
-    if (o->limit_train > 0 && o->limit_train < n_train) n_train = (int)o->limit_train;
-    if (o->limit_test > 0 && o->limit_test < n_test) n_test = (int)o->limit_test;
+outputs_open:;
     int n_sub = (n_train + B - 1) / B;
     /* --epochs N trains up to epoch epoch_id + N (exclusive), for a fresh run and a resumed
      * one alike, so an interrupted run and its continuation end where the uninterrupted run
@@ -346,6 +364,9 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
               "%s, seed %llu%s", SBS_VERSION, cfg->def_file, net.n, n_train, n_test,
         ds.source, B, nbu, be->describe(be), (unsigned long long)o->seed,
         o->resume ? ", resumed" : "");
+    if (sbs_ranks_multi(red))
+        say(&out, "%d ranks (MPI) share every update window; chunk sums added in chunk order",
+            red->size);
     if (o->resume)
         say(&out, "resuming at epoch %d, sub-batch %d/%d (update %d)", st.epoch, st.next_sub, n_sub,
             st.opt.t);
@@ -369,6 +390,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL); /* what MPI launchers forward (mpirun kills on SIGTERM) */
     /* a file-size limit makes a write fail with EFBIG (reported, previous files kept) instead
      * of killing the process */
     signal(SIGXFSZ, SIG_IGN);
@@ -412,19 +434,20 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
             double t5 = sbs_now();
             t_upd += t5 - t4;
             double el = t5 - ep_t0;
-            fprintf(out.metrics,
-                    "{\"type\": \"update\", \"epoch\": %d, \"update\": %d, \"step\": %d, "
-                    "\"loss\": %.6g, \"train_accuracy\": %s, \"lr\": %.6g, "
-                    "\"images_per_s\": %.2f, \"seconds\": %.3f}\n",
-                    epoch, st.updates_in_epoch, st.opt.t, w.loss / w.seen,
-                    jnum(nb[0], 100.0 * w.correct / w.seen, acc), st.opt.lr,
-                    st.ep_seen / el, el);
-            fflush(out.metrics);
+            if (out.metrics)
+                fprintf(out.metrics,
+                        "{\"type\": \"update\", \"epoch\": %d, \"update\": %d, \"step\": %d, "
+                        "\"loss\": %.6g, \"train_accuracy\": %s, \"lr\": %.6g, "
+                        "\"images_per_s\": %.2f, \"seconds\": %.3f}\n",
+                        epoch, st.updates_in_epoch, st.opt.t, w.loss / w.seen,
+                        jnum(nb[0], 100.0 * w.correct / w.seen, acc), st.opt.lr,
+                        st.ep_seen / el, el);
+            if (out.metrics) fflush(out.metrics);
             double eta = (double)(n_sub - st.next_sub) * el / st.next_sub;
             progress(&out, true, "epoch %d  update %d  %d/%d  loss %.4f%s  %.1f img/s  ETA %.0fs",
                      epoch, st.updates_in_epoch, st.next_sub, n_sub, st.ep_loss / st.ep_seen,
                      train_str(nb[0], acc, st.ep_correct, st.ep_seen), st.ep_seen / el, eta);
-            if (g_stop) {
+            if (sbs_ranks_any(red, g_stop)) { /* all ranks stop after the same update */
                 stopped = true;
                 break;
             }
@@ -434,7 +457,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         st.ep_seconds = sbs_now() - ep_t0;
         if (save_state(&ts, &st, false, out_dir, ckpt_path, epoch, e) != 0) goto done;
         double t6 = sbs_now();
-        last_test = test_pass(&ex, &ds.test, n_test, crop, o->seed, epoch, &out, &stopped);
+        last_test = test_pass(&ex, &ds.test, n_test, crop, o->seed, epoch, &out, red, &stopped);
         if (stopped) break;
         double t_test = sbs_now() - t6;
         double train_loss = st.ep_loss / st.ep_seen, train_acc = 100.0 * st.ep_correct / st.ep_seen;
@@ -444,18 +467,20 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
             reduced = sbs_sched_step(&st.opt, cfg->learn.lr_scheduler_use_performance
                                                   ? 100.0 - train_acc : train_loss);
         double secs = sbs_now() - ep_t0;
-        fprintf(out.metrics,
-                "{\"type\": \"epoch\", \"epoch\": %d, \"updates\": %d, \"step\": %d, "
-                "\"loss\": %.6g, \"train_accuracy\": %s, \"test_accuracy\": %s, "
-                "\"test_error\": %s, \"test_loss\": %s, \"lr\": %.6g, \"images_per_s\": %.2f, "
-                "\"seconds\": %.3f, \"seconds_data\": %.3f, \"seconds_forward\": %.3f, "
-                "\"seconds_backward\": %.3f, \"seconds_update\": %.3f, \"seconds_test\": %.3f}\n",
-                epoch, st.updates_in_epoch, st.opt.t, train_loss, jnum(nb[0], train_acc, acc),
-                jnum(nb[1], last_test, acc), jnum(nb[2], 100.0 - last_test, acc),
-                acc ? "null" : jnum(nb[3], last_test, true), st.opt.lr,
-                (st.ep_seen + n_test) / secs, secs, tsum.t_data, tsum.t_fwd, tsum.t_bwd, t_upd,
-                t_test);
-        fflush(out.metrics);
+        if (out.metrics)
+            fprintf(out.metrics,
+                    "{\"type\": \"epoch\", \"epoch\": %d, \"updates\": %d, \"step\": %d, "
+                    "\"loss\": %.6g, \"train_accuracy\": %s, \"test_accuracy\": %s, "
+                    "\"test_error\": %s, \"test_loss\": %s, \"lr\": %.6g, "
+                    "\"images_per_s\": %.2f, \"seconds\": %.3f, \"seconds_data\": %.3f, "
+                    "\"seconds_forward\": %.3f, \"seconds_backward\": %.3f, "
+                    "\"seconds_update\": %.3f, \"seconds_test\": %.3f}\n",
+                    epoch, st.updates_in_epoch, st.opt.t, train_loss, jnum(nb[0], train_acc, acc),
+                    jnum(nb[1], last_test, acc), jnum(nb[2], 100.0 - last_test, acc),
+                    acc ? "null" : jnum(nb[3], last_test, true), st.opt.lr,
+                    (st.ep_seen + n_test) / secs, secs, tsum.t_data, tsum.t_fwd, tsum.t_bwd, t_upd,
+                    t_test);
+        if (out.metrics) fflush(out.metrics);
         if (acc)
             say(&out, "epoch %d: loss %.5f, train %.2f %%, test %.2f %% (error %.2f %%), lr %.3g%s, "
                       "%.0f s (data %.0f, forward %.0f, backward %.0f, update %.0f, test %.0f)",
@@ -474,6 +499,10 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         st.epoch++;
         if (save_state(&ts, &st, false, out_dir, ckpt_path, epoch, e) != 0) goto done;
         st.epoch = keep;
+    }
+    if (!writer) { /* rank 0 prints the result */
+        status = stopped ? SBS_EXIT_INTERRUPTED : SBS_EXIT_OK;
+        goto done;
     }
     if (stopped) {
         say(&out, "interrupted: state saved to %s; continue with --resume", ckpt_path);
