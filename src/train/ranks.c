@@ -34,14 +34,14 @@ int sbs_ranks_share_start(sbs_reducer *r, sbs_ckpt_state *st, sbs_trainer_state 
     return 0;
 }
 
-/* The ranks whose len bytes at v differ from rank 0's, as "1, 4" in `which` (empty: none). */
-static int differing(sbs_reducer *r, const void *v, size_t len, char *which, size_t wlen,
-                     sbs_err *e)
+/* The ranks whose len bytes at v differ from rank 0's, as "1, 4" in `which` (empty: none);
+ * v gets rank 0's bytes. */
+static int differing(sbs_reducer *r, void *v, size_t len, char *which, size_t wlen, sbs_err *e)
 {
     unsigned char *mine = xmalloc(len);
     memcpy(mine, v, len);
     float *flag = xcalloc((size_t)r->size, sizeof *flag);
-    int rc = r->bcast(r, mine, len, e);
+    int rc = r->bcast(r, v, len, e);
     if (rc == 0) {
         flag[r->rank] = memcmp(mine, v, len) != 0 ? 1.0f : 0.0f;
         rc = r->max(r, flag, r->size, e);
@@ -81,8 +81,8 @@ int sbs_ranks_check_start(sbs_reducer *r, const char *compute, const sbs_dataset
     snprintf(mine.compute, sizeof mine.compute, "%.*s", (int)strcspn(compute, ","), compute);
     if (differing(r, mine.compute, sizeof mine.compute, which, sizeof which, e) != 0) return -1;
     if (which[0])
-        return sbs_fail(e, "the ranks compute differently: rank 0 with %s), rank(s) %s not (each "
-                           "picks its SIMD path on its CPU): pass the same --simd to every rank, "
+        return sbs_fail(e, "the ranks compute differently: rank 0 with %s), rank(s) %s otherwise "
+                           "(each picks its SIMD path on its CPU): pass the same --simd to every rank, "
                            "e.g. --simd avx2, so that the weights are those of one process",
                         mine.compute, which);
     mine.crc = (uint32_t)split_crc(split_crc(crc32(0L, NULL, 0), &ds->train, n_train), &ds->test,
