@@ -5,7 +5,8 @@
 #   tools/setup.sh --no-install      only configure and build (packages already there)
 #
 # Installs: the compiler and build tools (build-essential, meson, ninja-build, pkg-config),
-# the libraries (OpenBLAS, jansson, libpng, zlib) and Debian's Fashion-MNIST package
+# the libraries (OpenBLAS, jansson, libpng, zlib, Open MPI for training over several
+# processes) and Debian's Fashion-MNIST package
 # (dataset-fashion-mnist, at /usr/share/datasets/fashion-mnist), the default data set of the
 # quick start. Then `meson setup build --buildtype=release` (or --reconfigure when build/
 # exists) and `ninja -C build`. Safe to run again. Run from anywhere: it works in the
@@ -13,7 +14,7 @@
 set -euo pipefail
 
 PACKAGES=(build-essential meson ninja-build pkg-config libopenblas-dev libjansson-dev
-          libpng-dev zlib1g-dev dataset-fashion-mnist)
+          libpng-dev zlib1g-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist)
 
 usage() {
     cat <<EOF

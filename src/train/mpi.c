@@ -40,7 +40,7 @@ typedef struct {
      * for the slowest rank, bytes this rank sent along the chain and received from the
      * broadcast */
     long n_upd;
-    double t_upd, t_wait, bytes;
+    double t_upd, t_wait, bytes, t_min;
 } mpi_ctx;
 
 static void mpi_share(sbs_reducer *r, int n, int *first, int *count)
@@ -106,8 +106,10 @@ static int mpi_sum(sbs_reducer *r, const float *parts, const double *scal, int c
     bcast(tot, (size_t)n_scal, MPI_DOUBLE, sizeof *tot, last, c->world);
     if (n) {
         double msg = (double)n * sizeof *acc + (double)n_scal * sizeof *tot;
+        double t = sbs_now() - t1;
+        c->t_min = c->n_upd == 0 || t < c->t_min ? t : c->t_min;
         c->n_upd++;
-        c->t_upd += sbs_now() - t1;
+        c->t_upd += t;
         c->t_wait += t1 - t0;
         c->bytes += (r->rank < last ? msg : 0) + (r->rank != last ? msg : 0);
     }
@@ -190,25 +192,26 @@ int sbs_mpi_default_threads(sbs_reducer *red)
     return red ? ((mpi_ctx *)red->ctx)->threads : 0;
 }
 
-/* rank 0's line on the update reductions */
-static void report_reductions(mpi_ctx *c, const char *prog)
+/* rank 0's line on the update reductions (collective: quiet may differ between ranks) */
+static void report_reductions(mpi_ctx *c, const char *prog, bool quiet)
 {
     sbs_reducer *r = &c->red;
-    double mine[3] = {c->n_upd ? c->t_upd / c->n_upd : 0, c->n_upd ? c->t_wait / c->n_upd : 0,
-                      c->n_upd ? c->bytes / c->n_upd : 0};
+    double k = c->n_upd ? (double)c->n_upd : 1.0;
+    double mine[4] = {c->t_upd / k, c->t_wait / k, c->bytes / k, c->t_min};
     double *all = r->rank == 0 ? xmalloc((size_t)r->size * sizeof mine) : NULL;
-    MPI_Gather(mine, 3, MPI_DOUBLE, all, 3, MPI_DOUBLE, 0, c->end);
-    if (r->rank == 0 && c->n_upd > 0) {
+    MPI_Gather(mine, 4, MPI_DOUBLE, all, 4, MPI_DOUBLE, 0, c->end);
+    if (r->rank == 0 && c->n_upd > 0 && !quiet) {
         char line[1024];
         double bytes = 0;
         int used = 0;
-        for (int q = 0; q < r->size; q++) bytes += all[3 * q + 2];
+        for (int q = 0; q < r->size; q++) bytes += all[4 * q + 2];
         used += snprintf(line, sizeof line, "%s: %d ranks, %ld update reductions: %.0f bytes "
-                         "moved per reduction (chain and broadcast); ms per reduction (before it, "
-                         "waiting for the slowest rank):", prog, r->size, c->n_upd, bytes);
+                         "moved per reduction (chain and broadcast); ms per reduction, mean "
+                         "(fastest; mean wait for the slowest rank before it):", prog, r->size, c->n_upd, bytes);
         for (int q = 0; q < r->size && used < (int)sizeof line - 40; q++)
-            used += snprintf(line + used, sizeof line - (size_t)used, " rank %d %.2f (%.2f)%s", q,
-                             1e3 * all[3 * q], 1e3 * all[3 * q + 1], q + 1 < r->size ? "," : "");
+            used += snprintf(line + used, sizeof line - (size_t)used, " rank %d %.2f (%.2f; %.1f)%s",
+                             q, 1e3 * all[4 * q], 1e3 * all[4 * q + 3], 1e3 * all[4 * q + 1],
+                             q + 1 < r->size ? "," : "");
         fprintf(stderr, "%s\n", line);
     }
     free(all);
@@ -243,7 +246,7 @@ int sbs_mpi_end(sbs_reducer *red, int status, const sbs_err *e, const char *prog
     MPI_Bcast(first, (int)sizeof first, MPI_CHAR, 0, c->end);
     if (failed && (red->rank == 0 || strcmp(first, e->msg) != 0))
         fprintf(stderr, "%s: %s%s\n", prog, who, e->msg);
-    if (!quiet) report_reductions(c, prog);
+    report_reductions(c, prog, quiet);
     MPI_Comm_free(&c->end);
     free(c);
     MPI_Finalize();
