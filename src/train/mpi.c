@@ -52,17 +52,9 @@ static void mpi_share(sbs_reducer *r, int n, int *first, int *count)
 
 /* MPI counts are ints: big buffers go in pieces */
 #define PIECE (1 << 28)
-
-static void send_recv(bool send, void *buf, size_t n, MPI_Datatype t, size_t size, int peer,
-                      MPI_Comm comm)
-{
-    for (size_t off = 0; off < n; off += PIECE) {
-        int k = (int)(n - off < PIECE ? n - off : PIECE);
-        char *p = (char *)buf + off * size;
-        if (send) MPI_Send(p, k, t, peer, TAG_CHAIN, comm);
-        else MPI_Recv(p, k, t, peer, TAG_CHAIN, comm, MPI_STATUS_IGNORE);
-    }
-}
+/* floats per message of the chain: while rank r adds one segment, rank r + 1 adds the one
+ * before it (a pipeline: N - 1 + S message times instead of (N - 1) x S) */
+#define SEGMENT (1 << 15)
 
 static void bcast(void *buf, size_t n, MPI_Datatype t, size_t size, int root, MPI_Comm comm)
 {
@@ -85,22 +77,23 @@ static int mpi_sum(sbs_reducer *r, const float *parts, const double *scal, int c
      * time in it waiting for the slowest rank's chunks (a few microseconds more per update) */
     if (n) MPI_Barrier(c->world);
     double t1 = sbs_now();
-    if (r->rank == 0) {
-        if (n) memset(acc, 0, n * sizeof *acc);
-        memset(tot, 0, (size_t)n_scal * sizeof *tot);
-    } else {
-        send_recv(false, acc, n, MPI_FLOAT, sizeof *acc, r->rank - 1, c->world);
-        send_recv(false, tot, (size_t)n_scal, MPI_DOUBLE, sizeof *tot, r->rank - 1, c->world);
-    }
-    for (int k = 0; k < count; k++) {
-        const float *p = parts ? parts + (size_t)k * n : NULL;
-        for (size_t i = 0; i < n; i++) acc[i] += p[i];
+    int prev = r->rank - 1, next = r->rank + 1 < r->size ? r->rank + 1 : -1, last = r->size - 1;
+    if (prev >= 0) MPI_Recv(tot, n_scal, MPI_DOUBLE, prev, TAG_CHAIN, c->world, MPI_STATUS_IGNORE);
+    else memset(tot, 0, (size_t)n_scal * sizeof *tot);
+    for (int k = 0; k < count; k++)
         for (int j = 0; j < n_scal; j++) tot[j] += scal[(size_t)k * n_scal + j];
-    }
-    int last = r->size - 1;
-    if (r->rank < last) {
-        send_recv(true, acc, n, MPI_FLOAT, sizeof *acc, r->rank + 1, c->world);
-        send_recv(true, tot, (size_t)n_scal, MPI_DOUBLE, sizeof *tot, r->rank + 1, c->world);
+    if (next >= 0) MPI_Send(tot, n_scal, MPI_DOUBLE, next, TAG_CHAIN, c->world);
+    for (size_t lo = 0; lo < n; lo += SEGMENT) {
+        size_t hi = n - lo < SEGMENT ? n : lo + SEGMENT;
+        if (prev >= 0)
+            MPI_Recv(acc + lo, (int)(hi - lo), MPI_FLOAT, prev, TAG_CHAIN, c->world,
+                     MPI_STATUS_IGNORE);
+        else memset(acc + lo, 0, (hi - lo) * sizeof *acc);
+        for (int k = 0; k < count; k++) {
+            const float *p = parts + (size_t)k * n;
+            for (size_t i = lo; i < hi; i++) acc[i] += p[i];
+        }
+        if (next >= 0) MPI_Send(acc + lo, (int)(hi - lo), MPI_FLOAT, next, TAG_CHAIN, c->world);
     }
     bcast(acc, n, MPI_FLOAT, sizeof *acc, last, c->world);
     bcast(tot, (size_t)n_scal, MPI_DOUBLE, sizeof *tot, last, c->world);
@@ -207,10 +200,12 @@ static void report_reductions(mpi_ctx *c, const char *prog, bool quiet)
         for (int q = 0; q < r->size; q++) bytes += all[4 * q + 2];
         used += snprintf(line, sizeof line, "%s: %d ranks, %ld update reductions: %.0f bytes "
                          "moved per reduction (chain and broadcast); ms per reduction, mean "
-                         "(fastest; mean wait for the slowest rank before it):", prog, r->size, c->n_upd, bytes);
+                         "(fastest; mean wait for the slowest rank before it):", prog, r->size,
+                         c->n_upd, bytes);
         for (int q = 0; q < r->size && used < (int)sizeof line - 40; q++)
-            used += snprintf(line + used, sizeof line - (size_t)used, " rank %d %.2f (%.2f; %.1f)%s",
-                             q, 1e3 * all[4 * q], 1e3 * all[4 * q + 3], 1e3 * all[4 * q + 1],
+            used += snprintf(line + used, sizeof line - (size_t)used,
+                             " rank %d %.2f (%.2f; %.1f)%s", q, 1e3 * all[4 * q],
+                             1e3 * all[4 * q + 3], 1e3 * all[4 * q + 1],
                              q + 1 < r->size ? "," : "");
         fprintf(stderr, "%s\n", line);
     }

@@ -81,9 +81,10 @@ int sbs_ranks_check_start(sbs_reducer *r, const char *compute, const sbs_dataset
     snprintf(mine.compute, sizeof mine.compute, "%.*s", (int)strcspn(compute, ","), compute);
     if (differing(r, mine.compute, sizeof mine.compute, which, sizeof which, e) != 0) return -1;
     if (which[0])
-        return sbs_fail(e, "the ranks compute differently: rank 0 with %s), rank(s) %s otherwise "
-                           "(each picks its SIMD path on its CPU): pass the same --simd to every rank, "
-                           "e.g. --simd avx2, so that the weights are those of one process",
+        return sbs_fail(e, "the ranks compute differently: rank 0 with %s), rank(s) %s "
+                           "otherwise (each picks its SIMD path on its CPU): pass the same --simd "
+                           "to every rank, e.g. --simd avx2, so that the weights are those of one "
+                           "process",
                         mine.compute, which);
     mine.crc = (uint32_t)split_crc(split_crc(crc32(0L, NULL, 0), &ds->train, n_train), &ds->test,
                                    n_test);
