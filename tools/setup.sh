@@ -5,9 +5,10 @@
 #   tools/setup.sh --no-install      only configure and build (packages already there)
 #
 # Installs: the compiler and build tools (build-essential, meson, ninja-build, pkg-config),
-# the libraries (OpenBLAS, jansson, libpng, zlib, libzip for .npz files, protobuf-c with its
+# the libraries (OpenBLAS, jansson, libpng, zlib, Open MPI for training over several
+# processes, libzip for .npz files, protobuf-c with its
 # compiler protoc-c for the TensorBoard event files), python3 and protoc (the tests read .npz
-# and event files back with them) Debian's Fashion-MNIST package,
+# and event files back with them) and Debian's Fashion-MNIST package,
 # help2man (man pages) and clang-format (the format check)
 # (dataset-fashion-mnist, at /usr/share/datasets/fashion-mnist), the default data set of the
 # quick start, help2man (the man pages) and clang-format (tools/check-format.sh). Then
@@ -19,7 +20,7 @@ set -euo pipefail
 
 PACKAGES=(build-essential meson ninja-build pkg-config libopenblas-dev libjansson-dev
           libpng-dev zlib1g-dev libzip-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
-          python3 dataset-fashion-mnist help2man clang-format)
+          python3 dataset-fashion-mnist help2man clang-format libopenmpi-dev openmpi-bin)
 
 usage() {
     cat <<EOF

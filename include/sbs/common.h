@@ -73,7 +73,8 @@ double sbs_now(void);
  * unknown). */
 size_t sbs_mem_available(void);
 
-/* Number of online CPU cores (>= 1). */
+/* Number of CPU cores this process may run on: its affinity mask (taskset, an MPI launcher's
+ * binding, a SLURM allocation), else the online cores (>= 1). */
 int sbs_num_cores(void);
 
 /* Create a folder and its missing parents (mkdir -p); an existing folder is fine. One line in

@@ -72,6 +72,8 @@ typedef struct sbs_reducer {
                size_t n, int n_scal, float *acc, double *tot, sbs_err *e);
     /* element-wise maximum of v (n floats) over the processes, on every process */
     int (*max)(struct sbs_reducer *r, float *v, int n, sbs_err *e);
+    /* rank 0's len bytes at buf to every process (start state, checks; mpi.h) */
+    int (*bcast)(struct sbs_reducer *r, void *buf, size_t len, sbs_err *e);
     void *ctx;
 } sbs_reducer;
 

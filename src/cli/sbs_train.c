@@ -2,6 +2,7 @@
 #include "sbs/blas_core.h"
 #include "sbs/cli.h"
 #include "sbs/paths.h"
+#include "sbs/mpi.h"
 #include "sbs/train.h"
 
 #include <getopt.h>
@@ -48,7 +49,8 @@ static void usage(FILE *f)
         "                     without a file start from random weights\n"
         "  --resume           continue the run saved in --out (checkpoint.sbs) exactly\n"
         "  --seed S           seed of every random number (default 1)\n"
-        "  --threads N        worker threads (default: number_of_cpu_processes, else all cores);\n"
+        "  --threads N        worker threads (default: number_of_cpu_processes, else the cores\n"
+        "                     this process may use, shared by the MPI ranks on a machine);\n"
         "                     results do not depend on it\n"
         "  --simd L           auto|avx512|avx2|scalar (default auto)\n"
         "  --backend NAME     compute backend: cpu (default) or cuda, where built\n"
@@ -64,8 +66,11 @@ static void usage(FILE *f)
         "  --dry-run          print the resolved network plan and exit\n"
         "  --version, --help\n"
         "The last line on stdout is one JSON object with the results.\n"
+        "Data-parallel over processes (builds with MPI): mpiexec -n N sbs-train ... gives the\n"
+        "weights of one process; rank 0 writes every file; stop with SIGUSR1 to mpiexec.\n"
         "Exit status: 0 finished, 1 failed while running, 2 bad command line, config or input,\n"
-        "3 out of memory, 130 interrupted (state saved; continue with --resume).\n");
+        "3 out of memory, 130 interrupted (SIGINT, SIGTERM, SIGUSR1; state saved; continue with\n"
+        "--resume).\n");
 }
 
 int main(int argc, char **argv)
@@ -163,6 +168,13 @@ int main(int argc, char **argv)
         sbs_net_free(&net);
         return 0;
     }
+    /* several processes under an MPI launcher (mpi.h): one training, rank 0 reports */
+    int st = sbs_mpi_begin(&argc, &argv, &o.reducer, &e);
+    if (st != 0) {
+        fprintf(stderr, "sbs-train: %s\n", e.msg);
+        return st;
+    }
+    if (th == 0) o.be_opts.threads = sbs_mpi_default_threads(o.reducer);
     o.epochs = (int)epochs;
     o.seed = (uint64_t)seed;
     o.limit_train = lt;
@@ -175,8 +187,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "sbs-train: --png %s: %s\n", o.png_dir, e.msg);
         return SBS_EXIT_USAGE;
     }
-    int st = sbs_train_run(&cfg, &o, &e);
+    st = sbs_train_run(&cfg, &o, &e);
     sbs_progress_done(&term.prog);
-    if (st != SBS_EXIT_OK && st != SBS_EXIT_INTERRUPTED) fprintf(stderr, "sbs-train: %s\n", e.msg);
-    return st;
+    return sbs_mpi_end(o.reducer, st, &e, "sbs-train", term.quiet);
 }

@@ -19,6 +19,7 @@ typedef struct {
     float *img;
     uint8_t *lab;
     double t_data, t_fwd;
+    bool failed;           /* a chunk of this process had a non-finite loss (e says where) */
 } chunk_io;
 
 /* Load chunk k and run its forward and loss; *B gets its size. 0, or -1 with e saying which
@@ -37,6 +38,7 @@ static int chunk_forward(chunk_io *io, int k, int *B, double *loss, long *correc
     io->t_fwd += sbs_now() - t1;
     if (!isfinite(*loss)) {
         const sbs_chunk_source *c = io->src;
+        io->failed = true;
         int bad = sbs_exec_nonfinite_layer(x, *B);
         if (bad >= 0)
             return sbs_fail(e, "epoch %d sub-batch %d: layer %d (%s) produced %s values and the "
@@ -52,6 +54,18 @@ static int chunk_forward(chunk_io *io, int k, int *B, double *loss, long *correc
         for (int i = 0; i < *B; i++)
             *correct += sbs_argmax(x->out + (size_t)i * net->n_out, net->n_out) == io->lab[i];
     return 0;
+}
+
+/* A chunk of this process failed (e says which) or, without that, one of another process's
+ * share: every process stops at the same point. */
+static int remote_failure(const chunk_io *io, sbs_err *e)
+{
+    if (io->failed) return -1;
+    const sbs_chunk_source *c = io->src;
+    return sbs_fail(e, "epoch %d, the update window from sub-batch %d: the loss became "
+                       "non-finite on another process (its message names the sub-batch and "
+                       "layer); stopped, the weights of the last update are kept in %s",
+                    c->epoch, c->first_sub, c->out_dir);
 }
 
 static bool needs_measure(const sbs_trainer_state *s, const sbs_optim *opt)
@@ -72,17 +86,22 @@ static int measure_scales(chunk_io *io, int first, int count, sbs_reducer *red, 
 {
     sbs_trainer_state *s = io->s;
     const sbs_net *net = s->net;
-    float mx[SBS_MAX_LAYERS] = {0};
+    float mx[SBS_MAX_LAYERS + 1] = {0}; /* + 1: a process failed (several processes) */
     for (int k = first; k < first + count; k++) {
         int B;
         double loss;
         long corr;
-        if (chunk_forward(io, k, &B, &loss, &corr, e) != 0) return -1;
+        if (chunk_forward(io, k, &B, &loss, &corr, e) != 0) {
+            if (!red || red->size <= 1) return -1;
+            mx[net->n] = 1.0f; /* the others wait in the maximum: fail there together */
+            break;
+        }
         sbs_absmax m;
         sbs_exec_backward(s->ex, B, io->lab, s->scale, s->learns, &m, NULL);
         for (int l = 0; l < net->n; l++) mx[l] = fmaxf(mx[l], m.m[l]);
     }
-    if (red && red->max(red, mx, net->n, e) != 0) return -1;
+    if (red && red->max(red, mx, net->n + 1, e) != 0) return -1;
+    if (mx[net->n] > 0.0f) return remote_failure(io, e);
     double above = 1.0;
     for (int l = net->n - 1; l >= 0; l--) {
         if (!net->L[l].grad_scaled) continue;
@@ -113,7 +132,7 @@ int sbs_train_step(sbs_trainer_state *s, sbs_optim *opt, const sbs_chunk_source 
     int nl = net->n, n_scal = SCAL_FIXED + nl;
     size_t np = net->n_params;
     chunk_io io = {s, src, xaligned((size_t)x->cap_B * sbs_act_floats(net, 0) * sizeof(float)),
-                   xmalloc((size_t)x->cap_B), 0, 0};
+                   xmalloc((size_t)x->cap_B), 0, 0, false};
     double *scal = xcalloc((size_t)(count ? count : 1) * n_scal, sizeof *scal);
     double tot[SCAL_FIXED + SBS_MAX_LAYERS] = {0};
     float *parts = NULL, *acc = NULL;
@@ -129,8 +148,14 @@ int sbs_train_step(sbs_trainer_state *s, sbs_optim *opt, const sbs_chunk_source 
         int B;
         double loss;
         long corr;
-        if (chunk_forward(&io, k, &B, &loss, &corr, e) != 0) goto done;
         double *sc = scal + (size_t)(k - first) * n_scal;
+        if (chunk_forward(&io, k, &B, &loss, &corr, e) != 0) {
+            if (!multi) goto done;
+            /* the others wait in the sum: the non-finite loss in it stops them all (below) */
+            sc[0] = NAN;
+            if (parts) memset(parts + (size_t)(k - first) * np, 0, (size_t)(first + count - k) * np * 4);
+            break;
+        }
         sc[0] = loss;
         sc[1] = (double)corr;
         sc[2] = B;
@@ -147,6 +172,10 @@ int sbs_train_step(sbs_trainer_state *s, sbs_optim *opt, const sbs_chunk_source 
         if (learn) acc = xaligned((np + 1) * sizeof(float));
         if (red->sum(red, parts, scal, count, learn ? np : 0, n_scal, acc, tot, e) != 0)
             goto done;
+        if (!isfinite(tot[0])) {
+            remote_failure(&io, e);
+            goto done;
+        }
         if (learn) be->upload(be, x->grads, acc, np * sizeof(float));
     } else {
         for (int k = 0; k < count; k++)

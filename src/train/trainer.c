@@ -8,6 +8,7 @@
 #include "sbs/data.h"
 #include "sbs/noisy.h"
 #include "sbs/png_out.h"
+#include "sbs/mpi.h"
 #include "sbs/rng.h"
 #include "sbs/tfevents.h"
 #include "sbs/threadpool.h"
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t g_stop;
+static bool g_writer = true; /* this process writes the files (rank 0 of several, mpi.h) */
 
 /* The first SIGINT/SIGTERM asks for a stop at the next update boundary (state saved, exit
  * 130). A second one, or the first when the stop has not happened within STOP_GRACE seconds
@@ -68,6 +70,7 @@ static void catch_signals(void)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL); /* what MPI launchers forward (mpirun kills on SIGTERM) */
     sa.sa_handler = on_alarm;
     sigaction(SIGALRM, &sa, NULL);
     /* a file-size limit makes a write fail with EFBIG (reported, previous files kept) instead
@@ -234,26 +237,29 @@ static void load_train_chunk(void *ctx, int k, float *img, uint8_t *labels, int 
 }
 
 /* test accuracy over the first n test images; for a last layer with its own target (e.g.
- * RECONSTRUCTION) the mean test loss per pattern instead */
+ * RECONSTRUCTION) the mean test loss per pattern instead. With several ranks each computes a
+ * contiguous share of the chunks and the chunk sums are combined in chunk order (the same
+ * result as one process); pictures (extract_noisy_pictures) and the confusion matrix (--png)
+ * are made by a single process only. */
 static double test_pass(sbs_exec *x, const sbs_split *test, int n, int crop, uint64_t seed,
-                        int epoch, outputs *out, bool *stopped, sbs_noisy *pics, sbs_pool *pool)
+                        int epoch, outputs *out, sbs_reducer *red, bool *stopped, sbs_noisy *pics,
+                        sbs_pool *pool)
 {
     const sbs_net *net = x->net;
-    bool own = net->L[net->n - 1].own_target;
-    double loss = 0;
-    long correct = 0;
-    int B = x->cap_B;
+    bool own = net->L[net->n - 1].own_target, multi = sbs_ranks_multi(red);
+    int B = x->cap_B, n_chunks = (n + B - 1) / B, c0 = 0, count = n_chunks;
+    if (multi) red->share(red, n_chunks, &c0, &count);
+    int lo = c0 * B, hi = (c0 + count) * B < n ? (c0 + count) * B : n; /* this rank's images */
+    double *scal = xcalloc((size_t)(count ? count : 1) * 2, sizeof *scal), tot[2] = {0, 0};
     float *img = xaligned((size_t)B * sbs_act_floats(net, 0) * sizeof(float));
+    if (multi) pics = NULL;
+    long *conf = multi ? NULL : out->conf;
     float *pin = pics ? xaligned((size_t)B * sbs_act_floats(net, pics->layer) * sizeof(float))
                       : NULL;
-    if (out->conf) memset(out->conf, 0, (size_t)net->n_out * net->n_out * sizeof *out->conf);
-    for (int first = 0; first < n; first += B) {
-        if (g_stop) {
-            *stopped = true;
-            free(img);
-            free(pin);
-            return NAN;
-        }
+    if (conf) memset(conf, 0, (size_t)net->n_out * net->n_out * sizeof *conf);
+    bool failed = false;
+    for (int first = lo, k = 0; first < hi; first += B, k++) {
+        if (!multi && g_stop) break;
         int b = n - first < B ? n - first : B;
         sbs_crop_center(test, first, b, crop, img);
         sbs_spike_key key = {seed, (uint32_t)epoch * 2u + 1u, (uint32_t)first};
@@ -262,30 +268,39 @@ static double test_pass(sbs_exec *x, const sbs_split *test, int n, int crop, uin
         if (pics) {
             sbs_exec_download_act(x, pics->layer, b, pin);
             if (sbs_noisy_add(pics, pin, b, &key, test->y + first, first, pool, NULL) != 0) {
-                free(img);
-                free(pin);
-                return NAN;
+                failed = true;
+                break;
             }
         }
-        if (own) {
-            loss += sbs_exec_loss(x, test->y + first, b);
-            progress(out, false, "epoch %d  test %d/%d  loss %.5f", epoch, first + b, n,
-                     loss / (first + b));
-            continue;
-        }
-        for (int i = 0; i < b; i++) {
+        double *sc = scal + 2 * k; /* the chunk's loss and correct answers */
+        if (own) sc[0] = sbs_exec_loss(x, test->y + first, b);
+        for (int i = 0; !own && i < b; i++) {
             int pred = sbs_argmax(x->out + (size_t)i * net->n_out, net->n_out);
             int y = test->y[first + i];
-            correct += pred == y;
-            if (out->conf && y < net->n_out) out->conf[y * net->n_out + pred]++; /* --png */
+            sc[1] += pred == y;
+            if (conf && y < net->n_out) conf[y * net->n_out + pred]++; /* --png */
         }
-        progress(out, false, "epoch %d  test %d/%d  accuracy %.2f%%", epoch, first + b, n,
-                 100.0 * correct / (first + b));
+        tot[0] += sc[0];
+        tot[1] += sc[1];
+        if (own)
+            progress(out, false, "epoch %d  test %d/%d  loss %.5f", epoch, first + b - lo, hi - lo,
+                     tot[0] / (first + b - lo));
+        else
+            progress(out, false, "epoch %d  test %d/%d  accuracy %.2f%%", epoch, first + b - lo,
+                     hi - lo, 100.0 * tot[1] / (first + b - lo));
     }
     free(img);
     free(pin);
-    if (pics && sbs_noisy_finish(pics, NULL) != 0) return NAN; /* the last pictures file */
-    return own ? loss / n : 100.0 * correct / n;
+    if (failed || (pics && !g_stop && sbs_noisy_finish(pics, NULL) != 0)) {
+        free(scal);
+        return NAN; /* the caller reports pics->err */
+    }
+    /* the ranks agree on a stop at the end of the pass; one process stops at once */
+    if (multi ? sbs_ranks_any(red, g_stop) : g_stop) *stopped = true;
+    else if (multi) red->sum(red, NULL, scal, count, 0, 2, NULL, tot, NULL);
+    free(scal);
+    if (*stopped) return NAN;
+    return own ? tot[0] / n : 100.0 * tot[1] / n;
 }
 
 /* a metric for JSON: the number, or null where it does not exist (accuracy of a network that
@@ -324,10 +339,12 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* save the weights (when learning) and the checkpoint from the host copies */
+/* save the weights (when learning) and the checkpoint from the host copies (rank 0 only:
+ * every rank holds the same state) */
 static int save_state(sbs_trainer_state *ts, const sbs_ckpt_state *st, bool learn,
                       const char *out_dir, const char *ckpt_path, int epoch, sbs_err *e)
 {
+    if (!g_writer) return 0;
     sbs_trainer_state_download(ts);
     if (learn && sbs_net_save_weights(ts->net, out_dir, epoch, e) != 0) return -1;
     return sbs_ckpt_save(ckpt_path, st, ts, e);
@@ -352,11 +369,15 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     memset(&ex, 0, sizeof ex);
     sbs_trainer_state ts;
     sbs_trainer_state_init(&ts, &net);
-    outputs out = {.report = o->report, .ctx = o->report_ctx};
+    /* several ranks (mpi.h): rank 0 reads the start state and writes every file and line */
+    sbs_reducer *red = o->reducer;
+    bool writer = g_writer = sbs_ranks_writer(red);
+    outputs out = {.report = writer ? o->report : NULL, .ctx = o->report_ctx};
     int *order = NULL, lock_fd = -1;
     sbs_ckpt_state st;
     memset(&st, 0, sizeof st);
     sbs_noisy pics = {0}; /* extract_noisy_pictures */
+    char *run_def = NULL; /* what defines this run (rundef.c); st.run_def points to it */
     catch_signals();
 
     be = sbs_backend_create(o->backend, &o->be_opts, e);
@@ -378,14 +399,14 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     /* weights before data: a bad weight file is reported before the long load */
     sbs_net_init_weights(&net, o->seed);
     int loaded = 0;
-    if (!o->resume) {
+    if (!o->resume && writer) {
         loaded = sbs_net_load_weights(&net, win, false, e);
         if (loaded < 0) goto done;
     }
     /* the output folder before the long data load: a read-only or busy folder is reported
      * at once */
-    if (sbs_mkdir_p(out_dir, e) != 0) goto done;
-    if ((lock_fd = lock_folder(out_dir, e)) < 0) goto done;
+    if (writer && sbs_mkdir_p(out_dir, e) != 0) goto done;
+    if (writer && (lock_fd = lock_folder(out_dir, e)) < 0) goto done;
     if (sbs_dataset_load(&ds, cfg->data_mode, o->data_dir ? o->data_dir : cfg->data_path,
                          SBS_SPLIT_TRAIN | SBS_SPLIT_TEST, e) != 0)
         goto done;
@@ -394,7 +415,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                  ds.train.h, ds.train.w, cfg->data_mode, ic, ih, iw);
         goto done;
     }
-    remove_stale_temps(out_dir);
+    if (writer) remove_stale_temps(out_dir);
     char path[PATH_MAX + 64];
     char ckpt_path[PATH_MAX + 64];
     snprintf(ckpt_path, sizeof ckpt_path, "%s/checkpoint.sbs", out_dir);
@@ -404,12 +425,12 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     if (o->limit_test > 0 && o->limit_test < n_test) n_test = (int)o->limit_test;
     uint32_t lcrc = (uint32_t)crc32(0L, ds.train.y, (uInt)n_train);
     lcrc = (uint32_t)crc32(lcrc, ds.test.y, (uInt)n_test);
-    char *run_def = sbs_run_definition(cfg, n_train, n_test, lcrc);
+    run_def = sbs_run_definition(cfg, n_train, n_test, lcrc);
     st.seed = o->seed;
     st.plan_hash = sbs_plan_hash(&net);
     st.epoch = cfg->epoch_id;
     sbs_optim_init(&st.opt, cfg);
-    if (o->resume) {
+    if (o->resume && writer) {
         if (sbs_ckpt_load(ckpt_path, &st, &ts, e) != 0) goto done;
         if (st.seed != o->seed) {
             sbs_fail(e, "%s: the run was started with --seed %llu, not %llu", ckpt_path,
@@ -419,11 +440,17 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         char *saved = st.run_def;
         st.run_def = run_def;
         int changed = saved && run_def && sbs_run_definition_check(saved, run_def, ckpt_path, e);
-        free(saved);
+        free(saved); /* the checkpoint's copy */
         if (changed) {
             status = SBS_EXIT_USAGE;
             goto done;
         }
+    }
+    st.run_def = run_def;
+    /* the other ranks take rank 0's start state (their own copy of the run definition) */
+    if (sbs_ranks_share_start(red, &st, &ts, e) != 0) {
+        st.run_def = run_def;
+        goto done;
     }
     st.run_def = run_def;
     if (sbs_exec_init(&ex, &net, be, cap, learn, &status, e) != 0) goto done;
@@ -432,8 +459,13 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     pool = sbs_pool_create(o->be_opts.threads);
     status = SBS_EXIT_FAILURE;
 
+    if (sbs_ranks_check_start(red, be->describe(be), &ds, n_train, n_test, e) != 0) {
+        status = SBS_EXIT_USAGE;
+        goto done;
+    }
     /* outputs: train.log and metrics.jsonl go to --out, else to log_path */
     const char *log_dir = o->out_dir ? o->out_dir : cfg->log_path;
+    if (!writer) goto outputs_open; /* the other ranks open no files */
     if (sbs_mkdir_p(log_dir, e) != 0) goto done;
     snprintf(path, sizeof path, "%s/train.log", log_dir);
     out.log = fopen(path, "a");
@@ -465,7 +497,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     }
     /* TensorBoard event file beside metrics.jsonl (tfevents.h) */
     if (!o->no_tensorboard && !(out.tb = sbs_tb_open(log_dir, e))) goto done;
-
+outputs_open:;
     int n_sub = (n_train + B - 1) / B;
     if (learn && n_sub < nbu) {
         sbs_fail(e, "%d training images make %d sub-batch%s of batch_size %d, fewer than one update "
@@ -491,6 +523,9 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
               "%s, seed %llu%s", SBS_VERSION, cfg->def_file, net.n, n_train, n_test,
         ds.source, B, nbu, be->describe(be), (unsigned long long)o->seed,
         o->resume ? ", resumed" : "");
+    if (sbs_ranks_multi(red))
+        say(&out, "%d ranks (MPI) share every update window; chunk sums added in chunk order",
+            red->size);
     if (o->resume)
         say(&out, "resuming at epoch %d, sub-batch %d/%d (update %d)", st.epoch, st.next_sub, n_sub,
             st.opt.t);
@@ -550,7 +585,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
             double t5 = sbs_now();
             t_upd += t5 - t4;
             double el = t5 - ep_t0;
-            if (write_record(out.metrics, metrics_what, e,
+            if (out.metrics && write_record(out.metrics, metrics_what, e,
                              "{\"type\": \"update\", \"epoch\": %d, \"update\": %d, "
                              "\"step\": %d, \"loss\": %.6g, \"train_accuracy\": %s, "
                              "\"lr\": %.6g, \"images_per_s\": %.2f, \"seconds\": %.3f}\n",
@@ -565,7 +600,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
             progress(&out, true, "epoch %d  update %d  %d/%d  loss %.4f%s  %.1f img/s  ETA %.0fs",
                      epoch, st.updates_in_epoch, st.next_sub, n_sub, st.ep_loss / st.ep_seen,
                      train_str(nb[0], acc, st.ep_correct, st.ep_seen), st.ep_seen / el, eta);
-            if (g_stop) {
+            if (sbs_ranks_any(red, g_stop)) { /* all ranks stop after the same update */
                 stopped = true;
                 break;
             }
@@ -575,7 +610,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         st.ep_seconds = sbs_now() - ep_t0;
         if (save_state(&ts, &st, false, out_dir, ckpt_path, epoch, e) != 0) goto done;
         double t6 = sbs_now();
-        last_test = test_pass(&ex, &ds.test, n_test, crop, o->seed, epoch, &out, &stopped,
+        last_test = test_pass(&ex, &ds.test, n_test, crop, o->seed, epoch, &out, red, &stopped,
                               pics.on ? &pics : NULL, pool);
         if (pics.failed) {
             sbs_fail(e, "extract_noisy_pictures: %s", pics.err.msg);
@@ -590,7 +625,7 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
             reduced = sbs_sched_step(&st.opt, cfg->learn.lr_scheduler_use_performance
                                                   ? 100.0 - train_acc : train_loss);
         double secs = sbs_now() - ep_t0;
-        if (write_record(out.metrics, metrics_what, e,
+        if ((out.metrics && write_record(out.metrics, metrics_what, e,
                 "{\"type\": \"epoch\", \"epoch\": %d, \"updates\": %d, \"step\": %d, "
                 "\"loss\": %.6g, \"train_accuracy\": %s, \"test_accuracy\": %s, "
                 "\"test_error\": %s, \"test_loss\": %s, \"lr\": %.6g, \"images_per_s\": %.2f, "
@@ -600,10 +635,10 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                 jnum(nb[1], last_test, acc), jnum(nb[2], 100.0 - last_test, acc),
                 acc ? "null" : jnum(nb[3], last_test, true), st.opt.lr,
                 (st.ep_seen + n_test) / secs, secs, tsum.t_data, tsum.t_fwd, tsum.t_bwd, t_upd,
-                t_test) != 0 ||
+                t_test) != 0) ||
             sbs_tb_epoch(out.tb, &net, epoch, train_loss, train_acc, last_test, acc, st.opt.lr,
                          e) != 0 ||
-            (o->png_dir && sbs_png_epoch(o->png_dir, &net, epoch, out.conf, e) != 0))
+            (o->png_dir && writer && sbs_png_epoch(o->png_dir, &net, epoch, out.conf, e) != 0))
             goto done;
         if (acc)
             say(&out, "epoch %d: loss %.5f, train %.2f %%, test %.2f %% (error %.2f %%), lr %.3g%s, "
@@ -623,6 +658,10 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         st.epoch++;
         if (save_state(&ts, &st, false, out_dir, ckpt_path, epoch, e) != 0) goto done;
         st.epoch = keep;
+    }
+    if (!writer) { /* rank 0 prints the result */
+        status = stopped ? SBS_EXIT_INTERRUPTED : SBS_EXIT_OK;
+        goto done;
     }
     if (stopped) {
         if (st.opt.t == 0 && st.epoch == cfg->epoch_id && st.next_sub == 0 && !o->resume)
@@ -653,7 +692,8 @@ done:
     if (out.metrics) fclose(out.metrics);
     if (lock_fd >= 0) close(lock_fd);
     alarm(0);
-    free(st.run_def);
+    if (st.run_def != run_def) free(st.run_def); /* a checkpoint's copy left by a failure */
+    free(run_def);
     sbs_tb_close(out.tb, NULL);
     free(out.conf);
     free(order);
