@@ -45,14 +45,15 @@ struct blas_fns {
 #define SBS_CUDA_NAME "cuda"
 #endif
 
-namespace SBSK_NS {
+namespace SBSK_NS
+{
 
 /* per-step coefficient tables on the device, one per (eps table, fo, N) seen */
 struct coef_entry {
-    float *eps;          /* host copy of the table it was made from */
+    float *eps; /* host copy of the table it was made from */
     int T, N;
     float fo;
-    float *dev;          /* 3 T floats */
+    float *dev; /* 3 T floats */
 };
 
 #define SBS_CUDA_COEF_CACHE 32
@@ -60,24 +61,27 @@ struct coef_entry {
 struct cuda_be {
     int device;
     char desc[256];
-    char op[160];        /* what runs now, for error messages */
-    bool sync;           /* SBS_CUDA_SYNC=1: wait after every launch (exact error places) */
+    char op[160]; /* what runs now, for error messages */
+    bool sync;    /* SBS_CUDA_SYNC=1: wait after every launch (exact error places) */
 #ifndef SBS_CUDA_EMU
     const blas_fns *bl;
     cublasHandle_t blas;
 #endif
-    unsigned char *ws;   /* the workspace (grows, never shrinks) */
+    unsigned char *ws; /* the workspace (grows, never shrinks) */
     size_t ws_cap;
     coef_entry coef[SBS_CUDA_COEF_CACHE];
     int n_coef;
-    uint8_t *lab;        /* device copies of a chunk's labels */
-    double *loss;        /* per-image losses */
+    uint8_t *lab; /* device copies of a chunk's labels */
+    double *loss; /* per-image losses */
     size_t lab_cap;
-    unsigned *red;       /* absmax result */
+    unsigned *red;           /* absmax result */
     unsigned long long *idx; /* find_nonfinite result */
 };
 
-static inline cuda_be *cb_of(sbs_backend *be) { return (cuda_be *)be->impl; }
+static inline cuda_be *cb_of(sbs_backend *be)
+{
+    return (cuda_be *)be->impl;
+}
 
 /* the operation of layer L that runs now ("layer 2 (SbS) forward") */
 static inline void cb_layer_op(cuda_be *c, const sbs_layer *L, const char *what)
@@ -85,15 +89,18 @@ static inline void cb_layer_op(cuda_be *c, const sbs_layer *L, const char *what)
     snprintf(c->op, sizeof c->op, "layer %d (%s) %s", L->index, L->cfg ? L->cfg->type : "?", what);
 }
 
-static inline void cb_op(cuda_be *c, const char *what) { snprintf(c->op, sizeof c->op, "%s", what); }
+static inline void cb_op(cuda_be *c, const char *what)
+{
+    snprintf(c->op, sizeof c->op, "%s", what);
+}
 
 /* A failed CUDA or cuBLAS call ends the program with one line (exit 3 when the device ran
  * out of memory, 1 otherwise): there is no way to carry on with the device in an unknown
  * state. */
 [[noreturn]] static inline void cb_die(cuda_be *c, const char *call, const char *err, bool oom)
 {
-    fprintf(stderr, "sbs: " SBS_CUDA_NAME " device %d: %s: %s failed: %s\n", c->device, c->op,
-            call, err);
+    fprintf(stderr, "sbs: " SBS_CUDA_NAME " device %d: %s: %s failed: %s\n", c->device, c->op, call,
+            err);
     exit(oom ? SBS_EXIT_NOMEM : SBS_EXIT_FAILURE);
 }
 
@@ -218,7 +225,10 @@ template <class T> static inline T *cb_carve(unsigned char **cur, size_t n)
     *cur += (n * sizeof(T) + 255) & ~(size_t)255;
     return p;
 }
-static inline size_t cb_bytes(size_t n, size_t size) { return (n * size + 255) & ~(size_t)255; }
+static inline size_t cb_bytes(size_t n, size_t size)
+{
+    return (n * size + 255) & ~(size_t)255;
+}
 
 /* ---- launches ---- */
 
@@ -266,9 +276,9 @@ static inline void cb_gemm(cuda_be *c, bool ta, bool tb, int m, int n, int k, fl
             }
     }
 #else
-    cb_blas(c, c->bl->sgemm_sb(c->blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-                               tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha, A, lda, sA, B,
-                               ldb, sB, &beta, C, ldc, sC, batch),
+    cb_blas(c,
+            c->bl->sgemm_sb(c->blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                            m, n, k, &alpha, A, lda, sA, B, ldb, sB, &beta, C, ldc, sC, batch),
             "cublasSgemmStridedBatched");
     if (c->sync) CB_CHECK(c, cudaDeviceSynchronize());
 #endif

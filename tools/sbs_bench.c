@@ -16,17 +16,18 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: sbs-bench [options]                 time one SbS layer shape\n"
-            "       sbs-bench --config def.json [opts]  time a whole network forward\n"
-            "  --batch B (24) --in C (1) --out N (32) --kernel k (5) --size S (24)\n"
-            "  --spikes T (1600) --threads n (all) --repeat R (3) --simd auto|avx512|avx2|scalar\n"
-            "  --backend cpu|cuda (cpu) --device N (0)\n"
-            "  --config FILE --weights DIR (else random weights); with --config, --spikes overrides\n"
-            "  number_of_spikes and --batch the batch (default 24)\n"
-            "  --train   with --config: time training windows (forward, backward, update of\n"
-            "            number_of_batches_for_one_update batches; the first run also measures\n"
-            "            the gradient scale); --chunks N overrides the batches per window\n");
+    fprintf(
+        f,
+        "usage: sbs-bench [options]                 time one SbS layer shape\n"
+        "       sbs-bench --config def.json [opts]  time a whole network forward\n"
+        "  --batch B (24) --in C (1) --out N (32) --kernel k (5) --size S (24)\n"
+        "  --spikes T (1600) --threads n (all) --repeat R (3) --simd auto|avx512|avx2|scalar\n"
+        "  --backend cpu|cuda (cpu) --device N (0)\n"
+        "  --config FILE --weights DIR (else random weights); with --config, --spikes overrides\n"
+        "  number_of_spikes and --batch the batch (default 24)\n"
+        "  --train   with --config: time training windows (forward, backward, update of\n"
+        "            number_of_batches_for_one_update batches; the first run also measures\n"
+        "            the gradient scale); --chunks N overrides the batches per window\n");
 }
 
 static sbs_backend *make_backend(const char *name, int threads, const char *simd, int device)
@@ -43,8 +44,16 @@ static sbs_backend *make_backend(const char *name, int threads, const char *simd
 static int bench_layer(int B, int C, int N, int k, int S, int T, int repeat, sbs_backend *be)
 {
     sbs_layer_cfg lc = {.kind = SBS_L_SBS};
-    sbs_layer L = {.kind = SBS_L_SBS, .cfg = &lc, .C = C, .H = S, .W = S, .N = N, .T = T,
-                   .fo = -1.0f, .ldw = sbs_pad_n(N), .ref_layer = -1};
+    sbs_layer L = {.kind = SBS_L_SBS,
+                   .cfg = &lc,
+                   .C = C,
+                   .H = S,
+                   .W = S,
+                   .N = N,
+                   .T = T,
+                   .fo = -1.0f,
+                   .ldw = sbs_pad_n(N),
+                   .ref_layer = -1};
     if (sbs_geom_init(&L.g, C, S, S, k, k, 1, 1, 1, 1, 0, 0) != 0) {
         fprintf(stderr, "sbs-bench: kernel %d does not fit input %d\n", k, S);
         return 2;
@@ -56,7 +65,8 @@ static int bench_layer(int B, int C, int N, int k, int S, int T, int repeat, sbs
     sbs_stream st;
     sbs_stream_init(&st, 1, SBS_RNG_INIT, 0, 0);
     for (int i = 0; i < L.g.K; i++)
-        for (int n = 0; n < N; n++) W[(size_t)i * L.ldw + n] = 1.0f + 0.1f * (float)sbs_stream_u01(&st);
+        for (int n = 0; n < N; n++)
+            W[(size_t)i * L.ldw + n] = 1.0f + 0.1f * (float)sbs_stream_u01(&st);
     float *eps = xmalloc((size_t)T * sizeof *eps);
     sbs_eps_table(1.0f, -1, 25.0f, T, eps);
     L.eps = eps;
@@ -88,7 +98,9 @@ static int bench_layer(int B, int C, int N, int k, int S, int T, int repeat, sbs
     be->free(be, dW);
     be->free(be, dx);
     be->free(be, dh);
-    free(W); free(eps); free(x);
+    free(W);
+    free(eps);
+    free(x);
     return 0;
 }
 
@@ -149,8 +161,8 @@ static int bench_train(sbs_net *net, const char *deff, int B, int chunks, int re
                "\"forward_s\": %.6f, \"backward_s\": %.6f, \"update_s\": %.6f, "
                "\"spike_updates_per_s\": %.4g, \"images_per_s\": %.2f, "
                "\"epoch_60000_s\": %.2f}\n",
-               deff, be->describe(be), B, chunks, measure ? "true" : "false", dt, w.t_fwd,
-               w.t_bwd, w.t_upd, su / dt, ips, 60000.0 / ips);
+               deff, be->describe(be), B, chunks, measure ? "true" : "false", dt, w.t_fwd, w.t_bwd,
+               w.t_upd, su / dt, ips, 60000.0 / ips);
         fflush(stdout);
     }
     sbs_trainer_state_free(&ts);
@@ -231,12 +243,23 @@ int main(int argc, char **argv)
     int chunks = 0;
     bool train = false;
     const char *simd = "auto", *config = NULL, *weights = NULL, *backend = NULL;
-    static const struct option opts[] = {
-        {"batch", 1, 0, 'b'}, {"in", 1, 0, 'i'}, {"out", 1, 0, 'o'}, {"kernel", 1, 0, 'k'},
-        {"size", 1, 0, 's'}, {"spikes", 1, 0, 'T'}, {"threads", 1, 0, 't'},
-        {"repeat", 1, 0, 'r'}, {"simd", 1, 0, 'S'}, {"config", 1, 0, 'c'},
-        {"weights", 1, 0, 'w'}, {"backend", 1, 0, 'B'}, {"device", 1, 0, 'D'},
-        {"train", 0, 0, 'X'}, {"chunks", 1, 0, 'C'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"batch", 1, 0, 'b'},
+                                         {"in", 1, 0, 'i'},
+                                         {"out", 1, 0, 'o'},
+                                         {"kernel", 1, 0, 'k'},
+                                         {"size", 1, 0, 's'},
+                                         {"spikes", 1, 0, 'T'},
+                                         {"threads", 1, 0, 't'},
+                                         {"repeat", 1, 0, 'r'},
+                                         {"simd", 1, 0, 'S'},
+                                         {"config", 1, 0, 'c'},
+                                         {"weights", 1, 0, 'w'},
+                                         {"backend", 1, 0, 'B'},
+                                         {"device", 1, 0, 'D'},
+                                         {"train", 0, 0, 'X'},
+                                         {"chunks", 1, 0, 'C'},
+                                         {"help", 0, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     bool T_given = false;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -246,7 +269,10 @@ int main(int argc, char **argv)
         case 'o': N = atoi(optarg); break;
         case 'k': k = atoi(optarg); break;
         case 's': S = atoi(optarg); break;
-        case 'T': T = atoi(optarg); T_given = true; break;
+        case 'T':
+            T = atoi(optarg);
+            T_given = true;
+            break;
         case 't': threads = atoi(optarg); break;
         case 'r': repeat = atoi(optarg); break;
         case 'S': simd = optarg; break;

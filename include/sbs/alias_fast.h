@@ -8,7 +8,6 @@
 
 /* As sbs_alias_build: x (K values >= 0) -> thr, alias (K entries each); scratch at least 3*K
  * doubles. */
-void sbs_alias_build_fast(const float *x, int K, uint32_t *thr, uint32_t *alias,
-                          double *scratch);
+void sbs_alias_build_fast(const float *x, int K, uint32_t *thr, uint32_t *alias, double *scratch);
 
 #endif

@@ -55,10 +55,10 @@
 #include <stdbool.h>
 
 typedef struct {
-    int frac_bits;        /* significand bits kept incl. the hidden 1 (1..32); 24..32 exact;
+    int frac_bits;  /* significand bits kept incl. the hidden 1 (1..32); 24..32 exact;
                              <= 0 means unset = exact (24) */
-    bool enable;          /* add the truncated-array-multiplier error term */
-    int trunc_bits;       /* columns of partial products dropped (0..2*frac_bits) */
+    bool enable;    /* add the truncated-array-multiplier error term */
+    int trunc_bits; /* columns of partial products dropped (0..2*frac_bits) */
 } sbs_approx_cfg;
 
 /* The approximate product a*b. */

@@ -34,20 +34,20 @@ typedef struct sbs_backend sbs_backend;
 typedef struct {
     const sbs_layer *L;
     int B;
-    const sbs_spike_key *key;   /* forward: the spike key of image 0 of the chunk */
-    const float *x;             /* layer input (B, C, H, W) */
-    float *y;                   /* layer output (B, N, X, Y); forward writes it */
-    const float *W, *b;         /* the parameters the layer reads (RECONSTRUCTION: those of
+    const sbs_spike_key *key; /* forward: the spike key of image 0 of the chunk */
+    const float *x;           /* layer input (B, C, H, W) */
+    float *y;                 /* layer output (B, N, X, Y); forward writes it */
+    const float *W, *b;       /* the parameters the layer reads (RECONSTRUCTION: those of
                                    its SbS layer L->ref_layer); NULL when none */
-    const sbs_layer *ref;       /* RECONSTRUCTION: its SbS layer (L->ref_layer) */
-    const float *ref_x;         /* RECONSTRUCTION: the input of its SbS layer */
+    const sbs_layer *ref;     /* RECONSTRUCTION: its SbS layer (L->ref_layer) */
+    const float *ref_x;       /* RECONSTRUCTION: the input of its SbS layer */
     /* backward and loss */
-    const float *gy;            /* dL/dy (B, N, X, Y), already scaled */
-    float *gx;                  /* dL/dx to write (B, C, H, W); NULL when not needed */
-    float *gW, *gB;             /* the chunk's weight gradient sums: the backward ADDS the
+    const float *gy;       /* dL/dy (B, N, X, Y), already scaled */
+    float *gx;             /* dL/dx to write (B, C, H, W); NULL when not needed */
+    float *gW, *gB;        /* the chunk's weight gradient sums: the backward ADDS the
                                    chunk's per-image gradients image after image; NULL when
                                    the layer does not learn */
-    const uint8_t *labels;      /* (host) the chunk's labels; NULL in a test pass */
+    const uint8_t *labels; /* (host) the chunk's labels; NULL in a test pass */
 } sbs_op_args;
 
 /* The kernels of one layer kind on one backend. */
@@ -63,13 +63,13 @@ typedef struct {
 
 /* The supervised losses of SPEC §2 on the output (B, n_out). */
 typedef struct {
-    int mode;                   /* 0: mixed MSE + KL (summed over the batch); 1: cross-entropy
+    int mode; /* 0: mixed MSE + KL (summed over the batch); 1: cross-entropy
                                    (mean over the batch) */
     float c_mse, c_kl;
-    const float *out;           /* (B, n_out) */
-    const uint8_t *labels;      /* (host) B labels < n_out */
+    const float *out;      /* (B, n_out) */
+    const uint8_t *labels; /* (host) B labels < n_out */
     int B, n_out;
-    float *gout;                /* dL/dout to write (B, n_out); NULL: the loss only */
+    float *gout; /* dL/dout to write (B, n_out); NULL: the loss only */
 } sbs_loss_args;
 
 /* One parameter tensor's update (SPEC §2): Adam (multiplicative for SbS weights:
@@ -77,18 +77,18 @@ typedef struct {
  * multiplied by grad_mul first; then, for SbS weights, zero padding columns and weight care
  * (normalise columns, clamp at threshold / C, normalise again). */
 typedef struct {
-    float *w, *g, *m, *v;       /* n values each; m, v unused by SGD */
+    float *w, *g, *m, *v; /* n values each; m, v unused by SGD */
     size_t n;
     bool adam, multiplicative;
     double grad_mul, lr, lr_t, c2; /* lr for SGD; lr_t = lr / (1 - 0.9^t), c2 = sqrt(1 - 0.999^t) */
     /* weight care of SbS weights (multiplicative): (K, ldw) rows, N real columns */
     bool care;
     int K, N, ldw;
-    float floor_w;              /* threshold / C */
+    float floor_w; /* threshold / C */
 } sbs_update_args;
 
 struct sbs_backend {
-    const char *name;           /* "cpu", "cuda" */
+    const char *name; /* "cpu", "cuda" */
     /* One line for logs, e.g. "cpu (avx512, 2 threads)". */
     const char *(*describe)(sbs_backend *be);
 
@@ -106,7 +106,7 @@ struct sbs_backend {
     const sbs_layer_kernels *(*kernels)(sbs_backend *be, sbs_layer_kind kind);
 
     /* training operations */
-    double (*loss)(sbs_backend *be, const sbs_loss_args *a);   /* summed as SPEC §2 says */
+    double (*loss)(sbs_backend *be, const sbs_loss_args *a); /* summed as SPEC §2 says */
     /* max |v_i| over n values (0 for n == 0): the gradient-scale measurement */
     float (*absmax)(sbs_backend *be, const float *v, size_t n);
     /* v_i *= mul: the gradient-scale application */
@@ -122,9 +122,9 @@ struct sbs_backend {
 };
 
 typedef struct {
-    int threads;                /* CPU workers; <= 0: the cores this process may use */
-    const char *simd;           /* CPU: "auto", "avx512", "avx2", "scalar"; NULL = "auto" */
-    int device;                 /* CUDA device index */
+    int threads;      /* CPU workers; <= 0: the cores this process may use */
+    const char *simd; /* CPU: "auto", "avx512", "avx2", "scalar"; NULL = "auto" */
+    int device;       /* CUDA device index */
 } sbs_backend_opts;
 
 /* The backend of that name, or NULL with e saying why (unknown name, not built in this

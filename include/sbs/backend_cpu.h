@@ -14,9 +14,8 @@ bool sbs_cpu_simd_supported(const char *simd);
 
 /* The fast dynamics of one group of P positions: idx is P x T, h is P x ldw (output
  * normalised over the first N entries). */
-void sbs_cpu_dynamics(const char *simd, const float *W, int N, int ldw, int P,
-                      const int32_t *idx, int T, const float *eps, float forgetting_offset,
-                      float *h);
+void sbs_cpu_dynamics(const char *simd, const float *W, int N, int ldw, int P, const int32_t *idx,
+                      int T, const float *eps, float forgetting_offset, float *h);
 
 /* The same for variable-length spike rows (the full-layer path): position p runs over its
  * len[p] spikes idx[p][0 .. len[p]-1], with eps indexed by its own spike count. */
@@ -26,8 +25,8 @@ void sbs_cpu_dynamics_var(const char *simd, const float *W, int N, int ldw, int 
 
 /* sbs_spikes_draw vectorised where the CPU allows (AVX-512); bitwise equal to it. */
 void sbs_spikes_draw_fast(const char *simd, const uint32_t *thr, const uint32_t *alias, int K,
-                          uint64_t seed, uint32_t tag, uint32_t sample, uint32_t position,
-                          int T, int32_t *idx);
+                          uint64_t seed, uint32_t tag, uint32_t sample, uint32_t position, int T,
+                          int32_t *idx);
 
 
 #endif

@@ -19,9 +19,9 @@
 /* Exit codes of the command line tools (documented in README.md). */
 enum {
     SBS_EXIT_OK = 0,
-    SBS_EXIT_FAILURE = 1,     /* run failed while working (I/O error, NaN, ...) */
-    SBS_EXIT_USAGE = 2,       /* bad command line, bad config, bad input file */
-    SBS_EXIT_NOMEM = 3,       /* out of memory */
+    SBS_EXIT_FAILURE = 1,      /* run failed while working (I/O error, NaN, ...) */
+    SBS_EXIT_USAGE = 2,        /* bad command line, bad config, bad input file */
+    SBS_EXIT_NOMEM = 3,        /* out of memory */
     SBS_EXIT_INTERRUPTED = 130 /* SIGINT/SIGTERM: state saved, run stopped */
 };
 

@@ -16,9 +16,9 @@
 #include <stdio.h>
 
 typedef enum {
-    SBS_L_SBS = 0,        /* "SbS" */
-    SBS_L_SBS_POOLING,    /* "SbS POOLING" */
-    SBS_L_SBS_LOCAL,      /* "SbS LOCAL" */
+    SBS_L_SBS = 0,     /* "SbS" */
+    SBS_L_SBS_POOLING, /* "SbS POOLING" */
+    SBS_L_SBS_LOCAL,   /* "SbS LOCAL" */
     SBS_L_RECONSTRUCTION,
     SBS_L_ONOFF,
     SBS_L_CONV2D,
@@ -45,36 +45,36 @@ int sbs_layer_kind_parse(const char *s);
 
 typedef struct {
     sbs_layer_kind kind;
-    char type[64];              /* the string as written in layer_type */
-    int in, out;                /* forward_neuron_numbers[l]; -1 where given as [] / absent */
+    char type[64]; /* the string as written in layer_type */
+    int in, out;   /* forward_neuron_numbers[l]; -1 where given as [] / absent */
     int kernel[2], stride[2], dilation[2], padding[2]; /* defaults [1,1],[1,1],[1,1],[0,0] */
-    int spikes;                 /* number_of_spikes (per layer) */
-    float epsilon_0;            /* [1.0] */
-    float forgetting_offset;    /* [-1.0]; active only if > 0 */
-    int cooldown_after_number_of_spikes; /* [-1] */
-    float reduction_cooldown;   /* [25.0] */
-    bool spike_full_layer_input_distribution; /* [false] */
-    bool sbs_skip_gradient_calculation;       /* [false] */
-    bool w_trainable;                         /* [true] (reference default list [True]) */
-    bool approximation_enable;  /* [false] */
-    int number_of_trunc_bits;   /* [-1] */
-    int number_of_frac_bits;    /* [-1] */
+    int spikes;                                        /* number_of_spikes (per layer) */
+    float epsilon_0;                                   /* [1.0] */
+    float forgetting_offset;                           /* [-1.0]; active only if > 0 */
+    int cooldown_after_number_of_spikes;               /* [-1] */
+    float reduction_cooldown;                          /* [25.0] */
+    bool spike_full_layer_input_distribution;          /* [false] */
+    bool sbs_skip_gradient_calculation;                /* [false] */
+    bool w_trainable;                                  /* [true] (reference default list [True]) */
+    bool approximation_enable;                         /* [false] */
+    int number_of_trunc_bits;                          /* [-1] */
+    int number_of_frac_bits;                           /* [-1] */
 } sbs_layer_cfg;
 
 typedef struct {
     /* top level */
-    int batch_size;               /* [500] */
-    char data_mode[32];           /* "MNIST", "MNIST_FASHION", "CIFAR10" */
+    int batch_size;     /* [500] */
+    char data_mode[32]; /* "MNIST", "MNIST_FASHION", "CIFAR10" */
     char data_path[PATH_MAX];
-    int epoch_id;                 /* [0] */
-    int epoch_id_max;             /* [10000] */
-    int number_of_cpu_processes;  /* [-1] */
-    char weight_path[PATH_MAX];   /* ["Parameters"] */
-    char log_path[PATH_MAX];      /* ["Log"] */
-    int simulation_id, stage_id;  /* [0] */
-    bool enable_cpu_thread_balacing;      /* accepted, no effect on the maths */
-    bool force_forward_h_dynamic_on_cpu;  /* accepted, no effect */
-    bool extract_noisy_pictures;  /* [false]: test passes write noisy_picture_data (noisy.h) */
+    int epoch_id;                        /* [0] */
+    int epoch_id_max;                    /* [10000] */
+    int number_of_cpu_processes;         /* [-1] */
+    char weight_path[PATH_MAX];          /* ["Parameters"] */
+    char log_path[PATH_MAX];             /* ["Log"] */
+    int simulation_id, stage_id;         /* [0] */
+    bool enable_cpu_thread_balacing;     /* accepted, no effect on the maths */
+    bool force_forward_h_dynamic_on_cpu; /* accepted, no effect */
+    bool extract_noisy_pictures; /* [false]: test passes write noisy_picture_data (noisy.h) */
 
     /* network_structure */
     int n_layers;
@@ -82,34 +82,34 @@ typedef struct {
     int number_of_output_neurons; /* [10] */
 
     struct {
-        bool learning_active;           /* [true] */
-        int loss_mode;                  /* [0] */
-        float loss_coeffs_mse;          /* [0.5] */
-        float loss_coeffs_kldiv;        /* [1.0] */
-        char optimizer_name[32];        /* ["Adam"] */
-        float learning_rate_gamma_w;    /* [-1] */
-        float learning_rate_threshold_w;/* [1e-5] */
-        char lr_schedule_name[32];      /* ["ReduceLROnPlateau"] */
-        bool lr_scheduler_use_performance; /* [false] */
-        float lr_scheduler_factor_w;    /* [0.75] */
-        int lr_scheduler_patience_w;    /* [-1] */
-        float lr_scheduler_tau_w;       /* [10] */
-        int number_of_batches_for_one_update; /* [1] */
-        char overload_path[PATH_MAX];   /* ["Previous"] */
-        float weight_noise_range[2];    /* [[1.0, 1.1]] */
-        float eps_xy_intitial;          /* [1.0] */
-        bool disable_scale_grade;       /* [false] */
-        bool kepp_last_grad_scale;      /* [true] */
+        bool learning_active;                     /* [true] */
+        int loss_mode;                            /* [0] */
+        float loss_coeffs_mse;                    /* [0.5] */
+        float loss_coeffs_kldiv;                  /* [1.0] */
+        char optimizer_name[32];                  /* ["Adam"] */
+        float learning_rate_gamma_w;              /* [-1] */
+        float learning_rate_threshold_w;          /* [1e-5] */
+        char lr_schedule_name[32];                /* ["ReduceLROnPlateau"] */
+        bool lr_scheduler_use_performance;        /* [false] */
+        float lr_scheduler_factor_w;              /* [0.75] */
+        int lr_scheduler_patience_w;              /* [-1] */
+        float lr_scheduler_tau_w;                 /* [10] */
+        int number_of_batches_for_one_update;     /* [1] */
+        char overload_path[PATH_MAX];             /* ["Previous"] */
+        float weight_noise_range[2];              /* [[1.0, 1.1]] */
+        float eps_xy_intitial;                    /* [1.0] */
+        bool disable_scale_grade;                 /* [false] */
+        bool kepp_last_grad_scale;                /* [true] */
         bool adapt_learning_rate_after_minibatch; /* [true] */
     } learn;
 
     struct {
-        int crop_width_in_pixel;  /* [2] */
-        float flip_p;             /* [0.5] */
-        float jitter_brightness;  /* [0.5] */
-        float jitter_contrast;    /* [0.1] */
-        float jitter_saturation;  /* [0.1] */
-        float jitter_hue;         /* [0.15] */
+        int crop_width_in_pixel; /* [2] */
+        float flip_p;            /* [0.5] */
+        float jitter_brightness; /* [0.5] */
+        float jitter_contrast;   /* [0.1] */
+        float jitter_saturation; /* [0.1] */
+        float jitter_hue;        /* [0.15] */
     } aug;
 
     struct {

@@ -7,15 +7,15 @@
 #include "sbs/common.h"
 
 typedef struct {
-    int n, c, h, w;        /* images, channels, rows, columns */
-    float *x;              /* n*c*h*w, NCHW, in [0, 1] */
-    uint8_t *y;            /* n labels */
+    int n, c, h, w; /* images, channels, rows, columns */
+    float *x;       /* n*c*h*w, NCHW, in [0, 1] */
+    uint8_t *y;     /* n labels */
 } sbs_split;
 
 typedef struct {
     sbs_split train, test;
-    int n_classes;         /* 10 */
-    char source[64];       /* "idx", "idx.gz", "cifar-bin", "npy" */
+    int n_classes;   /* 10 */
+    char source[64]; /* "idx", "idx.gz", "cifar-bin", "npy" */
 } sbs_dataset;
 
 enum { SBS_SPLIT_TRAIN = 1, SBS_SPLIT_TEST = 2 };
@@ -29,12 +29,12 @@ int sbs_dataset_load(sbs_dataset *d, const char *data_mode, const char *path, in
 void sbs_dataset_free(sbs_dataset *d);
 
 /* Parsers on memory buffers (used by the loader, the tests and the fuzz targets). */
-int sbs_idx_parse_images(const unsigned char *buf, size_t len, const char *name,
-                         sbs_split *s, sbs_err *e);   /* fills n,c=1,h,w,x (raw 0..255) */
-int sbs_idx_parse_labels(const unsigned char *buf, size_t len, const char *name,
-                         uint8_t **y, int *n, sbs_err *e);
-int sbs_cifar_parse(const unsigned char *buf, size_t len, const char *name,
-                    sbs_split *s, sbs_err *e);        /* appends to s (raw 0..255) */
+int sbs_idx_parse_images(const unsigned char *buf, size_t len, const char *name, sbs_split *s,
+                         sbs_err *e); /* fills n,c=1,h,w,x (raw 0..255) */
+int sbs_idx_parse_labels(const unsigned char *buf, size_t len, const char *name, uint8_t **y,
+                         int *n, sbs_err *e);
+int sbs_cifar_parse(const unsigned char *buf, size_t len, const char *name, sbs_split *s,
+                    sbs_err *e); /* appends to s (raw 0..255) */
 
 /* Test-time preprocessing: centre crop `crop` pixels on each side of images
  * [first, first+count) and add 1e-20 to every pixel. out: count*c*(h-2crop)*(w-2crop). */
@@ -45,7 +45,7 @@ void sbs_crop_center(const sbs_split *s, int first, int count, int crop, float *
  * randomness from a counter-based generator keyed by (seed, epoch, index). Adds 1e-20. */
 typedef struct {
     int crop;
-    bool photometric;        /* Fashion-MNIST and CIFAR-10 */
+    bool photometric; /* Fashion-MNIST and CIFAR-10 */
     float flip_p, brightness, contrast;
 } sbs_augment;
 void sbs_augment_image(const sbs_split *s, int index, const sbs_augment *a, uint64_t seed,

@@ -15,7 +15,7 @@ int sbs_parse_epoch_range(const char *s, sbs_epoch_range *r, sbs_err *e);
 
 /* The epochs in r for which dir holds Weight_L{layer}_S{epoch}.npy, ascending, in a malloc'd
  * array. Fails (one line naming dir, the range and the epochs there) when there is none. */
-int sbs_run_epochs(const char *dir, int layer, const sbs_epoch_range *r, long **epochs,
-                   size_t *n, sbs_err *e);
+int sbs_run_epochs(const char *dir, int layer, const sbs_epoch_range *r, long **epochs, size_t *n,
+                   sbs_err *e);
 
 #endif

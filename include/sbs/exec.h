@@ -14,18 +14,18 @@
 typedef struct {
     sbs_backend *be;
     const sbs_net *net;
-    int cap_B;                  /* most images per chunk */
+    int cap_B; /* most images per chunk */
     bool training;
     const sbs_layer_kernels **k; /* per layer */
     /* backend memory */
-    float *params;              /* net->n_params: every layer's weights and biases */
-    float *grads;               /* the update window's gradient sums (training) */
-    float *chunk;               /* the current chunk's gradient sums (training) */
-    float *moments;             /* Adam: m (n_params) then v (n_params) (training) */
-    float **act;                /* act[0] the input, act[l+1] layer l's output (cap_B images) */
-    float **gact;               /* dL/d act[l] (training) */
+    float *params;  /* net->n_params: every layer's weights and biases */
+    float *grads;   /* the update window's gradient sums (training) */
+    float *chunk;   /* the current chunk's gradient sums (training) */
+    float *moments; /* Adam: m (n_params) then v (n_params) (training) */
+    float **act;    /* act[0] the input, act[l+1] layer l's output (cap_B images) */
+    float **gact;   /* dL/d act[l] (training) */
     /* host */
-    float *out;                 /* the output of the last forward (cap_B x n_out) */
+    float *out; /* the output of the last forward (cap_B x n_out) */
 } sbs_exec;
 
 /* Bind: allocate every buffer and upload net->params. Fails (exit status in *status: usage
@@ -74,10 +74,9 @@ void sbs_exec_backward(sbs_exec *x, int B, const uint8_t *labels, const float *s
 typedef struct {
     bool adam;
     double lr, lr_t, c2;
-    float threshold;            /* learning_rate_threshold_w */
+    float threshold; /* learning_rate_threshold_w */
 } sbs_update_step;
-void sbs_exec_update(sbs_exec *x, const sbs_update_step *u, const bool *learns,
-                     const double *gmul);
+void sbs_exec_update(sbs_exec *x, const sbs_update_step *u, const bool *learns, const double *gmul);
 /* The first layer whose parameters hold a NaN or infinity, or -1; *bias says which tensor
  * and *val gets the value. */
 int sbs_exec_nonfinite_params(sbs_exec *x, bool *bias, float *val);

@@ -16,18 +16,18 @@ typedef struct sbs_layer_ops {
 /* The plan of a layer kind; NULL if the kind is not supported. */
 const sbs_layer_ops *sbs_layer_ops_get(sbs_layer_kind k);
 
-extern const sbs_layer_ops sbs_ops_sbs;             /* SbS, SbS POOLING */
+extern const sbs_layer_ops sbs_ops_sbs; /* SbS, SbS POOLING */
 extern const sbs_layer_ops sbs_ops_conv2d;
 extern const sbs_layer_ops sbs_ops_relu;
-extern const sbs_layer_ops sbs_ops_pool;            /* MAX and AVERAGE POOLING */
-extern const sbs_layer_ops sbs_ops_sbs_local;       /* layer_sbs_local.c */
-extern const sbs_layer_ops sbs_ops_reconstruction;  /* layer_reconstruction.c */
-extern const sbs_layer_ops sbs_ops_nnmf;            /* layer_nnmf.c */
-extern const sbs_layer_ops sbs_ops_bp_sbs_nnmf;     /* layer_nnmf.c */
-extern const sbs_layer_ops sbs_ops_onoff;           /* layer_misc.c */
-extern const sbs_layer_ops sbs_ops_poisson;         /* layer_misc.c */
+extern const sbs_layer_ops sbs_ops_pool;              /* MAX and AVERAGE POOLING */
+extern const sbs_layer_ops sbs_ops_sbs_local;         /* layer_sbs_local.c */
+extern const sbs_layer_ops sbs_ops_reconstruction;    /* layer_reconstruction.c */
+extern const sbs_layer_ops sbs_ops_nnmf;              /* layer_nnmf.c */
+extern const sbs_layer_ops sbs_ops_bp_sbs_nnmf;       /* layer_nnmf.c */
+extern const sbs_layer_ops sbs_ops_onoff;             /* layer_misc.c */
+extern const sbs_layer_ops sbs_ops_poisson;           /* layer_misc.c */
 extern const sbs_layer_ops sbs_ops_input_spike_image; /* layer_misc.c */
-extern const sbs_layer_ops sbs_ops_approx_conv2d;   /* layer_approx.c */
+extern const sbs_layer_ops sbs_ops_approx_conv2d;     /* layer_approx.c */
 
 /* NNMF's per-worker scratch (floats) for K inputs per window, N neurons, M positions: the
  * forward's, and the exact backward's for T iterations when at most store_limit floats of

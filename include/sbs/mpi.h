@@ -27,14 +27,13 @@ bool sbs_ranks_writer(const sbs_reducer *r);
 bool sbs_ranks_any(sbs_reducer *r, bool flag);
 /* Rank 0's start state to every rank: the weights (net->params), the optimizer moments, the
  * gradient scales and the checkpoint state st. */
-int sbs_ranks_share_start(sbs_reducer *r, sbs_ckpt_state *st, sbs_trainer_state *ts,
-                          sbs_err *e);
+int sbs_ranks_share_start(sbs_reducer *r, sbs_ckpt_state *st, sbs_trainer_state *ts, sbs_err *e);
 /* The ranks compute alike and on the same images: `compute` (the backend's description up
  * to its first comma, e.g. "cpu (avx2") and a CRC-32 of the images and labels of the first
  * n_train training and n_test test images must equal rank 0's. -1 (a usage error: exit 2)
  * naming the ranks that differ. */
-int sbs_ranks_check_start(sbs_reducer *r, const char *compute, const sbs_dataset *ds,
-                          int n_train, int n_test, sbs_err *e);
+int sbs_ranks_check_start(sbs_reducer *r, const char *compute, const sbs_dataset *ds, int n_train,
+                          int n_test, sbs_err *e);
 
 /* The number of processes a launcher started this one among, from its environment
  * (OMPI_COMM_WORLD_SIZE: Open MPI; PMI_SIZE: MPICH's hydra, srun --mpi=pmi2;

@@ -17,35 +17,35 @@ typedef struct sbs_layer {
     sbs_layer_kind kind;
     const struct sbs_layer_ops *ops;
     const sbs_layer_cfg *cfg;
-    int C, H, W;          /* input shape */
-    int N, X, Y;          /* output shape (channels, rows, columns) */
-    sbs_geom g;           /* window geometry (windowed layers) */
+    int C, H, W; /* input shape */
+    int N, X, Y; /* output shape (channels, rows, columns) */
+    sbs_geom g;  /* window geometry (windowed layers) */
     /* SbS */
     int T;
-    float *eps;           /* T step sizes */
+    float *eps; /* T step sizes */
     float fo;
     /* weights: SbS (K, ldw) row-major with zero padding columns N..ldw-1;
      * conv (O, C, kx, ky) with bias (O); views into net->params at w_off / b_off */
     float *weight, *bias;
     size_t w_off, b_off;
     int ldw;
-    size_t n_w, n_b;      /* elements that are real parameters (K*N, O*C*kx*ky; O) */
-    bool has_weights;     /* SbS, conv: weights exist */
-    bool file_weights;    /* weights are read/written as files (not fixed pooling weights) */
-    bool sbs_w;           /* weights are SbS-like: (K, ldw), >= 0, columns sum to 1, updated
+    size_t n_w, n_b;         /* elements that are real parameters (K*N, O*C*kx*ky; O) */
+    bool has_weights;        /* SbS, conv: weights exist */
+    bool file_weights;       /* weights are read/written as files (not fixed pooling weights) */
+    bool sbs_w;              /* weights are SbS-like: (K, ldw), >= 0, columns sum to 1, updated
                              multiplicatively, weight care after updates */
-    bool own_target;      /* a last layer that defines its own training target (the `loss`
+    bool own_target;         /* a last layer that defines its own training target (the `loss`
                              kernel, e.g. RECONSTRUCTION): no n_out x 1 x 1 output needed and
                              no accuracy */
-    bool grad_scaled;     /* SbS-like: the incoming gradient is divided by the layer's
+    bool grad_scaled;        /* SbS-like: the incoming gradient is divided by the layer's
                              gradient scale S (SPEC §1.2) */
-    bool last;            /* the net's last layer */
-    bool grad_below;      /* a layer below learns from the gradient that reaches it (its
+    bool last;               /* the net's last layer */
+    bool grad_below;         /* a layer below learns from the gradient that reaches it (its
                              weights are trained by back-propagation, not a local rule) */
     float loss_mse, loss_kl; /* own-target layers: loss_coeffs_mse / loss_coeffs_kldiv */
-    size_t fwd_scr;       /* per-worker scratch floats the CPU kernels need (forward) */
-    size_t bwd_scr;       /* per-worker scratch floats the CPU kernels need (backward) */
-    int ref_layer;        /* RECONSTRUCTION: the SbS layer whose weights it uses */
+    size_t fwd_scr;          /* per-worker scratch floats the CPU kernels need (forward) */
+    size_t bwd_scr;          /* per-worker scratch floats the CPU kernels need (backward) */
+    int ref_layer;           /* RECONSTRUCTION: the SbS layer whose weights it uses */
 } sbs_layer;
 
 typedef struct sbs_net {
@@ -54,7 +54,7 @@ typedef struct sbs_net {
     sbs_layer *L;
     int in_c, in_h, in_w;
     int n_out;
-    float *params;        /* every layer's weights and biases, 64-byte aligned views */
+    float *params; /* every layer's weights and biases, 64-byte aligned views */
     size_t n_params;
 } sbs_net;
 
@@ -81,7 +81,10 @@ int sbs_net_load_weights_epoch(sbs_net *net, const char *dir, long epoch, bool r
                                sbs_err *e);
 int sbs_net_save_weights(const sbs_net *net, const char *dir, int epoch, sbs_err *e);
 /* Padded neuron count used for SbS weight rows (multiple of 16). */
-static inline int sbs_pad_n(int N) { return (N + 15) & ~15; }
+static inline int sbs_pad_n(int N)
+{
+    return (N + 15) & ~15;
+}
 
 /* Column normalisation of SbS weights (each neuron's weights sum to 1). */
 void sbs_normalize_columns(float *W, int K, int N, int ldw);
@@ -101,8 +104,7 @@ int sbs_mode_shape(const char *data_mode, int *c, int *h, int *w);
 /* Plan the network for the images of cfg's data_mode after the centre crop: checks the
  * data_mode and crop_width_in_pixel, then sbs_net_plan. c/h/w (may be NULL) get the image
  * shape before cropping. One line in e on failure. */
-int sbs_plan_for_data(sbs_net *net, const sbs_config *cfg, int *c, int *h, int *w,
-                      sbs_err *e);
+int sbs_plan_for_data(sbs_net *net, const sbs_config *cfg, int *c, int *h, int *w, sbs_err *e);
 
 /* Bytes the full train + test split of a data_mode take in memory (an estimate for
  * planning; 0 if unknown). */

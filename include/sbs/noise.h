@@ -17,14 +17,18 @@
 
 #include "sbs/common.h"
 
-typedef enum { SBS_NOISE_GAUSSIAN = 1, SBS_NOISE_UNIFORM, SBS_NOISE_SALTPEPPER,
-               SBS_NOISE_POISSON } sbs_noise_kind;
+typedef enum {
+    SBS_NOISE_GAUSSIAN = 1,
+    SBS_NOISE_UNIFORM,
+    SBS_NOISE_SALTPEPPER,
+    SBS_NOISE_POISSON
+} sbs_noise_kind;
 
 #define SBS_NOISE_MAX_LEVELS 64
 
 typedef struct {
     sbs_noise_kind kind;
-    int n;                              /* levels */
+    int n; /* levels */
     double level[SBS_NOISE_MAX_LEVELS];
 } sbs_noise;
 

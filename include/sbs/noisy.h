@@ -29,16 +29,16 @@ void sbs_noisy_counts(const sbs_layer_args *a, const float *x, int B, const sbs_
  * reference's test mini-batch, batch_size), file i the test images [i*per_file, (i+1)*per_file),
  * whatever the batches of the forward passes that feed it. */
 typedef struct {
-    bool on;              /* an SbS layer exists: batches are written */
-    int layer;            /* index of the first SbS layer (SbS, SbS POOLING, SbS LOCAL) */
+    bool on;   /* an SbS layer exists: batches are written */
+    int layer; /* index of the first SbS layer (SbS, SbS POOLING, SbS LOCAL) */
     sbs_layer_args args;
-    char dir[PATH_MAX];   /* BASE/noisy_picture_data/<T> */
+    char dir[PATH_MAX]; /* BASE/noisy_picture_data/<T> */
     int per_file;
     int64_t *counts, *labels; /* the file being filled: per_file patterns */
-    int fill;             /* patterns in it */
-    int next;             /* test image expected next */
-    long files;           /* .npz files written */
-    bool failed;          /* a write failed: err holds why; later calls do nothing */
+    int fill;                 /* patterns in it */
+    int next;                 /* test image expected next */
+    long files;               /* .npz files written */
+    bool failed;              /* a write failed: err holds why; later calls do nothing */
     sbs_err err;
 } sbs_noisy;
 

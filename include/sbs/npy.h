@@ -14,9 +14,9 @@
 typedef struct {
     int ndim;
     long shape[SBS_NPY_MAX_DIMS];
-    size_t count;          /* product of shape */
-    float *data;           /* count floats (converted from the file's dtype); free() it */
-    char dtype[8];         /* as found in the file, e.g. "<f4", "|u1", "<i8" */
+    size_t count;  /* product of shape */
+    float *data;   /* count floats (converted from the file's dtype); free() it */
+    char dtype[8]; /* as found in the file, e.g. "<f4", "|u1", "<i8" */
 } sbs_npy;
 
 /* Read any numeric .npy (bool, u1..u8, i1..i8, f4, f8; either byte order) into floats.
@@ -50,8 +50,8 @@ int sbs_find_layer_file_epoch(const char *dir, const char *prefix, int layer, lo
                               char *path, size_t path_size, sbs_err *e);
 /* The epochs S of the files "<prefix>_L<layer>_S<S>.npy" in dir, ascending, in a malloc'd
  * array (*epochs, *n; NULL and 0 when there are none). -1 when dir cannot be read. */
-int sbs_list_layer_epochs(const char *dir, const char *prefix, int layer, long **epochs,
-                          size_t *n, sbs_err *e);
+int sbs_list_layer_epochs(const char *dir, const char *prefix, int layer, long **epochs, size_t *n,
+                          sbs_err *e);
 
 /* Atomic write helper shared with checkpoints: writes n bytes to path via tmp+fsync+rename. */
 int sbs_write_file_atomic(const char *path, const void *data, size_t n, sbs_err *e);
@@ -64,7 +64,7 @@ int sbs_read_file(const char *path, unsigned char **buf, size_t *len, sbs_err *e
 /* The same, but reading (or inflating) at most max bytes of content; *more is set when the
  * file goes on past them. Used where a header tells the size: a small .gz cannot make the
  * reader inflate more than that. */
-int sbs_read_file_max(const char *path, size_t max, unsigned char **buf, size_t *len,
-                      bool *more, sbs_err *e);
+int sbs_read_file_max(const char *path, size_t max, unsigned char **buf, size_t *len, bool *more,
+                      sbs_err *e);
 
 #endif

@@ -9,9 +9,9 @@
 #include "sbs/common.h"
 
 typedef struct {
-    const char *name;      /* member NAME.npy; the key numpy.load gives it */
-    const char *descr;     /* dtype as in sbs_npy_encode ("<i8", "<f4", ...) */
-    const void *data;      /* prod(shape) elements in host byte order */
+    const char *name;  /* member NAME.npy; the key numpy.load gives it */
+    const char *descr; /* dtype as in sbs_npy_encode ("<i8", "<f4", ...) */
+    const void *data;  /* prod(shape) elements in host byte order */
     int ndim;
     const long *shape;
 } sbs_npz_array;

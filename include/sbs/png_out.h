@@ -34,9 +34,9 @@ struct sbs_net;
 #define SBS_PNG_GAP_RGB 150, 70, 70    /* gap between the channel blocks of a tile */
 
 typedef struct {
-    int N, C, kx, ky;   /* kernels, input channels, kernel rows, kernel columns */
-    size_t sn, sk;      /* strides of neuron and window index k */
-    int scale;          /* pixels per weight; <= 0: automatic (sbs_png_auto_scale) */
+    int N, C, kx, ky; /* kernels, input channels, kernel rows, kernel columns */
+    size_t sn, sk;    /* strides of neuron and window index k */
+    int scale;        /* pixels per weight; <= 0: automatic (sbs_png_auto_scale) */
 } sbs_png_kernels;
 
 /* Automatic scale: ceil(48 / max(kx, ky)) clamped to 1..12, then lowered (not below 1) until
@@ -60,8 +60,7 @@ int sbs_png_confusion(const char *path, const long *conf, int nc, sbs_err *e);
 
 /* Every layer of net with learned weights (SbS, SbS LOCAL, NNMF, CONV2D, APPROX CONV2D):
  * dir/weights_L{l}{suffix}.png (dir and its parents are created if missing). */
-int sbs_png_net_weights(const char *dir, const struct sbs_net *net, const char *suffix,
-                        sbs_err *e);
+int sbs_png_net_weights(const char *dir, const struct sbs_net *net, const char *suffix, sbs_err *e);
 /* The trainer's pictures after epoch `epoch`: weights_L{l}_S{epoch}.png and, when conf is
  * not NULL, confusion_S{epoch}.png (conf: n_out x n_out counts of the test pass). */
 int sbs_png_epoch(const char *dir, const struct sbs_net *net, int epoch, const long *conf,

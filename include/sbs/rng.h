@@ -15,7 +15,9 @@
 #define SBS_RNG_HD
 #endif
 
-typedef struct { uint32_t v[4]; } sbs_ctr;
+typedef struct {
+    uint32_t v[4];
+} sbs_ctr;
 
 static inline SBS_RNG_HD uint32_t sbs_mulhilo32(uint32_t a, uint32_t b, uint32_t *hi)
 {
@@ -48,13 +50,19 @@ enum {
     SBS_RNG_AUGMENT = 4,
     SBS_RNG_POISSON = 5,
     SBS_RNG_INPUT_SPIKES = 6,
-    SBS_RNG_NOISE = 7,  /* sbs-eval --noise (noise.h) */
+    SBS_RNG_NOISE = 7, /* sbs-eval --noise (noise.h) */
 };
 
 /* Uniform float in [0, 1) from 24 random bits. */
-static inline float sbs_u01f(uint32_t r) { return (float)(r >> 8) * (1.0f / 16777216.0f); }
+static inline float sbs_u01f(uint32_t r)
+{
+    return (float)(r >> 8) * (1.0f / 16777216.0f);
+}
 /* Uniform double in [0, 1) from 32 random bits. */
-static inline double sbs_u01d(uint32_t r) { return (double)r * (1.0 / 4294967296.0); }
+static inline double sbs_u01d(uint32_t r)
+{
+    return (double)r * (1.0 / 4294967296.0);
+}
 
 /* A small sequential stream on top of Philox for non-hot uses (init, shuffling,
  * augmentation): stream = (key, domain, a, b), numbers drawn in order. */
@@ -62,7 +70,7 @@ typedef struct {
     uint64_t key;
     sbs_ctr ctr;
     sbs_ctr out;
-    int used;  /* how many of out.v are consumed (4 = need a new block) */
+    int used; /* how many of out.v are consumed (4 = need a new block) */
 } sbs_stream;
 
 static inline void sbs_stream_init(sbs_stream *s, uint64_t key, uint32_t domain, uint32_t a,
@@ -87,7 +95,10 @@ static inline uint32_t sbs_stream_u32(sbs_stream *s)
     return s->out.v[s->used++];
 }
 
-static inline double sbs_stream_u01(sbs_stream *s) { return sbs_u01d(sbs_stream_u32(s)); }
+static inline double sbs_stream_u01(sbs_stream *s)
+{
+    return sbs_u01d(sbs_stream_u32(s));
+}
 
 /* Unbiased integer in [0, n) (Lemire's method). */
 static inline uint32_t sbs_stream_below(sbs_stream *s, uint32_t n)

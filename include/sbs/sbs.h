@@ -16,18 +16,18 @@
 
 /* Geometry of a windowed layer: input (C,H,W) -> output (N,X,Y), K = C*kx*ky. */
 typedef struct {
-    int C, H, W;     /* input channels, rows, columns */
-    int kx, ky;      /* kernel rows, columns */
+    int C, H, W;                /* input channels, rows, columns */
+    int kx, ky;                 /* kernel rows, columns */
     int sx, sy, dx, dy, px, py; /* stride, dilation, padding per axis (x = rows) */
-    int X, Y;        /* output rows, columns */
-    int K;           /* C*kx*ky */
+    int X, Y;                   /* output rows, columns */
+    int K;                      /* C*kx*ky */
 } sbs_geom;
 
 /* Output size per axis (SPEC §1.1); <= 0 if the window does not fit. */
 int sbs_out_size(int L, int k, int s, int d, int p);
 /* Fill g from the input shape and kernel parameters; returns -1 if the output is empty. */
-int sbs_geom_init(sbs_geom *g, int C, int H, int W, int kx, int ky, int sx, int sy, int dx,
-                  int dy, int px, int py);
+int sbs_geom_init(sbs_geom *g, int C, int H, int W, int kx, int ky, int sx, int sy, int dx, int dy,
+                  int px, int py);
 
 /* The K window values of output position (ox, oy) from one image img (C,H,W), in SPEC order
  * i = c*kx*ky + u*ky + v; zero outside the input (padding). */
@@ -45,8 +45,8 @@ static inline uint32_t sbs_spike_tag(int layer, uint32_t pass)
 }
 
 /* Draw T spike indices for one position (portable reference version). */
-void sbs_spikes_draw(const uint32_t *thr, const uint32_t *alias, int K, uint64_t seed,
-                     uint32_t tag, uint32_t sample, uint32_t position, int T, int32_t *idx);
+void sbs_spikes_draw(const uint32_t *thr, const uint32_t *alias, int K, uint64_t seed, uint32_t tag,
+                     uint32_t sample, uint32_t position, int T, int32_t *idx);
 
 /* eps_t for t = 1..T (eps[t-1]) with the cooldown rule. */
 void sbs_eps_table(float epsilon_0, int cooldown_after, float reduction_cooldown, int T,
@@ -54,19 +54,19 @@ void sbs_eps_table(float epsilon_0, int cooldown_after, float reduction_cooldown
 
 /* Oracle: the h dynamics in double precision exactly as SPEC §1.2 writes them.
  * W is (K, N) with row stride ldw; h_out gets N values summing to 1. */
-void sbs_ref_dynamics(const float *W, int N, int ldw, const int32_t *idx, int T,
-                      const float *eps, float forgetting_offset, float *h_out);
+void sbs_ref_dynamics(const float *W, int N, int ldw, const int32_t *idx, int T, const float *eps,
+                      float forgetting_offset, float *h_out);
 
 /* Parameters of one SbS layer forward. */
 typedef struct {
     sbs_geom g;
-    int N;               /* neurons */
-    const float *W;      /* (K, N) row-major, stride ldw >= N */
+    int N;          /* neurons */
+    const float *W; /* (K, N) row-major, stride ldw >= N */
     int ldw;
     int T;
-    const float *eps;    /* T entries */
+    const float *eps; /* T entries */
     float forgetting_offset;
-    int layer;           /* index, for the spike key */
+    int layer; /* index, for the spike key */
     /* spike_full_layer_input_distribution: T spikes per pattern from one categorical over all
      * C*H*W input values (Philox position word SBS_FULL_LAYER_POSITION), each routed to every
      * output position whose window holds the spiking pixel (padding is never a target); a
@@ -78,8 +78,8 @@ typedef struct {
 
 typedef struct {
     uint64_t seed;
-    uint32_t pass;          /* e.g. epoch*2 + (test pass) */
-    uint32_t first_sample;  /* global index of batch item 0 */
+    uint32_t pass;         /* e.g. epoch*2 + (test pass) */
+    uint32_t first_sample; /* global index of batch item 0 */
 } sbs_spike_key;
 
 /* Philox position word of the full-layer spike stream (no real position uses it). */

@@ -48,8 +48,8 @@ int sbs_tb_sync(sbs_tb *tb, sbs_err *e);
 /* The trainer's records (the same values as its metrics.jsonl records; acc false: a network
  * without accuracy, whose Error tags are left out and whose `Test Error` is the test loss, as
  * in the reference). After every update, step = the update number: */
-int sbs_tb_update(sbs_tb *tb, int64_t step, double loss, double train_accuracy, bool acc,
-                  double lr, sbs_err *e);
+int sbs_tb_update(sbs_tb *tb, int64_t step, double loss, double train_accuracy, bool acc, double lr,
+                  sbs_err *e);
 /* After every epoch, step = epoch: the scalars, the weight histograms of net, then fsync. */
 int sbs_tb_epoch(sbs_tb *tb, const struct sbs_net *net, int64_t epoch, double train_loss,
                  double train_accuracy, double test, bool acc, double lr, sbs_err *e);

@@ -16,14 +16,14 @@
 #include "sbs/exec.h"
 
 typedef struct {
-    int t;                 /* updates done (Adam step) */
-    double lr;             /* current learning rate */
+    int t;     /* updates done (Adam step) */
+    double lr; /* current learning rate */
     /* ReduceLROnPlateau */
     double best;
     int num_bad;
     double factor;
     int patience;
-    bool plateau;          /* schedule active */
+    bool plateau; /* schedule active */
 } sbs_optim;
 
 void sbs_optim_init(sbs_optim *o, const sbs_config *cfg);
@@ -34,9 +34,9 @@ bool sbs_sched_step(sbs_optim *o, double metric);
  * the gradient scales, which layers learn. */
 typedef struct sbs_trainer_state {
     sbs_net *net;
-    sbs_exec *ex;          /* NULL until bound (checkpoint parsing works on the host alone) */
-    float *moments;        /* host: m (n_params) then v (n_params) */
-    float scale[SBS_MAX_LAYERS];   /* gradient scale S (1 when unset) */
+    sbs_exec *ex;                /* NULL until bound (checkpoint parsing works on the host alone) */
+    float *moments;              /* host: m (n_params) then v (n_params) */
+    float scale[SBS_MAX_LAYERS]; /* gradient scale S (1 when unset) */
     bool scale_set[SBS_MAX_LAYERS];
     bool scale_frozen[SBS_MAX_LAYERS];
     bool learns[SBS_MAX_LAYERS];
@@ -68,8 +68,8 @@ typedef struct sbs_reducer {
     /* Sum in chunk order: parts holds this process's chunk gradient sums (host, count x n
      * floats, in chunk order) and scal its chunk scalar sums (count x n_scal doubles); on
      * return every process has the window's sums in acc (n floats) and tot (n_scal). */
-    int (*sum)(struct sbs_reducer *r, const float *parts, const double *scal, int count,
-               size_t n, int n_scal, float *acc, double *tot, sbs_err *e);
+    int (*sum)(struct sbs_reducer *r, const float *parts, const double *scal, int count, size_t n,
+               int n_scal, float *acc, double *tot, sbs_err *e);
     /* element-wise maximum of v (n floats) over the processes, on every process */
     int (*max)(struct sbs_reducer *r, float *v, int n, sbs_err *e);
     /* rank 0's len bytes at buf to every process (start state, checks; mpi.h) */
@@ -109,14 +109,14 @@ typedef struct {
     const char *backend;      /* NULL: "cpu" */
     sbs_backend_opts be_opts;
     uint64_t seed;
-    int epochs;               /* epochs to run this time; <= 0: up to epoch_id_max */
+    int epochs;                   /* epochs to run this time; <= 0: up to epoch_id_max */
     long limit_train, limit_test; /* <= 0: all */
     bool resume;
-    bool no_tensorboard;      /* no TensorBoard event file (tfevents.h) */
-    const char *png_dir;      /* weight mosaics and confusion heat map per epoch; NULL: none */
-    sbs_report_fn report;     /* NULL: silent */
+    bool no_tensorboard;  /* no TensorBoard event file (tfevents.h) */
+    const char *png_dir;  /* weight mosaics and confusion heat map per epoch; NULL: none */
+    sbs_report_fn report; /* NULL: silent */
     void *report_ctx;
-    sbs_reducer *reducer;     /* NULL: one process */
+    sbs_reducer *reducer; /* NULL: one process */
 } sbs_train_opts;
 
 /* Run training; returns an exit status (SBS_EXIT_*); on failure e says why. Prints the final
@@ -136,7 +136,7 @@ typedef struct {
     double ep_loss;
     int64_t ep_correct, ep_seen;
     double ep_seconds;
-    char *run_def;         /* what defines the run (rundef.c), heap; NULL in a version 1 file */
+    char *run_def; /* what defines the run (rundef.c), heap; NULL in a version 1 file */
 } sbs_ckpt_state;
 
 /* What defines a run (the resolved config less paths, epoch counters and threads; the image

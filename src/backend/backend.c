@@ -24,8 +24,10 @@ sbs_backend *sbs_backend_create(const char *name, const sbs_backend_opts *o, sbs
 #ifdef SBS_HAVE_CUDA
         return sbs_cuda_backend_create(o, e);
 #else
-        sbs_fail(e, "--backend cuda: this build has no CUDA backend (built without nvcc or with "
-                    "-Dcuda=disabled); backends in this build: %s", sbs_backend_names());
+        sbs_fail(e,
+                 "--backend cuda: this build has no CUDA backend (built without nvcc or with "
+                 "-Dcuda=disabled); backends in this build: %s",
+                 sbs_backend_names());
         return NULL;
 #endif
     }

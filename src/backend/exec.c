@@ -50,9 +50,10 @@ int sbs_exec_init(sbs_exec *x, const sbs_net *net, sbs_backend *be, int cap_B, b
     x->out = xaligned((size_t)cap_B * sbs_act_floats(net, net->n) * sizeof(float));
     if (!ok) {
         *status = SBS_EXIT_NOMEM;
-        sbs_fail(e, "the %s backend has no memory for the network's buffers (%.1f MiB for "
-                    "batches of %d)", be->name,
-                 sbs_net_memory(net, cap_B, training) / 1048576.0, cap_B);
+        sbs_fail(e,
+                 "the %s backend has no memory for the network's buffers (%.1f MiB for "
+                 "batches of %d)",
+                 be->name, sbs_net_memory(net, cap_B, training) / 1048576.0, cap_B);
         sbs_exec_free(x);
         return -1;
     }
@@ -136,7 +137,8 @@ void sbs_exec_download_act(sbs_exec *x, int l, int B, float *host)
 int sbs_exec_nonfinite_layer(sbs_exec *x, int B)
 {
     for (int l = 0; l < x->net->n; l++)
-        if (x->be->find_nonfinite(x->be, x->act[l + 1], (size_t)B * sbs_act_floats(x->net, l + 1)) >= 0)
+        if (x->be->find_nonfinite(x->be, x->act[l + 1],
+                                  (size_t)B * sbs_act_floats(x->net, l + 1)) >= 0)
             return l;
     return -1;
 }
@@ -160,9 +162,14 @@ double sbs_exec_loss(sbs_exec *x, const uint8_t *labels, int B)
         x->be->free(x->be, tmp);
         return loss;
     }
-    sbs_loss_args la = {.mode = cfg->learn.loss_mode, .c_mse = cfg->learn.loss_coeffs_mse,
-                        .c_kl = cfg->learn.loss_coeffs_kldiv, .out = x->act[n],
-                        .labels = labels, .B = B, .n_out = net->n_out, .gout = gout};
+    sbs_loss_args la = {.mode = cfg->learn.loss_mode,
+                        .c_mse = cfg->learn.loss_coeffs_mse,
+                        .c_kl = cfg->learn.loss_coeffs_kldiv,
+                        .out = x->act[n],
+                        .labels = labels,
+                        .B = B,
+                        .n_out = net->n_out,
+                        .gout = gout};
     double loss = x->be->loss(x->be, &la);
     /* per-pattern sums: mode 0 sums over the batch, mode 1 averages */
     return cfg->learn.loss_mode == 1 ? loss * B : loss;
@@ -190,8 +197,10 @@ void sbs_exec_backward(sbs_exec *x, int B, const uint8_t *labels, const float *s
         float *gy = x->gact[l + 1];
         if (L->grad_scaled && !net->cfg->learn.disable_scale_grade) {
             size_t n = (size_t)B * sbs_act_floats(net, l + 1);
-            if (measure) measure->m[l] = be->absmax(be, gy, n);
-            else if (scale[l] != 1.0f) be->scale(be, gy, n, 1.0f / scale[l]);
+            if (measure)
+                measure->m[l] = be->absmax(be, gy, n);
+            else if (scale[l] != 1.0f)
+                be->scale(be, gy, n, 1.0f / scale[l]);
         }
         if (!need_dx && !need_dw) continue;
         sbs_op_args a = op_args(x, l, B);
@@ -207,27 +216,41 @@ void sbs_exec_backward(sbs_exec *x, int B, const uint8_t *labels, const float *s
     }
 }
 
-void sbs_exec_update(sbs_exec *x, const sbs_update_step *u, const bool *learns,
-                     const double *gmul)
+void sbs_exec_update(sbs_exec *x, const sbs_update_step *u, const bool *learns, const double *gmul)
 {
     const sbs_net *net = x->net;
     size_t np = net->n_params;
     for (int l = 0; l < net->n; l++) {
         const sbs_layer *L = &net->L[l];
         if (!learns[l]) continue;
-        sbs_update_args a = {.w = x->params + L->w_off, .g = x->grads + L->w_off,
-                             .m = x->moments + L->w_off, .v = x->moments + np + L->w_off,
-                             .n = sbs_weight_floats(L), .adam = u->adam,
-                             .multiplicative = L->sbs_w, .grad_mul = L->sbs_w ? gmul[l] : 1.0,
-                             .lr = u->lr, .lr_t = u->lr_t, .c2 = u->c2, .care = L->sbs_w,
-                             .K = L->g.K, .N = L->N, .ldw = L->ldw,
+        sbs_update_args a = {.w = x->params + L->w_off,
+                             .g = x->grads + L->w_off,
+                             .m = x->moments + L->w_off,
+                             .v = x->moments + np + L->w_off,
+                             .n = sbs_weight_floats(L),
+                             .adam = u->adam,
+                             .multiplicative = L->sbs_w,
+                             .grad_mul = L->sbs_w ? gmul[l] : 1.0,
+                             .lr = u->lr,
+                             .lr_t = u->lr_t,
+                             .c2 = u->c2,
+                             .care = L->sbs_w,
+                             .K = L->g.K,
+                             .N = L->N,
+                             .ldw = L->ldw,
                              .floor_w = u->threshold / (float)L->C};
         x->be->update(x->be, &a);
         if (L->bias && L->n_b) {
-            sbs_update_args b = {.w = x->params + L->b_off, .g = x->grads + L->b_off,
-                                 .m = x->moments + L->b_off, .v = x->moments + np + L->b_off,
-                                 .n = L->n_b, .adam = u->adam, .grad_mul = 1.0, .lr = u->lr,
-                                 .lr_t = u->lr_t, .c2 = u->c2};
+            sbs_update_args b = {.w = x->params + L->b_off,
+                                 .g = x->grads + L->b_off,
+                                 .m = x->moments + L->b_off,
+                                 .v = x->moments + np + L->b_off,
+                                 .n = L->n_b,
+                                 .adam = u->adam,
+                                 .grad_mul = 1.0,
+                                 .lr = u->lr,
+                                 .lr_t = u->lr_t,
+                                 .c2 = u->c2};
             x->be->update(x->be, &b);
         }
     }

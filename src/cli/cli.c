@@ -15,8 +15,7 @@ int sbs_parse_int(const char *opt, const char *s, long lo, long hi, long *out, s
     long v = strtol(s, &end, 10);
     if (*s && !*end && errno == ERANGE)
         return sbs_fail(e, "%s: expected an integer in [%ld, %ld], found '%s'", opt, lo, hi, s);
-    if (!*s || *end || errno)
-        return sbs_fail(e, "%s: expected an integer, found '%s'", opt, s);
+    if (!*s || *end || errno) return sbs_fail(e, "%s: expected an integer, found '%s'", opt, s);
     if (v < lo || v > hi)
         return sbs_fail(e, "%s: expected an integer in [%ld, %ld], found %ld", opt, lo, hi, v);
     *out = v;

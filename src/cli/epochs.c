@@ -35,16 +35,18 @@ int sbs_parse_epoch_range(const char *s, sbs_epoch_range *r, sbs_err *e)
         r->hi = colon + 1 == end ? INT_MAX : number(colon + 1, end);
     }
     if (r->lo < 0 || r->hi < 0)
-        return sbs_fail(e, "--epochs: expected A:B, A:, :B, N or all (epochs as non-negative "
-                           "integers), found '%s'", s);
+        return sbs_fail(e,
+                        "--epochs: expected A:B, A:, :B, N or all (epochs as non-negative "
+                        "integers), found '%s'",
+                        s);
     if (r->lo > r->hi)
         return sbs_fail(e, "--epochs: the first epoch %ld is after the last %ld ('%s')", r->lo,
                         r->hi, s);
     return 0;
 }
 
-int sbs_run_epochs(const char *dir, int layer, const sbs_epoch_range *r, long **epochs,
-                   size_t *n, sbs_err *e)
+int sbs_run_epochs(const char *dir, int layer, const sbs_epoch_range *r, long **epochs, size_t *n,
+                   sbs_err *e)
 {
     long *all;
     size_t na;
@@ -67,6 +69,6 @@ int sbs_run_epochs(const char *dir, int layer, const sbs_epoch_range *r, long **
     *epochs = NULL;
     char hi[24] = "";
     if (r->hi < INT_MAX) snprintf(hi, sizeof hi, "%ld", r->hi);
-    return sbs_fail(e, "%s: no weights Weight_L%d_S*.npy of epochs %ld:%s (epochs there: %s)",
-                    dir, layer, r->lo, hi, found);
+    return sbs_fail(e, "%s: no weights Weight_L%d_S*.npy of epochs %ld:%s (epochs there: %s)", dir,
+                    layer, r->lo, hi, found);
 }

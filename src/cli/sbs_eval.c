@@ -19,7 +19,8 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
+    fprintf(
+        f,
         "Usage: sbs-eval [options] [path/to/def.json | folder]\n\n"
         "Evaluates the network of def.json (network.json and dataset.json beside it) on the\n"
         "test split of its data set and prints the accuracy.\n"
@@ -71,17 +72,52 @@ int main(int argc, char **argv)
     memset(sets, 0, sizeof sets);
     int n_sets = 0;
     sbs_err e = {{0}};
-    enum { O_NET = 256, O_DS, O_W, O_DATA, O_SP, O_LIM, O_B, O_SEED, O_TH, O_SIMD, O_SET, O_CONF,
-           O_JSON, O_PLAN, O_VER, O_BE, O_DEV, O_NOISE, O_NOISY, O_PNG, O_EP };
-    static const struct option opts[] = {
-        {"network", 1, 0, O_NET}, {"dataset", 1, 0, O_DS}, {"weights", 1, 0, O_W},
-        {"data", 1, 0, O_DATA}, {"spikes", 1, 0, O_SP}, {"limit", 1, 0, O_LIM},
-        {"batch", 1, 0, O_B}, {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_TH},
-        {"simd", 1, 0, O_SIMD}, {"set", 1, 0, O_SET}, {"confusion", 0, 0, O_CONF},
-        {"json", 0, 0, O_JSON}, {"plan", 0, 0, O_PLAN}, {"version", 0, 0, O_VER},
-        {"backend", 1, 0, O_BE}, {"device", 1, 0, O_DEV},
-        {"noise", 1, 0, O_NOISE}, {"noisy-dir", 1, 0, O_NOISY},
-        {"png", 1, 0, O_PNG}, {"epochs", 1, 0, O_EP}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    enum {
+        O_NET = 256,
+        O_DS,
+        O_W,
+        O_DATA,
+        O_SP,
+        O_LIM,
+        O_B,
+        O_SEED,
+        O_TH,
+        O_SIMD,
+        O_SET,
+        O_CONF,
+        O_JSON,
+        O_PLAN,
+        O_VER,
+        O_BE,
+        O_DEV,
+        O_NOISE,
+        O_NOISY,
+        O_PNG,
+        O_EP
+    };
+    static const struct option opts[] = {{"network", 1, 0, O_NET},
+                                         {"dataset", 1, 0, O_DS},
+                                         {"weights", 1, 0, O_W},
+                                         {"data", 1, 0, O_DATA},
+                                         {"spikes", 1, 0, O_SP},
+                                         {"limit", 1, 0, O_LIM},
+                                         {"batch", 1, 0, O_B},
+                                         {"seed", 1, 0, O_SEED},
+                                         {"threads", 1, 0, O_TH},
+                                         {"simd", 1, 0, O_SIMD},
+                                         {"set", 1, 0, O_SET},
+                                         {"confusion", 0, 0, O_CONF},
+                                         {"json", 0, 0, O_JSON},
+                                         {"plan", 0, 0, O_PLAN},
+                                         {"version", 0, 0, O_VER},
+                                         {"backend", 1, 0, O_BE},
+                                         {"device", 1, 0, O_DEV},
+                                         {"noise", 1, 0, O_NOISE},
+                                         {"noisy-dir", 1, 0, O_NOISY},
+                                         {"png", 1, 0, O_PNG},
+                                         {"epochs", 1, 0, O_EP},
+                                         {"help", 0, 0, 'h'},
+                                         {0, 0, 0, 0}};
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -96,7 +132,10 @@ int main(int argc, char **argv)
         case O_B: r = sbs_parse_int("--batch", optarg, 1, 1 << 20, &batch, &e); break;
         case O_SEED: r = sbs_parse_int("--seed", optarg, 0, 0x7fffffffffffffffL, &seed, &e); break;
         case O_TH: r = sbs_parse_int("--threads", optarg, 1, 1024, &threads, &e); break;
-        case O_SIMD: simd = optarg; r = sbs_parse_simd(optarg, &e); break;
+        case O_SIMD:
+            simd = optarg;
+            r = sbs_parse_simd(optarg, &e);
+            break;
         case O_BE: backend = optarg; break;
         case O_DEV: r = sbs_parse_int("--device", optarg, 0, 1023, &device, &e); break;
         case O_SET: sets[n_sets++] = optarg; break;
@@ -106,7 +145,10 @@ int main(int argc, char **argv)
         case O_NOISE: r = sbs_noise_parse(optarg, &noise, &e); break;
         case O_NOISY: noisy_dir = optarg; break;
         case O_PNG: png_dir = optarg; break;
-        case O_EP: epochs = optarg; r = sbs_parse_epoch_range(optarg, &range, &e); break;
+        case O_EP:
+            epochs = optarg;
+            r = sbs_parse_epoch_range(optarg, &range, &e);
+            break;
         case O_VER: printf("sbs-eval %s\n", SBS_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: return sbs_option_error("sbs-eval", c, argv);
@@ -115,8 +157,8 @@ int main(int argc, char **argv)
     }
     if (argc - optind > 1) return sbs_usage_error("sbs-eval", "expected at most one config path");
     char found[PATH_MAX]; /* a relative config path may name an installed config */
-    const char *def = sbs_resolve_config_arg(optind < argc ? argv[optind] : NULL, found,
-                                             sizeof found);
+    const char *def =
+        sbs_resolve_config_arg(optind < argc ? argv[optind] : NULL, found, sizeof found);
 
     char spikes_set[64];
     if (spikes > 0) {
@@ -169,16 +211,19 @@ int main(int argc, char **argv)
         return SBS_EXIT_FAILURE;
     }
     sbs_dataset ds;
-    if (sbs_dataset_load(&ds, cfg.data_mode, data ? data : cfg.data_path, SBS_SPLIT_TEST, &e) != 0) {
+    if (sbs_dataset_load(&ds, cfg.data_mode, data ? data : cfg.data_path, SBS_SPLIT_TEST, &e) !=
+        0) {
         fprintf(stderr, "sbs-eval: %s\n", e.msg);
         free(ep_list);
         sbs_net_free(&net);
         return SBS_EXIT_USAGE;
     }
     if (ds.test.c != ic || ds.test.h != ih || ds.test.w != iw) {
-        fprintf(stderr, "sbs-eval: %s: the data set's images are %dx%dx%d, data_mode %s expects "
-                "%dx%dx%d\n", data ? data : cfg.data_path, ds.test.c, ds.test.h, ds.test.w,
-                cfg.data_mode, ic, ih, iw);
+        fprintf(stderr,
+                "sbs-eval: %s: the data set's images are %dx%dx%d, data_mode %s expects "
+                "%dx%dx%d\n",
+                data ? data : cfg.data_path, ds.test.c, ds.test.h, ds.test.w, cfg.data_mode, ic, ih,
+                iw);
         free(ep_list);
         sbs_net_free(&net);
         sbs_dataset_free(&ds);
@@ -212,162 +257,174 @@ int main(int argc, char **argv)
     /* --epochs: each epoch's weights in turn, with the spikes of training's test pass after
      * that epoch (the same accuracy as its metrics); else the loaded weights */
     for (size_t ei = 0; ei < (epochs ? n_ep : 1) && status == 0; ei++) {
-    long ep = epochs ? ep_list[ei] : -1;
-    uint32_t pass = (uint32_t)(epochs ? ep : cfg.epoch_id) * 2u + 1u;
-    if (ei > 0) {
-        if (sbs_net_load_weights_epoch(&net, wdir, ep, true, &e) < 0) {
-            fprintf(stderr, "sbs-eval: %s\n", e.msg);
-            status = SBS_EXIT_USAGE;
-            break;
-        }
-        sbs_exec_upload_params(&ex);
-    }
-    char jep[48] = "", tep[48] = ""; /* the epoch before a result */
-    if (epochs) {
-        snprintf(jep, sizeof jep, "\"epoch\": %ld, ", ep);
-        snprintf(tep, sizeof tep, "epoch %ld: ", ep);
-    }
-    /* one pass per --noise level; without --noise one pass on the clean images */
-    for (int lv = 0; lv < (noise.n ? noise.n : 1) && status == 0; lv++) {
-        double level = noise.n ? noise.level[lv] : 0;
-        char what[128] = ""; /* "epoch 3: gaussian 0.2: " before a result line */
-        snprintf(what, sizeof what, "%s", tep);
-        if (noise.n)
-            snprintf(what + strlen(what), sizeof what - strlen(what), "%s %g: ",
-                     sbs_noise_name(noise.kind), level);
-        sbs_noisy pics = {0};
-        if (cfg.extract_noisy_pictures) {
-            char base[PATH_MAX + 96];
-            const char *root = noisy_dir ? noisy_dir : cfg.log_path;
-            if (noise.n)
-                snprintf(base, sizeof base, "%s/%s_%g", root, sbs_noise_name(noise.kind), level);
-            else
-                snprintf(base, sizeof base, "%s", root);
-            if (sbs_noisy_open(&pics, &net, base, cfg.batch_size, &e) != 0) {
+        long ep = epochs ? ep_list[ei] : -1;
+        uint32_t pass = (uint32_t)(epochs ? ep : cfg.epoch_id) * 2u + 1u;
+        if (ei > 0) {
+            if (sbs_net_load_weights_epoch(&net, wdir, ep, true, &e) < 0) {
                 fprintf(stderr, "sbs-eval: %s\n", e.msg);
-                status = SBS_EXIT_FAILURE;
+                status = SBS_EXIT_USAGE;
                 break;
             }
-            if (!pics.on && lv == 0)
-                fprintf(stderr, "sbs-eval: extract_noisy_pictures: the network has no SbS layer, "
-                                "no pictures written\n");
+            sbs_exec_upload_params(&ex);
         }
-        memset(conf, 0, (size_t)nc * nc * sizeof *conf);
-        long correct = 0;
-        double own_loss = 0;
-        sbs_progress prog;
-        sbs_progress_init(&prog);
-        double t0 = sbs_now();
-        for (int first = 0; first < n; first += B) {
-            int b = n - first < B ? n - first : B;
-            sbs_crop_center(&ds.test, first, b, crop, x);
-            if (noise.n) sbs_noise_apply(noise.kind, level, (uint64_t)seed, x, b, pixels, first);
-            sbs_spike_key key = {.seed = (uint64_t)seed,
-                                 .pass = pass,
-                                 .first_sample = (uint32_t)first};
-            sbs_exec_forward(&ex, x, b, &key);
-            if (pics.on && !pin)
-                pin = xaligned((size_t)B * sbs_act_floats(&net, pics.layer) * sizeof(float));
-            if (pics.on) sbs_exec_download_act(&ex, pics.layer, b, pin);
-            if (pics.on &&
-                sbs_noisy_add(&pics, pin, b, &key, ds.test.y + first, first, NULL, &e) != 0) {
+        char jep[48] = "", tep[48] = ""; /* the epoch before a result */
+        if (epochs) {
+            snprintf(jep, sizeof jep, "\"epoch\": %ld, ", ep);
+            snprintf(tep, sizeof tep, "epoch %ld: ", ep);
+        }
+        /* one pass per --noise level; without --noise one pass on the clean images */
+        for (int lv = 0; lv < (noise.n ? noise.n : 1) && status == 0; lv++) {
+            double level = noise.n ? noise.level[lv] : 0;
+            char what[128] = ""; /* "epoch 3: gaussian 0.2: " before a result line */
+            snprintf(what, sizeof what, "%s", tep);
+            if (noise.n)
+                snprintf(what + strlen(what), sizeof what - strlen(what),
+                         "%s %g: ", sbs_noise_name(noise.kind), level);
+            sbs_noisy pics = {0};
+            if (cfg.extract_noisy_pictures) {
+                char base[PATH_MAX + 96];
+                const char *root = noisy_dir ? noisy_dir : cfg.log_path;
+                if (noise.n)
+                    snprintf(base, sizeof base, "%s/%s_%g", root, sbs_noise_name(noise.kind),
+                             level);
+                else
+                    snprintf(base, sizeof base, "%s", root);
+                if (sbs_noisy_open(&pics, &net, base, cfg.batch_size, &e) != 0) {
+                    fprintf(stderr, "sbs-eval: %s\n", e.msg);
+                    status = SBS_EXIT_FAILURE;
+                    break;
+                }
+                if (!pics.on && lv == 0)
+                    fprintf(stderr,
+                            "sbs-eval: extract_noisy_pictures: the network has no SbS layer, "
+                            "no pictures written\n");
+            }
+            memset(conf, 0, (size_t)nc * nc * sizeof *conf);
+            long correct = 0;
+            double own_loss = 0;
+            sbs_progress prog;
+            sbs_progress_init(&prog);
+            double t0 = sbs_now();
+            for (int first = 0; first < n; first += B) {
+                int b = n - first < B ? n - first : B;
+                sbs_crop_center(&ds.test, first, b, crop, x);
+                if (noise.n)
+                    sbs_noise_apply(noise.kind, level, (uint64_t)seed, x, b, pixels, first);
+                sbs_spike_key key = {.seed = (uint64_t)seed,
+                                     .pass = pass,
+                                     .first_sample = (uint32_t)first};
+                sbs_exec_forward(&ex, x, b, &key);
+                if (pics.on && !pin)
+                    pin = xaligned((size_t)B * sbs_act_floats(&net, pics.layer) * sizeof(float));
+                if (pics.on) sbs_exec_download_act(&ex, pics.layer, b, pin);
+                if (pics.on &&
+                    sbs_noisy_add(&pics, pin, b, &key, ds.test.y + first, first, NULL, &e) != 0) {
+                    fprintf(stderr, "sbs-eval: extract_noisy_pictures: %s\n", e.msg);
+                    status = SBS_EXIT_FAILURE;
+                    break;
+                }
+                if (last->own_target) {
+                    own_loss += sbs_exec_loss(&ex, ds.test.y + first, b);
+                    double dt = sbs_now() - t0;
+                    sbs_progress_line(&prog, first + b == n,
+                                      "%seval %d/%d  loss %.5f  %.1f images/s", what, first + b, n,
+                                      own_loss / (first + b), (first + b) / dt);
+                    continue;
+                }
+                const float *out = ex.out;
+                for (int i = 0; i < b; i++) {
+                    int pred = sbs_argmax(out + (size_t)i * nc, nc);
+                    int lab = ds.test.y[first + i];
+                    if (lab < nc) conf[lab * nc + pred]++;
+                    correct += pred == lab;
+                }
+                double dt = sbs_now() - t0;
+                int done = first + b;
+                sbs_progress_line(&prog, done == n,
+                                  "%seval %d/%d  accuracy %.2f%%  %.1f images/s  ETA %.0fs", what,
+                                  done, n, 100.0 * correct / done, done / dt,
+                                  (n - done) * dt / done);
+            }
+            double secs = sbs_now() - t0;
+            sbs_progress_done(&prog);
+            if (pics.on && status == 0 && sbs_noisy_finish(&pics, &e) != 0) {
                 fprintf(stderr, "sbs-eval: extract_noisy_pictures: %s\n", e.msg);
                 status = SBS_EXIT_FAILURE;
-                break;
             }
+            if (pics.on && status == 0)
+                fprintf(stderr, "sbs-eval: extract_noisy_pictures: %ld file(s) in %s\n", pics.files,
+                        pics.dir);
+            sbs_noisy_close(&pics);
+            if (status) break;
+            double acc = 100.0 * correct / n;
+            char jnoise[160] = ""; /* the epoch's and level's fields in the JSON object */
+            snprintf(jnoise, sizeof jnoise, "%s", jep);
+            if (noise.n)
+                snprintf(jnoise + strlen(jnoise), sizeof jnoise - strlen(jnoise),
+                         "\"noise\": \"%s\", \"level\": %.15g, ", sbs_noise_name(noise.kind),
+                         level);
             if (last->own_target) {
-                own_loss += sbs_exec_loss(&ex, ds.test.y + first, b);
-                double dt = sbs_now() - t0;
-                sbs_progress_line(&prog, first + b == n, "%seval %d/%d  loss %.5f  %.1f images/s",
-                                  what, first + b, n, own_loss / (first + b), (first + b) / dt);
+                if (json)
+                    printf("{%s\"loss\": %.6f, \"total\": %d, \"seed\": %ld, \"seconds\": %.3f, "
+                           "\"images_per_s\": %.2f}\n",
+                           jnoise, own_loss / n, n, seed, secs, n / secs);
+                else
+                    printf("%s%s loss %.5f per pattern (%d images), %.1f images/s, %s\n", what,
+                           last->cfg->type, own_loss / n, n, n / secs, be->describe(be));
                 continue;
             }
-            const float *out = ex.out;
-            for (int i = 0; i < b; i++) {
-                int pred = sbs_argmax(out + (size_t)i * nc, nc);
-                int lab = ds.test.y[first + i];
-                if (lab < nc) conf[lab * nc + pred]++;
-                correct += pred == lab;
+            if (png_dir) {
+                char pp[PATH_MAX + 96];
+                if (noise.n)
+                    snprintf(pp, sizeof pp, "%s/confusion_%s_%g.png", png_dir,
+                             sbs_noise_name(noise.kind), level);
+                else
+                    snprintf(pp, sizeof pp, "%s/confusion.png", png_dir);
+                if (sbs_png_confusion(pp, conf, nc, &e) != 0) {
+                    fprintf(stderr, "sbs-eval: %s\n", e.msg);
+                    status = SBS_EXIT_FAILURE;
+                }
             }
-            double dt = sbs_now() - t0;
-            int done = first + b;
-            sbs_progress_line(&prog, done == n,
-                              "%seval %d/%d  accuracy %.2f%%  %.1f images/s  ETA %.0fs", what,
-                              done, n, 100.0 * correct / done, done / dt, (n - done) * dt / done);
-        }
-        double secs = sbs_now() - t0;
-        sbs_progress_done(&prog);
-        if (pics.on && status == 0 && sbs_noisy_finish(&pics, &e) != 0) {
-            fprintf(stderr, "sbs-eval: extract_noisy_pictures: %s\n", e.msg);
-            status = SBS_EXIT_FAILURE;
-        }
-        if (pics.on && status == 0)
-            fprintf(stderr, "sbs-eval: extract_noisy_pictures: %ld file(s) in %s\n", pics.files,
-                    pics.dir);
-        sbs_noisy_close(&pics);
-        if (status) break;
-        double acc = 100.0 * correct / n;
-        char jnoise[160] = ""; /* the epoch's and level's fields in the JSON object */
-        snprintf(jnoise, sizeof jnoise, "%s", jep);
-        if (noise.n)
-            snprintf(jnoise + strlen(jnoise), sizeof jnoise - strlen(jnoise),
-                     "\"noise\": \"%s\", \"level\": %.15g, ", sbs_noise_name(noise.kind), level);
-        if (last->own_target) {
-            if (json)
-                printf("{%s\"loss\": %.6f, \"total\": %d, \"seed\": %ld, \"seconds\": %.3f, "
-                       "\"images_per_s\": %.2f}\n", jnoise, own_loss / n, n, seed, secs, n / secs);
-            else
-                printf("%s%s loss %.5f per pattern (%d images), %.1f images/s, %s\n", what,
-                       last->cfg->type, own_loss / n, n, n / secs, be->describe(be));
-            continue;
-        }
-        if (png_dir) {
-            char pp[PATH_MAX + 96];
-            if (noise.n)
-                snprintf(pp, sizeof pp, "%s/confusion_%s_%g.png", png_dir,
-                         sbs_noise_name(noise.kind), level);
-            else
-                snprintf(pp, sizeof pp, "%s/confusion.png", png_dir);
-            if (sbs_png_confusion(pp, conf, nc, &e) != 0) {
-                fprintf(stderr, "sbs-eval: %s\n", e.msg);
-                status = SBS_EXIT_FAILURE;
-            }
-        }
-        if (confusion) {
-            FILE *f = json ? stderr : stdout;
-            fprintf(f, "%sconfusion matrix (rows: label, columns: prediction)\n     ", what);
-            for (int j = 0; j < nc; j++) fprintf(f, "%6d", j);
-            fputc('\n', f);
-            for (int i = 0; i < nc; i++) {
-                fprintf(f, "%4d ", i);
-                for (int j = 0; j < nc; j++) fprintf(f, "%6ld", conf[i * nc + j]);
-                fputc('\n', f);
-            }
-        }
-        if (json) {
-            printf("{%s\"accuracy\": %.4f, \"error\": %.4f, \"correct\": %ld, \"total\": %d, "
-                   "\"seed\": %ld, \"spikes\": [", jnoise, acc, 100.0 - acc, correct, n, seed);
-            int first = 1;
-            for (int l = 0; l < net.n; l++)
-                if (net.L[l].T) { printf("%s%d", first ? "" : ", ", net.L[l].T); first = 0; }
-            printf("], \"backend\": \"%s\", \"seconds\": %.3f, \"images_per_s\": %.2f",
-                   be->describe(be), secs, n / secs);
             if (confusion) {
-                printf(", \"confusion\": [");
+                FILE *f = json ? stderr : stdout;
+                fprintf(f, "%sconfusion matrix (rows: label, columns: prediction)\n     ", what);
+                for (int j = 0; j < nc; j++) fprintf(f, "%6d", j);
+                fputc('\n', f);
                 for (int i = 0; i < nc; i++) {
-                    printf("%s[", i ? ", " : "");
-                    for (int j = 0; j < nc; j++) printf("%s%ld", j ? ", " : "", conf[i * nc + j]);
+                    fprintf(f, "%4d ", i);
+                    for (int j = 0; j < nc; j++) fprintf(f, "%6ld", conf[i * nc + j]);
+                    fputc('\n', f);
+                }
+            }
+            if (json) {
+                printf("{%s\"accuracy\": %.4f, \"error\": %.4f, \"correct\": %ld, \"total\": %d, "
+                       "\"seed\": %ld, \"spikes\": [",
+                       jnoise, acc, 100.0 - acc, correct, n, seed);
+                int first = 1;
+                for (int l = 0; l < net.n; l++)
+                    if (net.L[l].T) {
+                        printf("%s%d", first ? "" : ", ", net.L[l].T);
+                        first = 0;
+                    }
+                printf("], \"backend\": \"%s\", \"seconds\": %.3f, \"images_per_s\": %.2f",
+                       be->describe(be), secs, n / secs);
+                if (confusion) {
+                    printf(", \"confusion\": [");
+                    for (int i = 0; i < nc; i++) {
+                        printf("%s[", i ? ", " : "");
+                        for (int j = 0; j < nc; j++)
+                            printf("%s%ld", j ? ", " : "", conf[i * nc + j]);
+                        printf("]");
+                    }
                     printf("]");
                 }
-                printf("]");
+                printf("}\n");
+            } else {
+                printf("%saccuracy %.2f %% (%ld / %d), error %.2f %%, %.1f images/s, %s\n", what,
+                       acc, correct, n, 100.0 - acc, n / secs, be->describe(be));
             }
-            printf("}\n");
-        } else {
-            printf("%saccuracy %.2f %% (%ld / %d), error %.2f %%, %.1f images/s, %s\n", what,
-                   acc, correct, n, 100.0 - acc, n / secs, be->describe(be));
+            fflush(stdout);
         }
-        fflush(stdout);
-    }
     }
     free(ep_list);
     free(conf);

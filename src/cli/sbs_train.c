@@ -31,7 +31,8 @@ static void report(void *ctx, sbs_report_kind kind, const char *line)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
+    fprintf(
+        f,
         "Usage: sbs-train [options] [path/to/def.json | folder]\n\n"
         "Trains the network of def.json (network.json and dataset.json beside it), saving the\n"
         "weights after every update and testing after every epoch.\n"
@@ -85,17 +86,52 @@ int main(int argc, char **argv)
     memset(sets, 0, sizeof sets);
     int n_sets = 0;
     sbs_err e = {{0}};
-    enum { O_NET = 256, O_DS, O_SET, O_EP, O_DATA, O_OUT, O_W, O_RES, O_SEED, O_TH, O_SIMD, O_LT,
-           O_LTE, O_MET, O_Q, O_DRY, O_VER, O_BE, O_DEV, O_NOTB, O_PNG };
-    static const struct option opts[] = {
-        {"network", 1, 0, O_NET}, {"dataset", 1, 0, O_DS}, {"set", 1, 0, O_SET},
-        {"epochs", 1, 0, O_EP}, {"data", 1, 0, O_DATA}, {"out", 1, 0, O_OUT},
-        {"weights", 1, 0, O_W}, {"resume", 0, 0, O_RES}, {"seed", 1, 0, O_SEED},
-        {"threads", 1, 0, O_TH}, {"simd", 1, 0, O_SIMD}, {"limit-train", 1, 0, O_LT},
-        {"limit-test", 1, 0, O_LTE}, {"metrics", 1, 0, O_MET}, {"quiet", 0, 0, O_Q},
-        {"dry-run", 0, 0, O_DRY}, {"version", 0, 0, O_VER}, {"backend", 1, 0, O_BE},
-        {"device", 1, 0, O_DEV}, {"no-tensorboard", 0, 0, O_NOTB}, {"png", 1, 0, O_PNG},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    enum {
+        O_NET = 256,
+        O_DS,
+        O_SET,
+        O_EP,
+        O_DATA,
+        O_OUT,
+        O_W,
+        O_RES,
+        O_SEED,
+        O_TH,
+        O_SIMD,
+        O_LT,
+        O_LTE,
+        O_MET,
+        O_Q,
+        O_DRY,
+        O_VER,
+        O_BE,
+        O_DEV,
+        O_NOTB,
+        O_PNG
+    };
+    static const struct option opts[] = {{"network", 1, 0, O_NET},
+                                         {"dataset", 1, 0, O_DS},
+                                         {"set", 1, 0, O_SET},
+                                         {"epochs", 1, 0, O_EP},
+                                         {"data", 1, 0, O_DATA},
+                                         {"out", 1, 0, O_OUT},
+                                         {"weights", 1, 0, O_W},
+                                         {"resume", 0, 0, O_RES},
+                                         {"seed", 1, 0, O_SEED},
+                                         {"threads", 1, 0, O_TH},
+                                         {"simd", 1, 0, O_SIMD},
+                                         {"limit-train", 1, 0, O_LT},
+                                         {"limit-test", 1, 0, O_LTE},
+                                         {"metrics", 1, 0, O_MET},
+                                         {"quiet", 0, 0, O_Q},
+                                         {"dry-run", 0, 0, O_DRY},
+                                         {"version", 0, 0, O_VER},
+                                         {"backend", 1, 0, O_BE},
+                                         {"device", 1, 0, O_DEV},
+                                         {"no-tensorboard", 0, 0, O_NOTB},
+                                         {"png", 1, 0, O_PNG},
+                                         {"help", 0, 0, 'h'},
+                                         {0, 0, 0, 0}};
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -111,7 +147,10 @@ int main(int argc, char **argv)
         case O_RES: o.resume = true; break;
         case O_SEED: r = sbs_parse_int("--seed", optarg, 0, 0x7fffffffffffffffL, &seed, &e); break;
         case O_TH: r = sbs_parse_int("--threads", optarg, 1, 1024, &threads, &e); break;
-        case O_SIMD: o.be_opts.simd = optarg; r = sbs_parse_simd(optarg, &e); break;
+        case O_SIMD:
+            o.be_opts.simd = optarg;
+            r = sbs_parse_simd(optarg, &e);
+            break;
         case O_BE: o.backend = optarg; break;
         case O_DEV: r = sbs_parse_int("--device", optarg, 0, 1023, &device, &e); break;
         case O_LT: r = sbs_parse_int("--limit-train", optarg, 1, 1L << 30, &lt, &e); break;
@@ -131,8 +170,8 @@ int main(int argc, char **argv)
     char netf[PATH_MAX], dsf[PATH_MAX], deff[PATH_MAX];
     static sbs_config cfg;
     char found[PATH_MAX]; /* a relative config path may name an installed config */
-    const char *def = sbs_resolve_config_arg(optind < argc ? argv[optind] : NULL, found,
-                                             sizeof found);
+    const char *def =
+        sbs_resolve_config_arg(optind < argc ? argv[optind] : NULL, found, sizeof found);
     if (sbs_config_paths(def, network, dataset, netf, dsf, deff, &e) != 0 ||
         sbs_config_load(&cfg, netf, dsf, deff, sets, n_sets, &e) != 0) {
         fprintf(stderr, "sbs-train: %s\n", e.msg);
@@ -161,9 +200,9 @@ int main(int argc, char **argv)
         size_t nm = sbs_net_memory(&net, B, tr) + be->workspace(be, &net, B, tr);
         size_t dm = sbs_mode_data_bytes(cfg.data_mode);
         printf("memory: %.1f MiB (network, batch %d, %s, training %s) + %.1f MiB (data "
-               "set) = %.1f MiB; available %.1f MiB\n", nm / 1048576.0, B, be->describe(be),
-               tr ? "on" : "off", dm / 1048576.0, (nm + dm) / 1048576.0,
-               sbs_mem_available() / 1048576.0);
+               "set) = %.1f MiB; available %.1f MiB\n",
+               nm / 1048576.0, B, be->describe(be), tr ? "on" : "off", dm / 1048576.0,
+               (nm + dm) / 1048576.0, sbs_mem_available() / 1048576.0);
         sbs_backend_destroy(be);
         sbs_net_free(&net);
         return 0;

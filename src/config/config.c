@@ -81,21 +81,21 @@ int sbs_layer_kind_parse(const char *s)
 /* The table of keys                                                                           */
 
 enum vtype {
-    V_INT,          /* integer (an integral-valued real is accepted) */
-    V_FLOAT,        /* number */
-    V_BOOL,         /* true / false */
-    V_STR,          /* string; `choices` limits the values (case-insensitive) */
-    V_OBJ,          /* object holding the rows whose `obj` is this key's name */
-    V_LAYER_TYPES,  /* non-empty list of known layer type names */
-    V_PAIR,         /* per-layer list; each entry [] or [int, int] */
-    V_FLOAT_LIST,   /* list of numbers (at most `size`) */
-    V_INT_LIST,     /* list of integers (at most `size`) */
-    V_NOISE_RANGE,  /* [lo, hi] with 0 < lo <= hi */
+    V_INT,         /* integer (an integral-valued real is accepted) */
+    V_FLOAT,       /* number */
+    V_BOOL,        /* true / false */
+    V_STR,         /* string; `choices` limits the values (case-insensitive) */
+    V_OBJ,         /* object holding the rows whose `obj` is this key's name */
+    V_LAYER_TYPES, /* non-empty list of known layer type names */
+    V_PAIR,        /* per-layer list; each entry [] or [int, int] */
+    V_FLOAT_LIST,  /* list of numbers (at most `size`) */
+    V_INT_LIST,    /* list of integers (at most `size`) */
+    V_NOISE_RANGE, /* [lo, hi] with 0 < lo <= hi */
 };
 
 enum {
-    PL = 1,        /* per layer: a scalar for every layer or a list (V_INT/V_FLOAT/V_BOOL) */
-    R_MIN = 2,     /* bounds on the value (or each element) */
+    PL = 1,    /* per layer: a scalar for every layer or a list (V_INT/V_FLOAT/V_BOOL) */
+    R_MIN = 2, /* bounds on the value (or each element) */
     R_MAX = 4,
     R_BETWEEN = 8, /* with both bounds: the message names both ("must be between") */
 };
@@ -105,12 +105,12 @@ enum {
 enum { F_NET, F_DS, F_DEF }; /* the file the reference's configs keep a key in */
 
 typedef struct {
-    const char *obj;  /* the object holding the key; NULL: top level */
+    const char *obj; /* the object holding the key; NULL: top level */
     const char *name;
     unsigned char file, type, flags;
     double min, max;
-    double def, def2;          /* numbers and booleans (a pair: both; a range: lo, hi) */
-    const char *sdef;          /* strings */
+    double def, def2;           /* numbers and booleans (a pair: both; a range: lo, hi) */
+    const char *sdef;           /* strings */
     const char *const *choices; /* V_STR: NULL-terminated */
     size_t off, off2; /* in sbs_config, or sbs_layer_cfg (PL, V_PAIR); off2: a pair's second
                          value, a list's count */
@@ -185,8 +185,7 @@ static const cfg_key keys[] = {
     {LP, "learning_active", F_DEF, V_BOOL, 0, 0, 0, true, .off = C(learn.learning_active)},
     {LP, "loss_mode", F_DEF, V_INT, SPAN, 0, 1, 0, .off = C(learn.loss_mode)},
     {LP, "loss_coeffs_mse", F_DEF, V_FLOAT, R_MIN, 0, 0, 0.5, .off = C(learn.loss_coeffs_mse)},
-    {LP, "loss_coeffs_kldiv", F_DEF, V_FLOAT, R_MIN, 0, 0, 1.0,
-     .off = C(learn.loss_coeffs_kldiv)},
+    {LP, "loss_coeffs_kldiv", F_DEF, V_FLOAT, R_MIN, 0, 0, 1.0, .off = C(learn.loss_coeffs_kldiv)},
     {LP, "optimizer_name", F_DEF, V_STR, 0, .sdef = "Adam", .choices = optimizers,
      STR(learn.optimizer_name)},
     {LP, "learning_rate_gamma_w", F_DEF, V_FLOAT, 0, 0, 0, -1.0,
@@ -208,8 +207,7 @@ static const cfg_key keys[] = {
     {LP, "weight_noise_range", F_DEF, V_NOISE_RANGE, 0, 0, 0, 1.0, 1.1,
      .off = C(learn.weight_noise_range[0]), .off2 = C(learn.weight_noise_range[1])},
     {LP, "eps_xy_intitial", F_DEF, V_FLOAT, 0, 0, 0, 1.0, .off = C(learn.eps_xy_intitial)},
-    {LP, "disable_scale_grade", F_DEF, V_BOOL, 0, 0, 0, false,
-     .off = C(learn.disable_scale_grade)},
+    {LP, "disable_scale_grade", F_DEF, V_BOOL, 0, 0, 0, false, .off = C(learn.disable_scale_grade)},
     {LP, "kepp_last_grad_scale", F_DEF, V_BOOL, 0, 0, 0, true,
      .off = C(learn.kepp_last_grad_scale)},
     {LP, "sbs_skip_gradient_calculation", F_DEF, V_BOOL, PL, 0, 0, false,
@@ -271,14 +269,13 @@ static void *field(void *base, size_t off)
 /* ------------------------------------------------------------------------------------------ */
 /* Value checks (against the row; src names the file or "--set", path the key)                */
 
-static int check_range(const cfg_key *k, double x, const char *src, const char *path,
-                       sbs_err *e)
+static int check_range(const cfg_key *k, double x, const char *src, const char *path, sbs_err *e)
 {
     bool lo = (k->flags & R_MIN) && x < k->min, hi = (k->flags & R_MAX) && x > k->max;
     if (!lo && !hi) return 0;
     if (k->flags & R_BETWEEN)
-        return sbs_fail(e, "%s: key '%s': must be between %.10g and %.10g, found %.10g", src,
-                        path, k->min, k->max, x);
+        return sbs_fail(e, "%s: key '%s': must be between %.10g and %.10g, found %.10g", src, path,
+                        k->min, k->max, x);
     if (lo) return sbs_fail(e, "%s: key '%s': must be >= %.10g, found %.10g", src, path, k->min, x);
     return sbs_fail(e, "%s: key '%s': must be <= %.10g, found %.10g", src, path, k->max, x);
 }
@@ -302,8 +299,7 @@ static int check_float(const cfg_key *k, const json_t *v, const char *src, const
                        sbs_err *e)
 {
     if (!json_is_number(v))
-        return sbs_fail(e, "%s: key '%s': expected a number, found %s", src, path,
-                        jsonc_kind(v));
+        return sbs_fail(e, "%s: key '%s': expected a number, found %s", src, path, jsonc_kind(v));
     double x = json_number_value(v);
     if (!isfinite(x) || fabs(x) > FLT_MAX)
         return sbs_fail(e, "%s: key '%s': number out of range, found %g", src, path, x);
@@ -313,28 +309,25 @@ static int check_float(const cfg_key *k, const json_t *v, const char *src, const
 static int check_bool(const json_t *v, const char *src, const char *path, sbs_err *e)
 {
     if (!json_is_boolean(v))
-        return sbs_fail(e, "%s: key '%s': expected a boolean (true or false), found %s", src,
-                        path, jsonc_kind(v));
+        return sbs_fail(e, "%s: key '%s': expected a boolean (true or false), found %s", src, path,
+                        jsonc_kind(v));
     return 0;
 }
 
-static int check_value(const cfg_key *k, json_t *v, const char *src, const char *path,
-                       sbs_err *e);
+static int check_value(const cfg_key *k, json_t *v, const char *src, const char *path, sbs_err *e);
 
 /* An object: every key known in `obj` (NULL: the top level) and right. */
-static int check_object(const char *obj, json_t *v, const char *src, const char *path,
-                        sbs_err *e)
+static int check_object(const char *obj, json_t *v, const char *src, const char *path, sbs_err *e)
 {
     if (!json_is_object(v)) {
         if (*path)
             return sbs_fail(e, "%s: key '%s': expected an object, found %s", src, path,
                             jsonc_kind(v));
-        return sbs_fail(e, "%s: the top level must be a JSON object, found %s", src,
-                        jsonc_kind(v));
+        return sbs_fail(e, "%s: the top level must be a JSON object, found %s", src, jsonc_kind(v));
     }
     const char *key;
     json_t *val;
-    json_object_foreach(v, key, val) {
+    json_object_foreach (v, key, val) {
         const cfg_key *sk = find_key(obj, key);
         if (!sk) return fail_unknown_key(e, src, obj, path, key);
         char sub[512];
@@ -344,8 +337,7 @@ static int check_object(const char *obj, json_t *v, const char *src, const char 
     return 0;
 }
 
-static int check_pair(const cfg_key *k, json_t *v, const char *src, const char *path,
-                      sbs_err *e)
+static int check_pair(const cfg_key *k, json_t *v, const char *src, const char *path, sbs_err *e)
 {
     if (json_is_array(v) && json_array_size(v) == 0) return 0;
     bool ints = json_is_array(v) && json_array_size(v) == 2;
@@ -361,8 +353,8 @@ static int check_pair(const cfg_key *k, json_t *v, const char *src, const char *
                             "list of %zu element%s%s",
                             src, path, json_array_size(v), json_array_size(v) == 1 ? "" : "s",
                             json_array_size(v) == 2 ? " that are not both integers" : "");
-        return sbs_fail(e, "%s: key '%s': expected [] or a pair of integers [x, y], found %s",
-                        src, path, jsonc_kind(v));
+        return sbs_fail(e, "%s: key '%s': expected [] or a pair of integers [x, y], found %s", src,
+                        path, jsonc_kind(v));
     }
     for (size_t i = 0; i < 2; i++) {
         char p[560];
@@ -373,8 +365,7 @@ static int check_pair(const cfg_key *k, json_t *v, const char *src, const char *
 }
 
 /* An element of a list (or the scalar standing for every layer). */
-static int check_elem(const cfg_key *k, json_t *v, const char *src, const char *path,
-                      sbs_err *e)
+static int check_elem(const cfg_key *k, json_t *v, const char *src, const char *path, sbs_err *e)
 {
     switch (k->type) {
     case V_INT:
@@ -387,8 +378,7 @@ static int check_elem(const cfg_key *k, json_t *v, const char *src, const char *
     return sbs_fail(e, "%s: key '%s': internal error (unhandled type)", src, path);
 }
 
-static int check_list(const cfg_key *k, json_t *v, const char *src, const char *path,
-                      sbs_err *e)
+static int check_list(const cfg_key *k, json_t *v, const char *src, const char *path, sbs_err *e)
 {
     bool scalar_ok = k->flags & PL && k->type != V_PAIR;
     if (!json_is_array(v)) {
@@ -399,15 +389,14 @@ static int check_list(const cfg_key *k, json_t *v, const char *src, const char *
                            : k->type == V_INT        ? "an integer or a list of integers"
                            : k->type == V_BOOL       ? "a boolean or a list of booleans"
                                                      : "a number or a list of numbers";
-        return sbs_fail(e, "%s: key '%s': expected %s, found %s", src, path, what,
-                        jsonc_kind(v));
+        return sbs_fail(e, "%s: key '%s': expected %s, found %s", src, path, what, jsonc_kind(v));
     }
     if (k->size && json_array_size(v) > k->size)
         return sbs_fail(e, "%s: key '%s': %zu entries, at most %zu are supported", src, path,
                         json_array_size(v), k->size);
     size_t i;
     json_t *x;
-    json_array_foreach(v, i, x) {
+    json_array_foreach (v, i, x) {
         char p[560];
         snprintf(p, sizeof p, "%s[%zu]", path, i);
         if (check_elem(k, x, src, p, e)) return -1;
@@ -415,16 +404,14 @@ static int check_list(const cfg_key *k, json_t *v, const char *src, const char *
     return 0;
 }
 
-static int check_string(const cfg_key *k, json_t *v, const char *src, const char *path,
-                        sbs_err *e)
+static int check_string(const cfg_key *k, json_t *v, const char *src, const char *path, sbs_err *e)
 {
     if (!json_is_string(v))
-        return sbs_fail(e, "%s: key '%s': expected a string, found %s", src, path,
-                        jsonc_kind(v));
+        return sbs_fail(e, "%s: key '%s': expected a string, found %s", src, path, jsonc_kind(v));
     const char *s = json_string_value(v);
     if (strlen(s) >= k->size)
-        return sbs_fail(e, "%s: key '%s': string too long (%zu characters, at most %zu)", src,
-                        path, strlen(s), k->size - 1);
+        return sbs_fail(e, "%s: key '%s': string too long (%zu characters, at most %zu)", src, path,
+                        strlen(s), k->size - 1);
     if (!k->choices) return 0;
     for (const char *const *c = k->choices; *c; c++)
         if (strcasecmp(*c, s) == 0) return 0;
@@ -442,15 +429,16 @@ static int check_layer_types(const cfg_key *k, json_t *v, const char *src, const
                              sbs_err *e)
 {
     if (!json_is_array(v) || json_array_size(v) == 0)
-        return sbs_fail(e, "%s: key '%s': expected a non-empty list of layer type names, "
-                           "found %s",
+        return sbs_fail(e,
+                        "%s: key '%s': expected a non-empty list of layer type names, "
+                        "found %s",
                         src, path, json_is_array(v) ? "an empty list" : jsonc_kind(v));
     if (json_array_size(v) > k->size)
         return sbs_fail(e, "%s: key '%s': %zu layers, at most %zu are supported", src, path,
                         json_array_size(v), k->size);
     size_t i;
     json_t *x;
-    json_array_foreach(v, i, x) {
+    json_array_foreach (v, i, x) {
         if (!json_is_string(x))
             return sbs_fail(e, "%s: key '%s[%zu]': expected a string, found %s", src, path, i,
                             jsonc_kind(x));
@@ -461,8 +449,8 @@ static int check_layer_types(const cfg_key *k, json_t *v, const char *src, const
                 off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", kk ? ", " : "",
                                         kind_names[kk]);
             char ts[256];
-            return sbs_fail(e, "%s: key '%s[%zu]': unknown layer type '%s' (known: %s)", src,
-                            path, i, JSONC_SHOWN(ts, json_string_value(x)), list);
+            return sbs_fail(e, "%s: key '%s[%zu]': unknown layer type '%s' (known: %s)", src, path,
+                            i, JSONC_SHOWN(ts, json_string_value(x)), list);
         }
         size_t tl = strlen(json_string_value(x)), most = sizeof(((sbs_layer_cfg *)0)->type) - 1;
         if (tl > most) /* it would be cut in the struct (and the dump) */
@@ -482,19 +470,16 @@ static int check_noise_range(json_t *v, const char *src, const char *path, sbs_e
                      json_array_size(v) == 1 ? "" : "s");
         else
             snprintf(d, sizeof d, "%s", jsonc_kind(v));
-        return sbs_fail(e, "%s: key '%s': expected two numbers [lo, hi], found %s", src, path,
-                        d);
+        return sbs_fail(e, "%s: key '%s': expected two numbers [lo, hi], found %s", src, path, d);
     }
     double lo = json_number_value(json_array_get(v, 0));
     double hi = json_number_value(json_array_get(v, 1));
     if (!(lo > 0) || !(lo <= hi) || !isfinite(hi) || hi > FLT_MAX)
-        return sbs_fail(e, "%s: key '%s': need 0 < lo <= hi, found [%g, %g]", src, path, lo,
-                        hi);
+        return sbs_fail(e, "%s: key '%s': need 0 < lo <= hi, found [%g, %g]", src, path, lo, hi);
     return 0;
 }
 
-static int check_value(const cfg_key *k, json_t *v, const char *src, const char *path,
-                       sbs_err *e)
+static int check_value(const cfg_key *k, json_t *v, const char *src, const char *path, sbs_err *e)
 {
     if (k->flags & PL || k->type == V_PAIR || k->type == V_FLOAT_LIST || k->type == V_INT_LIST)
         return check_list(k, v, src, path, e);
@@ -673,8 +658,10 @@ static void store(const cfg_key *k, void *base, json_t *v)
         if (n > k->size) n = k->size;
         for (size_t i = 0; i < n; i++) {
             json_t *x = json_array_get(v, i);
-            if (k->type == V_INT_LIST) ((int *)p)[i] = int_or(x, 0);
-            else ((float *)p)[i] = (float)(json_is_number(x) ? json_number_value(x) : 0);
+            if (k->type == V_INT_LIST)
+                ((int *)p)[i] = int_or(x, 0);
+            else
+                ((float *)p)[i] = (float)(json_is_number(x) ? json_number_value(x) : 0);
         }
         *(int *)field(base, k->off2) = (int)n;
         break;
@@ -686,10 +673,10 @@ static void store(const cfg_key *k, void *base, json_t *v)
  * in, else network.json, def.json, dataset.json. */
 static const char *home_file(const sbs_config *c, const cfg_key *k)
 {
-    const char *home = k->file == F_NET ? c->network_file
+    const char *home = k->file == F_NET  ? c->network_file
                        : k->file == F_DS ? c->dataset_file
                                          : c->def_file;
-    return home[0]           ? home
+    return home[0]              ? home
            : c->network_file[0] ? c->network_file
            : c->def_file[0]     ? c->def_file
            : c->dataset_file[0] ? c->dataset_file
@@ -706,8 +693,9 @@ static int resolve(sbs_config *c, json_t *m, const jsonc_origins *t, sbs_err *e)
     const cfg_key *lt_key = find_key(NS, "layer_type");
     json_t *lt = jget(m, NS, "layer_type");
     if (!lt || !json_is_array(lt) || json_array_size(lt) == 0)
-        return sbs_fail(e, "%s: key '" NS ".layer_type': missing (expected a non-empty list of "
-                           "layer type names)",
+        return sbs_fail(e,
+                        "%s: key '" NS ".layer_type': missing (expected a non-empty list of "
+                        "layer type names)",
                         jsonc_origin_of(t, NS ".layer_type", home_file(c, lt_key)));
     c->n_layers = (int)json_array_size(lt);
     for (size_t i = 0; i < N_KEYS; i++) {
@@ -723,9 +711,10 @@ static int resolve(sbs_config *c, json_t *m, const jsonc_origins *t, sbs_err *e)
     }
     if (c->learn.loss_coeffs_mse + c->learn.loss_coeffs_kldiv <= 0) {
         const cfg_key *k = find_key(LP, "loss_coeffs_kldiv");
-        return sbs_fail(e, "%s: key '" LP ".loss_coeffs_kldiv': loss_coeffs_mse + "
-                           "loss_coeffs_kldiv must be > 0 (the mixed loss is divided by it), "
-                           "found %g + %g",
+        return sbs_fail(e,
+                        "%s: key '" LP ".loss_coeffs_kldiv': loss_coeffs_mse + "
+                        "loss_coeffs_kldiv must be > 0 (the mixed loss is divided by it), "
+                        "found %g + %g",
                         jsonc_origin_of(t, LP ".loss_coeffs_kldiv", home_file(c, k)),
                         (double)c->learn.loss_coeffs_mse, (double)c->learn.loss_coeffs_kldiv);
     }
@@ -747,8 +736,7 @@ static int resolve(sbs_config *c, json_t *m, const jsonc_origins *t, sbs_err *e)
 }
 
 int sbs_config_load(sbs_config *cfg, const char *network_json, const char *dataset_json,
-                    const char *def_json, const char *const *overrides, int n_overrides,
-                    sbs_err *e)
+                    const char *def_json, const char *const *overrides, int n_overrides, sbs_err *e)
 {
     memset(cfg, 0, sizeof *cfg);
     const char *in[3] = {network_json, dataset_json, def_json};
@@ -765,8 +753,10 @@ int sbs_config_load(sbs_config *cfg, const char *network_json, const char *datas
     for (int i = 0; i < 3 && rc == 0; i++) {
         if (!in[i]) continue;
         json_t *root = jsonc_load_file(names[i], e);
-        if (!root || check_root(root, names[i], e)) rc = -1;
-        else jsonc_merge(merged, root, "", names[i], &t);
+        if (!root || check_root(root, names[i], e))
+            rc = -1;
+        else
+            jsonc_merge(merged, root, "", names[i], &t);
         json_decref(root);
     }
     for (int i = 0; i < n_overrides && rc == 0; i++) {
@@ -798,8 +788,7 @@ static int copy_path(char dst[PATH_MAX], const char *src, sbs_err *e)
 }
 
 /* dir + "/" + name, with dir "" meaning the current folder. */
-static int sibling(char dst[PATH_MAX], const char *dir, size_t dlen, const char *name,
-                   sbs_err *e)
+static int sibling(char dst[PATH_MAX], const char *dir, size_t dlen, const char *name, sbs_err *e)
 {
     int n;
     if (dlen == 0)
@@ -864,8 +853,10 @@ static void write_compact_lists(const char *s, FILE *f)
         char c = s[i];
         if (in_str) {
             fputc(c, f);
-            if (c == '\\' && s[i + 1]) fputc(s[++i], f);
-            else if (c == '"') in_str = false;
+            if (c == '\\' && s[i + 1])
+                fputc(s[++i], f);
+            else if (c == '"')
+                in_str = false;
             continue;
         }
         if (c == '"') {
@@ -882,8 +873,10 @@ static void write_compact_lists(const char *s, FILE *f)
         bool str = false, inner = true;
         for (; s[j]; j++) {
             if (str) {
-                if (s[j] == '\\' && s[j + 1]) j++;
-                else if (s[j] == '"') str = false;
+                if (s[j] == '\\' && s[j + 1])
+                    j++;
+                else if (s[j] == '"')
+                    str = false;
             } else if (s[j] == '"') {
                 str = true;
             } else if (s[j] == '[' || s[j] == '{') {
@@ -903,8 +896,10 @@ static void write_compact_lists(const char *s, FILE *f)
             char d = s[k];
             if (str) {
                 fputc(d, f);
-                if (d == '\\' && k < j) fputc(s[++k], f);
-                else if (d == '"') str = false;
+                if (d == '\\' && k < j)
+                    fputc(s[++k], f);
+                else if (d == '"')
+                    str = false;
             } else if (d == '"') {
                 str = true;
                 fputc(d, f);
@@ -936,7 +931,8 @@ static json_t *dump_value(const cfg_key *k, const void *base)
         int a = *(const int *)p, b = *(const int *)p2;
         return jpair(a, b, k->def < 0 && a < 0 && b < 0);
     }
-    case V_NOISE_RANGE: return json_pack("[oo]", jreal(*(const float *)p), jreal(*(const float *)p2));
+    case V_NOISE_RANGE:
+        return json_pack("[oo]", jreal(*(const float *)p), jreal(*(const float *)p2));
     case V_FLOAT_LIST:
     case V_INT_LIST: {
         json_t *a = json_array();

@@ -22,11 +22,16 @@ const char *jsonc_shown(char *buf, size_t size, const char *s, size_t len)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         char tmp[8];
-        if (c == '\n') snprintf(tmp, sizeof tmp, "\\n");
-        else if (c == '\r') snprintf(tmp, sizeof tmp, "\\r");
-        else if (c == '\t') snprintf(tmp, sizeof tmp, "\\t");
-        else if (c < 0x20 || c == 0x7f) snprintf(tmp, sizeof tmp, "\\x%02x", c);
-        else tmp[0] = (char)c, tmp[1] = 0;
+        if (c == '\n')
+            snprintf(tmp, sizeof tmp, "\\n");
+        else if (c == '\r')
+            snprintf(tmp, sizeof tmp, "\\r");
+        else if (c == '\t')
+            snprintf(tmp, sizeof tmp, "\\t");
+        else if (c < 0x20 || c == 0x7f)
+            snprintf(tmp, sizeof tmp, "\\x%02x", c);
+        else
+            tmp[0] = (char)c, tmp[1] = 0;
         size_t tl = strlen(tmp);
         if (o + tl + 4 > size) {
             snprintf(buf + o, size - o, "...");
@@ -352,12 +357,11 @@ void jsonc_origins_free(jsonc_origins *t)
     memset(t, 0, sizeof *t);
 }
 
-void jsonc_merge(json_t *dst, json_t *src, const char *prefix, const char *name,
-                 jsonc_origins *t)
+void jsonc_merge(json_t *dst, json_t *src, const char *prefix, const char *name, jsonc_origins *t)
 {
     const char *key;
     json_t *val;
-    json_object_foreach(src, key, val) {
+    json_object_foreach (src, key, val) {
         char path[512];
         jsonc_join(path, sizeof path, prefix, key);
         json_t *old = json_object_get(dst, key);

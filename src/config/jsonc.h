@@ -57,8 +57,7 @@ typedef struct {
 
 /* Merge src into dst: objects key by key (recursively), anything else replaced; every value
  * replaced is recorded as set by `name` under its path ("a.b"). */
-void jsonc_merge(json_t *dst, json_t *src, const char *prefix, const char *name,
-                 jsonc_origins *t);
+void jsonc_merge(json_t *dst, json_t *src, const char *prefix, const char *name, jsonc_origins *t);
 
 /* The source that last set `path`, or the object holding it; fallback when none did. */
 const char *jsonc_origin_of(const jsonc_origins *t, const char *path, const char *fallback);

@@ -27,30 +27,31 @@ static uint32_t be32(const unsigned char *p)
 
 /* ---------------------------------------------------------------- parsers */
 
-int sbs_idx_parse_images(const unsigned char *buf, size_t len, const char *name,
-                         sbs_split *s, sbs_err *e)
+int sbs_idx_parse_images(const unsigned char *buf, size_t len, const char *name, sbs_split *s,
+                         sbs_err *e)
 {
     if (!name) name = "(idx)";
     if (len < 4)
-        return sbs_fail(e, "%s: truncated: expected an IDX header of 16 bytes, file has %zu",
-                        name, len);
+        return sbs_fail(e, "%s: truncated: expected an IDX header of 16 bytes, file has %zu", name,
+                        len);
     uint32_t magic = be32(buf);
     if (magic != 0x00000803u)
-        return sbs_fail(e, "%s: expected IDX magic 0x00000803 (unsigned byte images, 3 "
-                        "dimensions), found 0x%08x%s", name, magic,
-                        magic == 0x00000801u ? " (a label file)" : "");
+        return sbs_fail(e,
+                        "%s: expected IDX magic 0x00000803 (unsigned byte images, 3 "
+                        "dimensions), found 0x%08x%s",
+                        name, magic, magic == 0x00000801u ? " (a label file)" : "");
     if (len < 16)
-        return sbs_fail(e, "%s: truncated: expected an IDX header of 16 bytes, file has %zu",
-                        name, len);
+        return sbs_fail(e, "%s: truncated: expected an IDX header of 16 bytes, file has %zu", name,
+                        len);
     uint32_t n = be32(buf + 4), rows = be32(buf + 8), cols = be32(buf + 12);
     if (n > INT_MAX || rows == 0 || cols == 0 || rows > 65536 || cols > 65536)
         return sbs_fail(e, "%s: implausible IDX header: %u images of %ux%u", name, n, rows, cols);
     uint64_t px = (uint64_t)rows * cols;
     uint64_t need = 16 + (uint64_t)n * px;
     if (need != (uint64_t)len)
-        return sbs_fail(e, "%s: %sheader says %u images of %ux%u (%llu bytes), file has %zu",
-                        name, (uint64_t)len < need ? "truncated: " : "extra data: ", n, rows,
-                        cols, (unsigned long long)need, len);
+        return sbs_fail(e, "%s: %sheader says %u images of %ux%u (%llu bytes), file has %zu", name,
+                        (uint64_t)len < need ? "truncated: " : "extra data: ", n, rows, cols,
+                        (unsigned long long)need, len);
     size_t total = (size_t)n * (size_t)px;
     float *x = xmalloc(total * sizeof(float));
     for (size_t i = 0; i < total; i++) x[i] = (float)buf[16 + i];
@@ -62,24 +63,24 @@ int sbs_idx_parse_images(const unsigned char *buf, size_t len, const char *name,
     return 0;
 }
 
-int sbs_idx_parse_labels(const unsigned char *buf, size_t len, const char *name,
-                         uint8_t **y, int *n, sbs_err *e)
+int sbs_idx_parse_labels(const unsigned char *buf, size_t len, const char *name, uint8_t **y,
+                         int *n, sbs_err *e)
 {
     if (!name) name = "(idx)";
     if (len < 4)
-        return sbs_fail(e, "%s: truncated: expected an IDX header of 8 bytes, file has %zu",
-                        name, len);
+        return sbs_fail(e, "%s: truncated: expected an IDX header of 8 bytes, file has %zu", name,
+                        len);
     uint32_t magic = be32(buf);
     if (magic != 0x00000801u)
-        return sbs_fail(e, "%s: expected IDX magic 0x00000801 (unsigned byte labels, 1 "
-                        "dimension), found 0x%08x%s", name, magic,
-                        magic == 0x00000803u ? " (an image file)" : "");
+        return sbs_fail(e,
+                        "%s: expected IDX magic 0x00000801 (unsigned byte labels, 1 "
+                        "dimension), found 0x%08x%s",
+                        name, magic, magic == 0x00000803u ? " (an image file)" : "");
     if (len < 8)
-        return sbs_fail(e, "%s: truncated: expected an IDX header of 8 bytes, file has %zu",
-                        name, len);
+        return sbs_fail(e, "%s: truncated: expected an IDX header of 8 bytes, file has %zu", name,
+                        len);
     uint32_t count = be32(buf + 4);
-    if (count > INT_MAX)
-        return sbs_fail(e, "%s: implausible IDX header: %u labels", name, count);
+    if (count > INT_MAX) return sbs_fail(e, "%s: implausible IDX header: %u labels", name, count);
     uint64_t need = 8 + (uint64_t)count;
     if (need != (uint64_t)len)
         return sbs_fail(e, "%s: %sheader says %u labels (%llu bytes), file has %zu", name,
@@ -92,27 +93,31 @@ int sbs_idx_parse_labels(const unsigned char *buf, size_t len, const char *name,
     return 0;
 }
 
-int sbs_cifar_parse(const unsigned char *buf, size_t len, const char *name,
-                    sbs_split *s, sbs_err *e)
+int sbs_cifar_parse(const unsigned char *buf, size_t len, const char *name, sbs_split *s,
+                    sbs_err *e)
 {
     if (!name) name = "(cifar)";
     if (len == 0)
-        return sbs_fail(e, "%s: empty file (expected records of %d bytes: 1 label + 3072 "
-                        "pixels)", name, CIFAR_RECORD);
+        return sbs_fail(e,
+                        "%s: empty file (expected records of %d bytes: 1 label + 3072 "
+                        "pixels)",
+                        name, CIFAR_RECORD);
     if (len % CIFAR_RECORD != 0)
-        return sbs_fail(e, "%s: truncated: length %zu is not a multiple of %d (1 label byte + "
+        return sbs_fail(e,
+                        "%s: truncated: length %zu is not a multiple of %d (1 label byte + "
                         "3072 pixel bytes per image): %zu records and %zu bytes of a partial one",
                         name, len, CIFAR_RECORD, len / CIFAR_RECORD, len % CIFAR_RECORD);
     size_t m = len / CIFAR_RECORD;
     if (s->n > 0 && (s->c != 3 || s->h != 32 || s->w != 32))
-        return sbs_fail(e, "%s: cannot append 3x32x32 CIFAR images to a split of %dx%dx%d",
-                        name, s->c, s->h, s->w);
-    if (m > (size_t)(INT_MAX - s->n))
-        return sbs_fail(e, "%s: too many images", name);
+        return sbs_fail(e, "%s: cannot append 3x32x32 CIFAR images to a split of %dx%dx%d", name,
+                        s->c, s->h, s->w);
+    if (m > (size_t)(INT_MAX - s->n)) return sbs_fail(e, "%s: too many images", name);
     for (size_t r = 0; r < m; r++)
         if (buf[r * CIFAR_RECORD] >= N_CLASSES)
-            return sbs_fail(e, "%s: record %zu (offset %zu): label %d out of range (expected "
-                            "0..9)", name, r, r * CIFAR_RECORD, buf[r * CIFAR_RECORD]);
+            return sbs_fail(e,
+                            "%s: record %zu (offset %zu): label %d out of range (expected "
+                            "0..9)",
+                            name, r, r * CIFAR_RECORD, buf[r * CIFAR_RECORD]);
     size_t old = (size_t)s->n, img = 3 * 32 * 32;
     s->x = xrealloc(s->x, (old + m) * img * sizeof(float));
     s->y = xrealloc(s->y, old + m);
@@ -166,8 +171,8 @@ static int check_labels(const uint8_t *y, int n, const char *name, sbs_err *e)
 {
     for (int i = 0; i < n; i++)
         if (y[i] >= N_CLASSES)
-            return sbs_fail(e, "%s: label %d at index %d out of range (expected 0..9)", name,
-                            y[i], i);
+            return sbs_fail(e, "%s: label %d at index %d out of range (expected 0..9)", name, y[i],
+                            i);
     return 0;
 }
 
@@ -209,8 +214,8 @@ static int find_idx(const char *dir, const char *base, char *path, size_t size, 
 
 /* The size an IDX file must have by its header (16 + n*rows*cols, 8 + n), with the header's
  * words for messages; false if the header is short or wrong (the parser says how). */
-static bool idx_size(const unsigned char *b, size_t len, bool images, uint64_t *need,
-                     char *what, size_t what_size)
+static bool idx_size(const unsigned char *b, size_t len, bool images, uint64_t *need, char *what,
+                     size_t what_size)
 {
     if (images) {
         if (len < 16 || be32(b) != 0x00000803u) return false;
@@ -242,8 +247,10 @@ static int read_idx(const char *path, bool gz, bool images, unsigned char **buf,
     if (more) {
         free(*buf);
         *buf = NULL;
-        return sbs_fail(e, "%s: extra data: header says %s (%llu bytes), the file inflates to "
-                        "more (stopped there)", path, what, (unsigned long long)need);
+        return sbs_fail(e,
+                        "%s: extra data: header says %s (%llu bytes), the file inflates to "
+                        "more (stopped there)",
+                        path, what, (unsigned long long)need);
     }
     return 0;
 }
@@ -294,8 +301,7 @@ static int load_idx_split(const char *dir, int k, sbs_split *s, bool *used_gz, s
     return 0;
 }
 
-static int load_npy_split(const char *dir, int k, int want_c, int want_hw, sbs_split *s,
-                          sbs_err *e)
+static int load_npy_split(const char *dir, int k, int want_c, int want_hw, sbs_split *s, sbs_err *e)
 {
     char ip[4096], lp[4096], shp[128];
     join(ip, sizeof ip, dir, npy_names[k][0]);
@@ -304,8 +310,10 @@ static int load_npy_split(const char *dir, int k, int want_c, int want_hw, sbs_s
     if (sbs_npy_read(ip, &a, false, e)) return -1;
     int c = 0;
     bool hwc = false;
-    if (a.ndim == 3) c = 1;
-    else if (a.ndim == 4) c = (int)a.shape[3], hwc = true;
+    if (a.ndim == 3)
+        c = 1;
+    else if (a.ndim == 4)
+        c = (int)a.shape[3], hwc = true;
     size_t o = 0;
     o += (size_t)snprintf(shp + o, sizeof shp - o, "(");
     for (int i = 0; i < a.ndim && o < sizeof shp; i++)
@@ -316,13 +324,15 @@ static int load_npy_split(const char *dir, int k, int want_c, int want_hw, sbs_s
         if (want_c == 1)
             return sbs_fail(e, "%s: expected shape (N, %d, %d) (or (N, %d, %d, 1)), found %s", ip,
                             want_hw, want_hw, want_hw, want_hw, shp);
-        return sbs_fail(e, "%s: expected shape (N, %d, %d, %d) (N images, rows, columns, "
-                        "channels), found %s", ip, want_hw, want_hw, want_c, shp);
+        return sbs_fail(e,
+                        "%s: expected shape (N, %d, %d, %d) (N images, rows, columns, "
+                        "channels), found %s",
+                        ip, want_hw, want_hw, want_c, shp);
     }
     for (size_t i = 0; i < a.count; i++)
         if (!(a.data[i] >= 0.0f) || isinf(a.data[i])) {
-            int r = sbs_fail(e, "%s: element %zu is %g (expected pixel values >= 0, finite)", ip,
-                             i, (double)a.data[i]);
+            int r = sbs_fail(e, "%s: element %zu is %g (expected pixel values >= 0, finite)", ip, i,
+                             (double)a.data[i]);
             sbs_npy_free(&a);
             return r;
         }
@@ -380,8 +390,10 @@ static int load_cifar_bin_split(const char *dir, int k, sbs_split *s, sbs_err *e
     int first = k == 0 ? 1 : 0, last = k == 0 ? 5 : 0;
     for (int b = first; b <= last; b++) {
         char p[4096], base[32];
-        if (k == 0) snprintf(base, sizeof base, "data_batch_%d.bin", b);
-        else snprintf(base, sizeof base, "test_batch.bin");
+        if (k == 0)
+            snprintf(base, sizeof base, "data_batch_%d.bin", b);
+        else
+            snprintf(base, sizeof base, "test_batch.bin");
         join(p, sizeof p, dir, base);
         unsigned char *buf;
         size_t len;
@@ -389,8 +401,10 @@ static int load_cifar_bin_split(const char *dir, int k, sbs_split *s, sbs_err *e
         if (f <= 0) {
             split_free(&t);
             if (f < 0) return -1;
-            return sbs_fail(e, "%s: missing %s (CIFAR-10 binary version: data_batch_1.bin .. "
-                            "data_batch_5.bin, test_batch.bin)", dir, base);
+            return sbs_fail(e,
+                            "%s: missing %s (CIFAR-10 binary version: data_batch_1.bin .. "
+                            "data_batch_5.bin, test_batch.bin)",
+                            dir, base);
         }
         if (sbs_read_file(p, &buf, &len, e)) {
             split_free(&t);
@@ -415,8 +429,7 @@ static int check_nonempty(const sbs_split *s, const char *what, const char *dir,
 
 /* ---------------------------------------------------------------- loader */
 
-int sbs_dataset_load(sbs_dataset *d, const char *data_mode, const char *path, int which,
-                     sbs_err *e)
+int sbs_dataset_load(sbs_dataset *d, const char *data_mode, const char *path, int which, sbs_err *e)
 {
     memset(d, 0, sizeof *d);
     d->n_classes = N_CLASSES;
@@ -467,8 +480,10 @@ int sbs_dataset_load(sbs_dataset *d, const char *data_mode, const char *path, in
                 snprintf(dir, sizeof dir, "%s%s", path, sub[q]);
                 for (int b = 1; b <= 5 && form == FORM_NONE; b++) {
                     char base[32];
-                    if (k == 0) snprintf(base, sizeof base, "data_batch_%d.bin", b);
-                    else snprintf(base, sizeof base, "test_batch.bin");
+                    if (k == 0)
+                        snprintf(base, sizeof base, "data_batch_%d.bin", b);
+                    else
+                        snprintf(base, sizeof base, "test_batch.bin");
                     join(tmp, sizeof tmp, dir, base);
                     int f = file_at(tmp, e);
                     if (f < 0) return -1;
@@ -493,7 +508,8 @@ int sbs_dataset_load(sbs_dataset *d, const char *data_mode, const char *path, in
     if (form == FORM_NONE) {
         char list[1024] = "";
         size_t o = 0;
-#define APPEND(...) (o += (size_t)snprintf(list + o, o < sizeof list ? sizeof list - o : 0, __VA_ARGS__))
+#define APPEND(...) \
+    (o += (size_t)snprintf(list + o, o < sizeof list ? sizeof list - o : 0, __VA_ARGS__))
         for (int k = 0; k < 2; k++) {
             if (!want[k]) continue;
             if (!cifar)
@@ -535,7 +551,10 @@ int sbs_dataset_load(sbs_dataset *d, const char *data_mode, const char *path, in
     for (int k = 0; k < 2; k++)
         if (want[k]) scale_split(splits[k]);
     snprintf(d->source, sizeof d->source, "%s",
-             form == FORM_NPY ? "npy" : cifar ? "cifar-bin" : gz ? "idx.gz" : "idx");
+             form == FORM_NPY ? "npy"
+             : cifar          ? "cifar-bin"
+             : gz             ? "idx.gz"
+                              : "idx");
     return 0;
 }
 
@@ -564,7 +583,10 @@ void sbs_crop_center(const sbs_split *s, int first, int count, int crop, float *
     }
 }
 
-static float clamp01(float v) { return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v; }
+static float clamp01(float v)
+{
+    return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+}
 
 void sbs_augment_image(const sbs_split *s, int index, const sbs_augment *a, uint64_t seed,
                        uint64_t epoch, float *out)

@@ -29,11 +29,15 @@ int sbs_noise_parse(const char *spec, sbs_noise *nz, sbs_err *e)
         if (strlen(kind_names[k]) == klen && strncmp(spec, kind_names[k], klen) == 0)
             nz->kind = (sbs_noise_kind)k;
     if (!nz->kind)
-        return sbs_fail(e, "--noise: expected KIND:LEVELS with KIND gaussian, uniform, "
-                           "saltpepper or poisson, found '%.*s'", (int)klen, spec);
+        return sbs_fail(e,
+                        "--noise: expected KIND:LEVELS with KIND gaussian, uniform, "
+                        "saltpepper or poisson, found '%.*s'",
+                        (int)klen, spec);
     if (!colon || !colon[1])
-        return sbs_fail(e, "--noise: expected levels after '%s:' (e.g. %s:0,0.1,0.2), found "
-                           "none", kind_names[nz->kind], kind_names[nz->kind]);
+        return sbs_fail(e,
+                        "--noise: expected levels after '%s:' (e.g. %s:0,0.1,0.2), found "
+                        "none",
+                        kind_names[nz->kind], kind_names[nz->kind]);
     const char *p = colon + 1;
     for (;;) {
         char *end;
@@ -43,8 +47,10 @@ int sbs_noise_parse(const char *spec, sbs_noise *nz, sbs_err *e)
             return sbs_fail(e, "--noise: expected a level (a number >= 0), found '%.*s' in '%s'",
                             (int)tok, p, spec);
         if (nz->kind == SBS_NOISE_SALTPEPPER && v > 1)
-            return sbs_fail(e, "--noise: a saltpepper level is a fraction of pixels in [0, 1], "
-                               "found %g", v);
+            return sbs_fail(e,
+                            "--noise: a saltpepper level is a fraction of pixels in [0, 1], "
+                            "found %g",
+                            v);
         if (nz->n == SBS_NOISE_MAX_LEVELS)
             return sbs_fail(e, "--noise: at most %d levels, found more in '%s'",
                             SBS_NOISE_MAX_LEVELS, spec);
@@ -85,14 +91,11 @@ void sbs_noise_apply(sbs_noise_kind kind, double level, uint64_t seed, float *x,
                 px[p] = clip(px[p] + level * z);
                 break;
             }
-            case SBS_NOISE_UNIFORM:
-                px[p] = clip(px[p] + level * (2.0 * u - 1.0));
-                break;
+            case SBS_NOISE_UNIFORM: px[p] = clip(px[p] + level * (2.0 * u - 1.0)); break;
             case SBS_NOISE_SALTPEPPER:
                 if (u < level) px[p] = (r.v[1] & 1u) ? PIX_HI : PIX_LO;
                 break;
-            default:
-                break;
+            default: break;
             }
         }
     }

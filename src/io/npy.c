@@ -30,8 +30,7 @@ static void fmt_shape(char *buf, size_t size, int ndim, const long *shape)
     size_t o = 0;
     o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "(");
     for (int i = 0; i < ndim; i++)
-        o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s%ld", i ? ", " : "",
-                              shape[i]);
+        o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s%ld", i ? ", " : "", shape[i]);
     if (ndim == 1) o += (size_t)snprintf(buf + o, o < size ? size - o : 0, ",");
     snprintf(buf + o, o < size ? size - o : 0, ")");
 }
@@ -50,13 +49,16 @@ static void describe_at(char *buf, size_t size, const unsigned char *p, const un
 /* ---------------------------------------------------------------- header parsing */
 
 typedef struct {
-    const unsigned char *buf;  /* whole file (offsets are reported relative to it) */
+    const unsigned char *buf; /* whole file (offsets are reported relative to it) */
     const unsigned char *p, *end;
     const char *name;
     sbs_err *e;
 } hparser;
 
-static size_t hoff(const hparser *h) { return (size_t)(h->p - h->buf); }
+static size_t hoff(const hparser *h)
+{
+    return (size_t)(h->p - h->buf);
+}
 
 static int hfail(hparser *h, const char *expected)
 {
@@ -116,8 +118,7 @@ static int hshape(hparser *h, int *ndim, long *shape)
     for (;;) {
         hskip(h);
         if (h->p < h->end && *h->p == ')') break;
-        if (h->p < h->end && *h->p == '-')
-            return hfail(h, "a non-negative integer in the shape");
+        if (h->p < h->end && *h->p == '-') return hfail(h, "a non-negative integer in the shape");
         if (h->p >= h->end || *h->p < '0' || *h->p > '9')
             return hfail(h, "an integer or ')' in the shape");
         if (n == SBS_NPY_MAX_DIMS) {
@@ -166,9 +167,13 @@ static bool parse_descr(const char *d, dtype_info *t)
     if (d[0] == 0 || d[1] < '1' || d[1] > '8' || d[2] != 0) return false;
     t->kind = d[0];
     t->size = d[1] - '0';
-    static const struct { char k; int s; const char *np; } known[] = {
-        {'b', 1, "bool"},   {'u', 1, "uint8"},  {'u', 2, "uint16"}, {'u', 4, "uint32"},
-        {'u', 8, "uint64"}, {'i', 1, "int8"},   {'i', 2, "int16"},  {'i', 4, "int32"},
+    static const struct {
+        char k;
+        int s;
+        const char *np;
+    } known[] = {
+        {'b', 1, "bool"},   {'u', 1, "uint8"},   {'u', 2, "uint16"},  {'u', 4, "uint32"},
+        {'u', 8, "uint64"}, {'i', 1, "int8"},    {'i', 2, "int16"},   {'i', 4, "int32"},
         {'i', 8, "int64"},  {'f', 4, "float32"}, {'f', 8, "float64"},
     };
     t->np = NULL;
@@ -192,20 +197,52 @@ static float convert(const unsigned char *p, const dtype_info *t)
     case 'u':
         switch (t->size) {
         case 1: return (float)b[0];
-        case 2: { uint16_t v; memcpy(&v, b, 2); return (float)v; }
-        case 4: { uint32_t v; memcpy(&v, b, 4); return (float)v; }
-        default: { uint64_t v; memcpy(&v, b, 8); return (float)v; }
+        case 2: {
+            uint16_t v;
+            memcpy(&v, b, 2);
+            return (float)v;
+        }
+        case 4: {
+            uint32_t v;
+            memcpy(&v, b, 4);
+            return (float)v;
+        }
+        default: {
+            uint64_t v;
+            memcpy(&v, b, 8);
+            return (float)v;
+        }
         }
     case 'i':
         switch (t->size) {
         case 1: return (float)(int8_t)b[0];
-        case 2: { int16_t v; memcpy(&v, b, 2); return (float)v; }
-        case 4: { int32_t v; memcpy(&v, b, 4); return (float)v; }
-        default: { int64_t v; memcpy(&v, b, 8); return (float)v; }
+        case 2: {
+            int16_t v;
+            memcpy(&v, b, 2);
+            return (float)v;
+        }
+        case 4: {
+            int32_t v;
+            memcpy(&v, b, 4);
+            return (float)v;
+        }
+        default: {
+            int64_t v;
+            memcpy(&v, b, 8);
+            return (float)v;
+        }
         }
     default:
-        if (t->size == 4) { float v; memcpy(&v, b, 4); return v; }
-        { double v; memcpy(&v, b, 8); return (float)v; }
+        if (t->size == 4) {
+            float v;
+            memcpy(&v, b, 4);
+            return v;
+        }
+        {
+            double v;
+            memcpy(&v, b, 8);
+            return (float)v;
+        }
     }
 }
 
@@ -220,7 +257,8 @@ int sbs_npy_parse(const unsigned char *buf, size_t len, const char *name, sbs_np
     if (len == 0 || memcmp(buf, magic, m) != 0) {
         char found[40] = "";
         size_t o = 0;
-        for (size_t i = 0; i < m; i++) o += (size_t)snprintf(found + o, sizeof found - o, "\\x%02x", buf[i]);
+        for (size_t i = 0; i < m; i++)
+            o += (size_t)snprintf(found + o, sizeof found - o, "\\x%02x", buf[i]);
         return sbs_fail(e, "%s: offset 0: expected NumPy magic \\x93NUMPY, found %s", name,
                         len ? found : "an empty file");
     }
@@ -240,8 +278,10 @@ int sbs_npy_parse(const unsigned char *buf, size_t len, const char *name, sbs_np
                                    (size_t)buf[11] << 24;
     size_t hstart = 8 + lenbytes;
     if (hlen > len - hstart)
-        return sbs_fail(e, "%s: offset %zu: expected a header of %zu bytes, found end of file "
-                        "after %zu (truncated header)", name, hstart, hlen, len - hstart);
+        return sbs_fail(e,
+                        "%s: offset %zu: expected a header of %zu bytes, found end of file "
+                        "after %zu (truncated header)",
+                        name, hstart, hlen, len - hstart);
 
     hparser h = {buf, buf + hstart, buf + hstart + hlen, name, e};
     char descr[16] = "";
@@ -261,9 +301,12 @@ int sbs_npy_parse(const unsigned char *buf, size_t len, const char *name, sbs_np
         size_t klen;
         if (hstring(&h, key, sizeof key, &klen, "a quoted key or '}'")) return -1;
         bool *seen = NULL;
-        if (klen == 5 && strcmp(key, "descr") == 0) seen = &have_descr;
-        else if (klen == 13 && strcmp(key, "fortran_order") == 0) seen = &have_fortran;
-        else if (klen == 5 && strcmp(key, "shape") == 0) seen = &have_shape;
+        if (klen == 5 && strcmp(key, "descr") == 0)
+            seen = &have_descr;
+        else if (klen == 13 && strcmp(key, "fortran_order") == 0)
+            seen = &have_fortran;
+        else if (klen == 5 && strcmp(key, "shape") == 0)
+            seen = &have_shape;
         if (!seen) {
             h.p = key_at;
             return hfail(&h, "key 'descr', 'fortran_order' or 'shape'");
@@ -289,9 +332,12 @@ int sbs_npy_parse(const unsigned char *buf, size_t len, const char *name, sbs_np
                 return -1;
             (void)dlen;
         } else if (seen == &have_fortran) {
-            if (hword(&h, "True")) fortran = true;
-            else if (hword(&h, "False")) fortran = false;
-            else return hfail(&h, "True or False for 'fortran_order'");
+            if (hword(&h, "True"))
+                fortran = true;
+            else if (hword(&h, "False"))
+                fortran = false;
+            else
+                return hfail(&h, "True or False for 'fortran_order'");
         } else {
             if (hshape(&h, &ndim, shape)) return -1;
         }
@@ -308,21 +354,24 @@ int sbs_npy_parse(const unsigned char *buf, size_t len, const char *name, sbs_np
     if (h.p < h.end) return hfail(&h, "only spaces after the header dictionary");
     if (!have_descr || !have_fortran || !have_shape) {
         h.p = h.end;
-        return hfail(&h, !have_descr ? "key 'descr' in the header"
+        return hfail(&h, !have_descr     ? "key 'descr' in the header"
                          : !have_fortran ? "key 'fortran_order' in the header"
                                          : "key 'shape' in the header");
     }
 
     if (strict_f4 && (strcmp(descr, "<f4") != 0 || fortran)) {
         bool bad_dtype = strcmp(descr, "<f4") != 0;
-        return sbs_fail(e, "%s: expected dtype '<f4' (little-endian float32, C order), found %s%s%s",
+        return sbs_fail(e,
+                        "%s: expected dtype '<f4' (little-endian float32, C order), found %s%s%s",
                         name, bad_dtype ? "'" : "", bad_dtype ? descr : "fortran_order True",
                         bad_dtype ? "'" : "");
     }
     dtype_info t;
     if (!parse_descr(descr, &t))
-        return sbs_fail(e, "%s: offset %zu: expected a numeric dtype (b1, u1, u2, u4, u8, i1, i2, "
-                        "i4, i8, f4, f8), found '%s'", name, descr_off, descr);
+        return sbs_fail(e,
+                        "%s: offset %zu: expected a numeric dtype (b1, u1, u2, u4, u8, i1, i2, "
+                        "i4, i8, f4, f8), found '%s'",
+                        name, descr_off, descr);
 
     char shp[SBS_NPY_MAX_DIMS * 22 + 8];
     fmt_shape(shp, sizeof shp, ndim, shape);
@@ -363,7 +412,9 @@ int sbs_npy_parse(const unsigned char *buf, size_t len, const char *name, sbs_np
         for (size_t i = 0; i < count; i++)
             if (!isfinite(data[i])) {
                 int r = sbs_fail(e, "%s: element %zu is %s", name, i,
-                                 isnan(data[i]) ? "NaN" : data[i] > 0 ? "+Inf" : "-Inf");
+                                 isnan(data[i]) ? "NaN"
+                                 : data[i] > 0  ? "+Inf"
+                                                : "-Inf");
                 free(data);
                 return r;
             }
@@ -400,8 +451,8 @@ int sbs_npy_encode(const char *name, const char *descr, const void *data, int nd
                    const long *shape, unsigned char **out, size_t *out_len, sbs_err *e)
 {
     int elsize = descr[0] && descr[1] ? atoi(descr + 2) : 0;
-    if (strlen(descr) < 3 || strlen(descr) > 4 || (elsize != 1 && elsize != 2 && elsize != 4 &&
-                                                   elsize != 8))
+    if (strlen(descr) < 3 || strlen(descr) > 4 ||
+        (elsize != 1 && elsize != 2 && elsize != 4 && elsize != 8))
         return sbs_fail(e, "%s: cannot write dtype '%s' (expected e.g. '<f4' or '<i8')", name,
                         descr);
     if (ndim < 0 || ndim > SBS_NPY_MAX_DIMS)
@@ -471,9 +522,12 @@ static int fsync_dir_of(const char *path, sbs_err *e)
 {
     char dir[4096];
     const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return sbs_fail(e, "cannot open folder %s to sync it: %s", dir, strerror(errno));
     int r = 0;
@@ -489,8 +543,8 @@ int sbs_write_file_atomic(const char *path, const void *data, size_t n, sbs_err 
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
         return sbs_fail(e, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) return sbs_fail(e, "cannot write %s: cannot create %s: %s", path, tmp,
-                                strerror(errno));
+    if (fd < 0)
+        return sbs_fail(e, "cannot write %s: cannot create %s: %s", path, tmp, strerror(errno));
     FILE *f = fdopen(fd, "wb");
     if (!f) {
         int err = errno;
@@ -499,9 +553,12 @@ int sbs_write_file_atomic(const char *path, const void *data, size_t n, sbs_err 
         return sbs_fail(e, "cannot write %s: %s", path, strerror(err));
     }
     const char *what = NULL;
-    if (n && fwrite(data, 1, n, f) != n) what = "writing";
-    else if (fflush(f) != 0) what = "writing";
-    else if (fsync(fileno(f)) != 0 && errno != EINVAL) what = "syncing";
+    if (n && fwrite(data, 1, n, f) != n)
+        what = "writing";
+    else if (fflush(f) != 0)
+        what = "writing";
+    else if (fsync(fileno(f)) != 0 && errno != EINVAL)
+        what = "syncing";
     int err = errno;
     if (fclose(f) != 0 && !what) {
         what = "closing";
@@ -626,8 +683,10 @@ static int gunzip(const char *path, const unsigned char *in, size_t inlen, size_
             if (pos != inlen) {
                 inflateEnd(&z);
                 free(out);
-                return sbs_fail(e, "%s: not a valid gzip file (%zu bytes of garbage after the "
-                                "compressed data)", path, inlen - pos);
+                return sbs_fail(e,
+                                "%s: not a valid gzip file (%zu bytes of garbage after the "
+                                "compressed data)",
+                                path, inlen - pos);
             }
             break;
         }
@@ -649,8 +708,8 @@ static int gunzip(const char *path, const unsigned char *in, size_t inlen, size_
     return 0;
 }
 
-int sbs_read_file_max(const char *path, size_t max, unsigned char **buf, size_t *len,
-                      bool *more, sbs_err *e)
+int sbs_read_file_max(const char *path, size_t max, unsigned char **buf, size_t *len, bool *more,
+                      sbs_err *e)
 {
     unsigned char *raw = NULL;
     size_t n = 0;
@@ -751,8 +810,8 @@ static int cmp_long(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int sbs_list_layer_epochs(const char *dir, const char *prefix, int layer, long **epochs,
-                          size_t *n, sbs_err *e)
+int sbs_list_layer_epochs(const char *dir, const char *prefix, int layer, long **epochs, size_t *n,
+                          sbs_err *e)
 {
     *epochs = NULL;
     *n = 0;

@@ -49,8 +49,7 @@ static inline void effective(const sbs_approx_cfg *c, int *F, int *T)
     int f = e.frac_bits, t = e.trunc_bits;
     if (f > 24) {
         t -= 2 * (f - 24);
-        if (t < 0)
-            t = 0;
+        if (t < 0) t = 0;
         f = 24;
     }
     *F = f;
@@ -73,12 +72,11 @@ static inline uint32_t significand24(uint32_t u, int *e)
 
 float sbs_approx_mul(float a, float b, const sbs_approx_cfg *c)
 {
-    if (c == NULL)
-        return a * b;
+    if (c == NULL) return a * b;
     uint32_t ua = f2u(a), ub = f2u(b);
     /* NaN, inf, zero operands: IEEE product (NaN propagation, inf*0 = NaN, signed zeros). */
-    if (((ua >> 23) & 0xffu) == 0xffu || ((ub >> 23) & 0xffu) == 0xffu ||
-        (ua << 1) == 0 || (ub << 1) == 0)
+    if (((ua >> 23) & 0xffu) == 0xffu || ((ub >> 23) & 0xffu) == 0xffu || (ua << 1) == 0 ||
+        (ub << 1) == 0)
         return a * b;
 
     int F, T;
@@ -95,8 +93,7 @@ float sbs_approx_mul(float a, float b, const sbs_approx_cfg *c)
         uint64_t E = 0;
         int n = T < F ? T : F;
         for (int i = 0; i < n; i++)
-            if ((Ma >> i) & 1u)
-                E += (Mb << i) & mask;
+            if ((Ma >> i) & 1u) E += (Mb << i) & mask;
         P = E > P ? 0 : P - E; /* E <= P always; kept as in the reference */
     }
 
@@ -110,7 +107,6 @@ float sbs_approx_mul(float a, float b, const sbs_approx_cfg *c)
 float sbs_approx_dot(const float *a, const float *b, int n, const sbs_approx_cfg *c)
 {
     float s = 0.0f;
-    for (int i = 0; i < n; i++)
-        s += sbs_approx_mul(a[i], b[i], c);
+    for (int i = 0; i < n; i++) s += sbs_approx_mul(a[i], b[i], c);
     return s;
 }

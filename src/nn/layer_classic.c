@@ -10,8 +10,10 @@ static int conv_plan(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e)
     (void)net;
     const sbs_layer_cfg *c = L->cfg;
     if (c->out < 1 || c->in < 1)
-        return sbs_fail(e, "%s: network_structure.forward_neuron_numbers[%d]: %s needs [in, out], "
-                           "found %s", nf, L->index, c->type, c->out < 0 ? "[]" : "a zero size");
+        return sbs_fail(e,
+                        "%s: network_structure.forward_neuron_numbers[%d]: %s needs [in, out], "
+                        "found %s",
+                        nf, L->index, c->type, c->out < 0 ? "[]" : "a zero size");
     if (sbs_layer_window(L, nf, e) != 0) return -1;
     L->N = c->out;
     L->n_w = (size_t)L->N * L->g.K;

@@ -30,8 +30,9 @@ static int onoff_plan(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e)
     (void)net;
     const sbs_layer_cfg *c = L->cfg;
     if (c->out >= 0 && c->out != 2 * L->C)
-        return sbs_fail(e, "%s: network_structure.forward_neuron_numbers[%d]: ONOFF doubles the "
-                           "channels: expected [%d, %d], found [%d, %d]",
+        return sbs_fail(e,
+                        "%s: network_structure.forward_neuron_numbers[%d]: ONOFF doubles the "
+                        "channels: expected [%d, %d], found [%d, %d]",
                         nf, L->index, L->C, 2 * L->C, c->in, c->out);
     L->N = 2 * L->C;
     L->X = L->H;
@@ -65,7 +66,10 @@ static int poisson_plan(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e)
 /* ---- INPUT SPIKE IMAGE ---- */
 
 /* Per-worker scratch (floats): 3n doubles (alias build), thr and alias (n each), T indices. */
-static size_t ispk_scratch(size_t n, int T) { return 6 * n + 2 * n + (size_t)T + 16; }
+static size_t ispk_scratch(size_t n, int T)
+{
+    return 6 * n + 2 * n + (size_t)T + 16;
+}
 
 static int ispk_plan(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e)
 {

@@ -82,14 +82,18 @@ static int nnmf_plan(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e)
     const sbs_layer_cfg *c = L->cfg;
     int l = L->index;
     if (c->out < 0)
-        return sbs_fail(e, "%s: network_structure.forward_neuron_numbers[%d]: %s layer needs "
-                           "[in, out], found []", nf, l, c->type);
+        return sbs_fail(e,
+                        "%s: network_structure.forward_neuron_numbers[%d]: %s layer needs "
+                        "[in, out], found []",
+                        nf, l, c->type);
     if (c->out <= 2)
-        return sbs_fail(e, "%s: network_structure.forward_neuron_numbers[%d]: %s layer needs "
-                           "more than 2 neurons, found %d", nf, l, c->type, c->out);
+        return sbs_fail(e,
+                        "%s: network_structure.forward_neuron_numbers[%d]: %s layer needs "
+                        "more than 2 neurons, found %d",
+                        nf, l, c->type, c->out);
     if (c->spikes < 1)
-        return sbs_fail(e, "number_of_spikes[%d]: %s layer needs at least 1 iteration, found %d",
-                        l, c->type, c->spikes);
+        return sbs_fail(e, "number_of_spikes[%d]: %s layer needs at least 1 iteration, found %d", l,
+                        c->type, c->spikes);
     if (sbs_layer_window(L, nf, e) != 0) return -1;
     L->N = c->out;
     L->ldw = sbs_pad_n(L->N);

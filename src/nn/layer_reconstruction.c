@@ -26,28 +26,34 @@ static int recon_plan(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e)
     const sbs_layer_cfg *c = L->cfg;
     int l = L->index;
     if (l == 0 || !is_sbs_kind(net->L[l - 1].kind))
-        return sbs_fail(e, "%s: network_structure.layer_type[%d]: RECONSTRUCTION must follow an "
-                           "SbS layer (it reconstructs that layer's input with its weights), "
-                           "found %s", nf, l, l == 0 ? "it first" : net->L[l - 1].cfg->type);
+        return sbs_fail(e,
+                        "%s: network_structure.layer_type[%d]: RECONSTRUCTION must follow an "
+                        "SbS layer (it reconstructs that layer's input with its weights), "
+                        "found %s",
+                        nf, l, l == 0 ? "it first" : net->L[l - 1].cfg->type);
     const sbs_layer *S = &net->L[l - 1];
     L->ref_layer = l - 1;
     int K = S->g.K;
     if (c->out >= 0 && c->out != K)
-        return sbs_fail(e, "%s: network_structure.forward_neuron_numbers[%d]: RECONSTRUCTION of "
-                           "layer %d gives its %d inputs per position (%d channels x %dx%d "
-                           "kernel): expected [%d, %d], found [%d, %d]", nf, l, l - 1, K, S->C,
-                        S->g.kx, S->g.ky, L->C, K, c->in, c->out);
+        return sbs_fail(e,
+                        "%s: network_structure.forward_neuron_numbers[%d]: RECONSTRUCTION of "
+                        "layer %d gives its %d inputs per position (%d channels x %dx%d "
+                        "kernel): expected [%d, %d], found [%d, %d]",
+                        nf, l, l - 1, K, S->C, S->g.kx, S->g.ky, L->C, K, c->in, c->out);
     if (l == net->n - 1) {
         const sbs_config *cfg = net->cfg;
         const char *df = cfg->def_file[0] ? cfg->def_file : "def.json";
         if (strrchr(df, '/')) df = strrchr(df, '/') + 1;
         if (cfg->learn.loss_mode != 0)
-            return sbs_fail(e, "%s: learning_parameters.loss_mode: a network ending in "
-                               "RECONSTRUCTION is trained with the mixed loss (0), found %d",
+            return sbs_fail(e,
+                            "%s: learning_parameters.loss_mode: a network ending in "
+                            "RECONSTRUCTION is trained with the mixed loss (0), found %d",
                             df, cfg->learn.loss_mode);
         if (cfg->learn.lr_scheduler_use_performance)
-            return sbs_fail(e, "%s: learning_parameters.lr_scheduler_use_performance: a network "
-                               "ending in RECONSTRUCTION has no accuracy; set it to false", df);
+            return sbs_fail(e,
+                            "%s: learning_parameters.lr_scheduler_use_performance: a network "
+                            "ending in RECONSTRUCTION has no accuracy; set it to false",
+                            df);
         L->own_target = true;
     }
     L->N = K;

@@ -11,14 +11,20 @@ static int sbs_plan(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e)
     const sbs_layer_cfg *c = L->cfg;
     int l = L->index;
     if (c->out < 0)
-        return sbs_fail(e, "%s: network_structure.forward_neuron_numbers[%d]: SbS layer needs "
-                           "[in, out], found []", nf, l);
+        return sbs_fail(e,
+                        "%s: network_structure.forward_neuron_numbers[%d]: SbS layer needs "
+                        "[in, out], found []",
+                        nf, l);
     if (c->out <= 2)
-        return sbs_fail(e, "%s: network_structure.forward_neuron_numbers[%d]: SbS layer needs "
-                           "more than 2 neurons, found %d", nf, l, c->out);
+        return sbs_fail(e,
+                        "%s: network_structure.forward_neuron_numbers[%d]: SbS layer needs "
+                        "more than 2 neurons, found %d",
+                        nf, l, c->out);
     if (c->kind == SBS_L_SBS_POOLING && c->out != L->C)
-        return sbs_fail(e, "%s: network_structure.forward_neuron_numbers[%d]: SbS POOLING needs "
-                           "as many neurons as input channels (%d), found %d", nf, l, L->C, c->out);
+        return sbs_fail(e,
+                        "%s: network_structure.forward_neuron_numbers[%d]: SbS POOLING needs "
+                        "as many neurons as input channels (%d), found %d",
+                        nf, l, L->C, c->out);
     if (sbs_layer_window(L, nf, e) != 0) return -1;
     L->N = c->out;
     L->T = c->spikes;

@@ -14,7 +14,10 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
-static size_t al16(size_t n) { return (n + 15) & ~(size_t)15; }
+static size_t al16(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
 
 /* Move every layer's planned parameters (and the fixed values a plan wrote into them) into
  * one arena, each view 64-byte aligned. */
@@ -70,8 +73,10 @@ int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_e
         L->ref_layer = -1;
         L->ops = sbs_layer_ops_get(c->kind);
         if (!L->ops) {
-            ok = sbs_fail(e, "%s: network_structure.layer_type[%d]: layer type '%s' is not "
-                             "supported yet", nf, l, c->type);
+            ok = sbs_fail(e,
+                          "%s: network_structure.layer_type[%d]: layer type '%s' is not "
+                          "supported yet",
+                          nf, l, c->type);
             break;
         }
         if (c->in >= 0 && c->in != C) {
@@ -89,8 +94,9 @@ int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_e
     }
     bool own_target = ok == 0 && net->n > 0 && net->L[net->n - 1].own_target;
     if (ok == 0 && !own_target && (C != net->n_out || H != 1 || W != 1))
-        ok = sbs_fail(e, "%s: network_structure: the last layer must give number_of_output_neurons "
-                         "x 1 x 1 = %d x 1 x 1 for the input %dx%dx%d, found %d x %d x %d",
+        ok = sbs_fail(e,
+                      "%s: network_structure: the last layer must give number_of_output_neurons "
+                      "x 1 x 1 = %d x 1 x 1 for the input %dx%dx%d, found %d x %d x %d",
                       nf, net->n_out, net->in_c, net->in_h, net->in_w, C, H, W);
     if (ok != 0) {
         sbs_net_free(net);
@@ -166,7 +172,8 @@ void sbs_normalize_columns(float *W, int K, int N, int ldw)
         double s = 0;
         for (int i = 0; i < K; i++) s += W[(size_t)i * ldw + n];
         if (s > 0)
-            for (int i = 0; i < K; i++) W[(size_t)i * ldw + n] = (float)(W[(size_t)i * ldw + n] / s);
+            for (int i = 0; i < K; i++)
+                W[(size_t)i * ldw + n] = (float)(W[(size_t)i * ldw + n] / s);
     }
 }
 
@@ -182,7 +189,8 @@ void sbs_net_init_weights(sbs_net *net, uint64_t seed)
             double lo = cfg->learn.weight_noise_range[0], hi = cfg->learn.weight_noise_range[1];
             for (int i = 0; i < L->g.K; i++)
                 for (int n = 0; n < L->N; n++)
-                    L->weight[(size_t)i * L->ldw + n] = (float)(lo + (hi - lo) * sbs_stream_u01(&st));
+                    L->weight[(size_t)i * L->ldw + n] =
+                        (float)(lo + (hi - lo) * sbs_stream_u01(&st));
             sbs_normalize_columns(L->weight, L->g.K, L->N, L->ldw);
         } else {
             double bound = 1.0 / sqrt((double)L->g.K);
@@ -198,7 +206,10 @@ static void shape_str(char *buf, size_t n, int nd, const long *sh)
 {
     size_t o = (size_t)snprintf(buf, n, "(");
     for (int i = 0; i < nd && o < n; i++)
-        o += (size_t)snprintf(buf + o, n - o, "%ld%s", sh[i], nd == 1 ? "," : i + 1 < nd ? ", " : "");
+        o += (size_t)snprintf(buf + o, n - o, "%ld%s", sh[i],
+                              nd == 1      ? ","
+                              : i + 1 < nd ? ", "
+                                           : "");
     if (o < n) snprintf(buf + o, n - o, ")");
 }
 
@@ -249,16 +260,16 @@ int sbs_net_load_weights_epoch(sbs_net *net, const char *dir, long epoch, bool r
                     long row = (long)(i / (size_t)L->N), col = (long)(i % (size_t)L->N);
                     float v = a.data[i];
                     sbs_npy_free(&a);
-                    return sbs_fail(e, "%s: SbS weights must be >= 0, found %g at [%ld, %ld]",
-                                    path, (double)v, row, col);
+                    return sbs_fail(e, "%s: SbS weights must be >= 0, found %g at [%ld, %ld]", path,
+                                    (double)v, row, col);
                 }
             for (int n = 0; n < L->N; n++) {
                 double s = 0;
                 for (int i = 0; i < L->g.K; i++) s += a.data[(size_t)i * L->N + n];
                 if (!(s > 0)) {
                     sbs_npy_free(&a);
-                    return sbs_fail(e, "%s: the weights of neuron %d sum to 0 (column %d)", path,
-                                    n, n);
+                    return sbs_fail(e, "%s: the weights of neuron %d sum to 0 (column %d)", path, n,
+                                    n);
                 }
             }
             for (int i = 0; i < L->g.K; i++)
@@ -299,7 +310,8 @@ int sbs_net_save_weights(const sbs_net *net, const char *dir, int epoch, sbs_err
         if (L->sbs_w) {
             float *w = xmalloc(L->n_w * sizeof(float));
             for (int i = 0; i < L->g.K; i++)
-                memcpy(w + (size_t)i * L->N, L->weight + (size_t)i * L->ldw, (size_t)L->N * sizeof(float));
+                memcpy(w + (size_t)i * L->N, L->weight + (size_t)i * L->ldw,
+                       (size_t)L->N * sizeof(float));
             long sh[2] = {L->g.K, L->N};
             int r = sbs_npy_write(path, w, 2, sh, e);
             free(w);
@@ -318,11 +330,15 @@ int sbs_net_save_weights(const sbs_net *net, const char *dir, int epoch, sbs_err
 int sbs_mode_shape(const char *m, int *c, int *h, int *w)
 {
     if (!strcmp(m, "MNIST") || !strcmp(m, "MNIST_FASHION")) {
-        *c = 1; *h = 28; *w = 28;
+        *c = 1;
+        *h = 28;
+        *w = 28;
         return 0;
     }
     if (!strcmp(m, "CIFAR10")) {
-        *c = 3; *h = 32; *w = 32;
+        *c = 3;
+        *h = 32;
+        *w = 32;
         return 0;
     }
     return -1;
@@ -343,9 +359,11 @@ int sbs_plan_for_data(sbs_net *net, const sbs_config *cfg, int *c, int *h, int *
     if (!net->L[net->n - 1].own_target && net->n_out < SBS_N_CLASSES) {
         const char *nf = cfg->network_file[0] ? base_name(cfg->network_file) : "network.json";
         sbs_net_free(net);
-        return sbs_fail(e, "%s: network_structure.number_of_output_neurons: the %s data set has "
-                           "%d classes, so at least %d outputs are needed, found %d", nf,
-                        cfg->data_mode, SBS_N_CLASSES, SBS_N_CLASSES, cfg->number_of_output_neurons);
+        return sbs_fail(e,
+                        "%s: network_structure.number_of_output_neurons: the %s data set has "
+                        "%d classes, so at least %d outputs are needed, found %d",
+                        nf, cfg->data_mode, SBS_N_CLASSES, SBS_N_CLASSES,
+                        cfg->number_of_output_neurons);
     }
     if (c) *c = ic;
     if (h) *h = ih;

@@ -45,8 +45,8 @@ static void count_image(void *ctx, long b, int worker)
         int32_t *list = xmalloc(((size_t)T * g->kx * g->ky + 1) * sizeof *list);
         int32_t *tab = xmalloc(sbs_full_layer_route_tab(g) * sizeof *tab);
         sbs_alias_build(img, (int)CHW, thr, al, scr);
-        sbs_spikes_draw(thr, al, (int)CHW, j->key->seed, tag, sample,
-                             SBS_FULL_LAYER_POSITION, T, idx);
+        sbs_spikes_draw(thr, al, (int)CHW, j->key->seed, tag, sample, SBS_FULL_LAYER_POSITION, T,
+                        idx);
         sbs_full_layer_route(g, idx, T, start, list, tab);
         for (int m = 0; m < XY; m++)
             for (int s = start[m]; s < start[m + 1]; s++) cnt[(size_t)list[s] * XY + m]++;
@@ -59,8 +59,7 @@ static void count_image(void *ctx, long b, int worker)
         for (int m = 0; m < XY; m++) {
             sbs_patch_gather(g, img, m / g->Y, m % g->Y, win);
             sbs_alias_build(win, K, thr, al, scr);
-            sbs_spikes_draw(thr, al, K, j->key->seed, tag, sample, (uint32_t)m, T,
-                                 idx);
+            sbs_spikes_draw(thr, al, K, j->key->seed, tag, sample, (uint32_t)m, T, idx);
             memset(hist, 0, (size_t)K * sizeof *hist);
             for (int t = 0; t < T; t++) hist[idx[t]]++;
             for (int i = 0; i < K; i++) cnt[(size_t)i * XY + m] = hist[i];
@@ -85,8 +84,7 @@ void sbs_noisy_counts(const sbs_layer_args *a, const float *x, int B, const sbs_
     }
 }
 
-int sbs_noisy_open(sbs_noisy *nz, const sbs_net *net, const char *base, int per_file,
-                   sbs_err *e)
+int sbs_noisy_open(sbs_noisy *nz, const sbs_net *net, const char *base, int per_file, sbs_err *e)
 {
     memset(nz, 0, sizeof *nz);
     nz->layer = -1;
@@ -96,8 +94,14 @@ int sbs_noisy_open(sbs_noisy *nz, const sbs_net *net, const char *base, int per_
     }
     if (nz->layer < 0) return 0;
     const sbs_layer *L = &net->L[nz->layer];
-    nz->args = (sbs_layer_args){.g = L->g, .N = L->N, .W = L->weight, .ldw = L->ldw, .T = L->T,
-                                .eps = L->eps, .forgetting_offset = L->fo, .layer = L->index,
+    nz->args = (sbs_layer_args){.g = L->g,
+                                .N = L->N,
+                                .W = L->weight,
+                                .ldw = L->ldw,
+                                .T = L->T,
+                                .eps = L->eps,
+                                .forgetting_offset = L->fo,
+                                .layer = L->index,
                                 .full_layer = L->cfg->spike_full_layer_input_distribution};
     if ((size_t)snprintf(nz->dir, sizeof nz->dir, "%s/noisy_picture_data/%d", base, L->T) >=
         sizeof nz->dir)

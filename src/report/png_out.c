@@ -95,10 +95,10 @@ static void fill_rect(canvas *c, int x0, int y0, int w, int h, const uint8_t rgb
 /* ---------------------------------------------------------------- weight mosaics */
 
 typedef struct {
-    int gc, gr, g;          /* channel grid columns, rows, gap */
+    int gc, gr, g; /* channel grid columns, rows, gap */
     int tile_w, tile_h;
-    int tc, tr;             /* tile grid columns, rows */
-    int f;                  /* frame width */
+    int tc, tr; /* tile grid columns, rows */
+    int f;      /* frame width */
     bool rgb;
 } mosaic_layout;
 
@@ -147,8 +147,8 @@ int sbs_png_auto_scale(const sbs_png_kernels *k)
 int sbs_png_mosaic(const char *path, const sbs_png_kernels *k, const float *w, sbs_err *e)
 {
     if (k->N < 1 || k->C < 1 || k->kx < 1 || k->ky < 1)
-        return sbs_fail(e, "%s: no weights to draw (%d kernels of %d x %d x %d)", path, k->N,
-                        k->C, k->kx, k->ky);
+        return sbs_fail(e, "%s: no weights to draw (%d kernels of %d x %d x %d)", path, k->N, k->C,
+                        k->kx, k->ky);
     int s = k->scale > 0 ? k->scale : sbs_png_auto_scale(k);
     mosaic_layout m;
     layout(k, s, &m);
@@ -176,8 +176,10 @@ int sbs_png_mosaic(const char *path, const sbs_png_kernels *k, const float *w, s
                         for (int xx = 0; xx < s; xx++) {
                             uint8_t *p =
                                 cv.px + ((size_t)(by + u * s + yy) * cv.w + bx + v * s + xx) * 3;
-                            if (m.rgb) p[c] = g;
-                            else p[0] = p[1] = p[2] = g;
+                            if (m.rgb)
+                                p[c] = g;
+                            else
+                                p[0] = p[1] = p[2] = g;
                         }
                 }
         }
@@ -190,9 +192,10 @@ int sbs_png_mosaic(const char *path, const sbs_png_kernels *k, const float *w, s
 /* ---------------------------------------------------------------- confusion heat map */
 
 /* 3x5 digits, one row of 3 bits per entry (bit 2 = left) */
-static const uint8_t digit_rows[10][5] = {
-    {7, 5, 5, 5, 7}, {2, 6, 2, 2, 7}, {7, 1, 7, 4, 7}, {7, 1, 7, 1, 7}, {5, 5, 7, 1, 1},
-    {7, 4, 7, 1, 7}, {7, 4, 7, 5, 7}, {7, 1, 1, 1, 1}, {7, 5, 7, 5, 7}, {7, 5, 7, 1, 7}};
+static const uint8_t digit_rows[10][5] = {{7, 5, 5, 5, 7}, {2, 6, 2, 2, 7}, {7, 1, 7, 4, 7},
+                                          {7, 1, 7, 1, 7}, {5, 5, 7, 1, 1}, {7, 4, 7, 1, 7},
+                                          {7, 4, 7, 5, 7}, {7, 1, 1, 1, 1}, {7, 5, 7, 5, 7},
+                                          {7, 5, 7, 1, 7}};
 
 /* the number centred in the cell at (x0, y0), digits drawn at twice their size */
 static void draw_number(canvas *c, int x0, int y0, int cell, int value, const uint8_t rgb[3])
@@ -242,7 +245,10 @@ int sbs_png_net_weights(const char *dir, const sbs_net *net, const char *suffix,
         const sbs_layer *L = &net->L[l];
         if (!L->file_weights) continue;
         /* SbS-like weights: (K, ldw), neuron = column; the others (O, C, kx, ky) */
-        sbs_png_kernels k = {.N = L->N, .C = L->g.C, .kx = L->g.kx, .ky = L->g.ky,
+        sbs_png_kernels k = {.N = L->N,
+                             .C = L->g.C,
+                             .kx = L->g.kx,
+                             .ky = L->g.ky,
                              .sn = L->sbs_w ? 1 : (size_t)L->g.K,
                              .sk = L->sbs_w ? (size_t)L->ldw : 1};
         char path[PATH_MAX + 64];

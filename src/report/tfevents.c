@@ -208,8 +208,8 @@ int sbs_tb_histogram(sbs_tb *tb, const char *tag, int64_t step, const float *v, 
 
 /* ---------------------------------------------------------------- the trainer's records */
 
-int sbs_tb_update(sbs_tb *tb, int64_t step, double loss, double train_accuracy, bool acc,
-                  double lr, sbs_err *e)
+int sbs_tb_update(sbs_tb *tb, int64_t step, double loss, double train_accuracy, bool acc, double lr,
+                  sbs_err *e)
 {
     if (!tb) return 0;
     if (sbs_tb_scalar(tb, "Train Loss/update", step, loss, e) != 0 ||
@@ -234,8 +234,8 @@ int sbs_tb_epoch(sbs_tb *tb, const sbs_net *net, int64_t epoch, double train_los
         char tag[64];
         snprintf(tag, sizeof tag, "Weights Layer %d", l);
         /* SbS-like weights are (K, ldw) with padding columns; the others are n_w floats */
-        int r = L->sbs_w ? sbs_tb_histogram(tb, tag, epoch, L->weight, (size_t)L->g.K,
-                                            (size_t)L->N, (size_t)L->ldw, e)
+        int r = L->sbs_w ? sbs_tb_histogram(tb, tag, epoch, L->weight, (size_t)L->g.K, (size_t)L->N,
+                                            (size_t)L->ldw, e)
                          : sbs_tb_histogram(tb, tag, epoch, L->weight, 1, L->n_w, L->n_w, e);
         if (r != 0) return -1;
         if (L->n_b && L->bias) {

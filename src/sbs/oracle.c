@@ -7,8 +7,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-void sbs_ref_dynamics(const float *W, int N, int ldw, const int32_t *idx, int T,
-                      const float *eps, float forgetting_offset, float *h_out)
+void sbs_ref_dynamics(const float *W, int N, int ldw, const int32_t *idx, int T, const float *eps,
+                      float forgetting_offset, float *h_out)
 {
     double *h = malloc((size_t)N * sizeof *h);
     if (!h) abort();
@@ -68,7 +68,12 @@ static void ref_forward_full(const sbs_layer_args *a, const float *x, int B,
                 for (int n = 0; n < N; n++) h[((size_t)b * N + n) * XY + pos] = hv[n];
             }
     }
-    free(thr); free(al); free(scratch); free(spk); free(idx); free(hv);
+    free(thr);
+    free(al);
+    free(scratch);
+    free(spk);
+    free(idx);
+    free(hv);
 }
 
 void sbs_ref_forward(const sbs_layer_args *a, const float *x, int B, const sbs_spike_key *key,
@@ -101,7 +106,12 @@ void sbs_ref_forward(const sbs_layer_args *a, const float *x, int B, const sbs_s
                 for (int n = 0; n < N; n++) h[((size_t)b * N + n) * XY + pos] = hv[n];
             }
     }
-    free(win); free(thr); free(al); free(scratch); free(idx); free(hv);
+    free(win);
+    free(thr);
+    free(al);
+    free(scratch);
+    free(idx);
+    free(hv);
 }
 
 void sbs_ref_sbs_backward(const sbs_geom *g, int N, const float *W, int ldw, const float *x,
@@ -136,7 +146,8 @@ void sbs_ref_sbs_backward(const sbs_geom *g, int N, const float *W, int ldw, con
                     for (int v = 0; v < g->ky; v++, i++) {
                         int r = ox * g->sx - g->px + u * g->dx, q = oy * g->sy - g->py + v * g->dy;
                         if (r < 0 || r >= g->H || q < 0 || q >= g->W) continue;
-                        dx[(size_t)b * in_sz + ((size_t)c * g->H + r) * g->W + q] += Q[i] / (R[i] + 1e-20);
+                        dx[(size_t)b * in_sz + ((size_t)c * g->H + r) * g->W + q] +=
+                            Q[i] / (R[i] + 1e-20);
                     }
             for (int i = 0; i < K; i++) {
                 double p = win[i] / (sum + 1e-20);
@@ -145,5 +156,7 @@ void sbs_ref_sbs_backward(const sbs_geom *g, int N, const float *W, int ldw, con
                                              (R[i] * gv[(size_t)n * M] - Q[i]);
             }
         }
-    free(win); free(R); free(Q);
+    free(win);
+    free(R);
+    free(Q);
 }

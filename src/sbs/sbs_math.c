@@ -15,12 +15,20 @@ int sbs_out_size(int L, int k, int s, int d, int p)
     return (int)(num / s + 1);
 }
 
-int sbs_geom_init(sbs_geom *g, int C, int H, int W, int kx, int ky, int sx, int sy, int dx,
-                  int dy, int px, int py)
+int sbs_geom_init(sbs_geom *g, int C, int H, int W, int kx, int ky, int sx, int sy, int dx, int dy,
+                  int px, int py)
 {
-    g->C = C; g->H = H; g->W = W;
-    g->kx = kx; g->ky = ky;
-    g->sx = sx; g->sy = sy; g->dx = dx; g->dy = dy; g->px = px; g->py = py;
+    g->C = C;
+    g->H = H;
+    g->W = W;
+    g->kx = kx;
+    g->ky = ky;
+    g->sx = sx;
+    g->sy = sy;
+    g->dx = dx;
+    g->dy = dy;
+    g->px = px;
+    g->py = py;
     g->X = sbs_out_size(H, kx, sx, dx, px);
     g->Y = sbs_out_size(W, ky, sy, dy, py);
     g->K = C * kx * ky;
@@ -36,8 +44,8 @@ void sbs_patch_gather(const sbs_geom *g, const float *img, int ox, int oy, float
             int r = ox * g->sx - g->px + u * g->dx;
             for (int v = 0; v < g->ky; v++, i++) {
                 int q = oy * g->sy - g->py + v * g->dy;
-                win[i] = (r >= 0 && r < g->H && q >= 0 && q < g->W) ? plane[(size_t)r * g->W + q]
-                                                                    : 0.0f;
+                win[i] =
+                    (r >= 0 && r < g->H && q >= 0 && q < g->W) ? plane[(size_t)r * g->W + q] : 0.0f;
             }
         }
     }
@@ -46,7 +54,7 @@ void sbs_patch_gather(const sbs_geom *g, const float *img, int ox, int oy, float
 void sbs_alias_build(const float *x, int K, uint32_t *thr, uint32_t *alias, double *scratch)
 {
     double *q = scratch;
-    int *small = (int *)(scratch + K);      /* K ints fit in K doubles */
+    int *small = (int *)(scratch + K); /* K ints fit in K doubles */
     int *large = (int *)(scratch + 2 * K);
     double sum = 0.0;
     for (int i = 0; i < K; i++) sum += x[i] > 0.0f ? (double)x[i] : 0.0;
@@ -54,8 +62,10 @@ void sbs_alias_build(const float *x, int K, uint32_t *thr, uint32_t *alias, doub
     int ns = 0, nl = 0;
     for (int i = 0; i < K; i++) {
         q[i] = sum > 0.0 ? (x[i] > 0.0f ? (double)x[i] * scale : 0.0) : 1.0;
-        if (q[i] < 1.0) small[ns++] = i;
-        else large[nl++] = i;
+        if (q[i] < 1.0)
+            small[ns++] = i;
+        else
+            large[nl++] = i;
     }
     while (ns > 0 && nl > 0) {
         int s = small[--ns];
@@ -82,8 +92,8 @@ void sbs_alias_build(const float *x, int K, uint32_t *thr, uint32_t *alias, doub
     }
 }
 
-void sbs_spikes_draw(const uint32_t *thr, const uint32_t *alias, int K, uint64_t seed,
-                     uint32_t tag, uint32_t sample, uint32_t position, int T, int32_t *idx)
+void sbs_spikes_draw(const uint32_t *thr, const uint32_t *alias, int K, uint64_t seed, uint32_t tag,
+                     uint32_t sample, uint32_t position, int T, int32_t *idx)
 {
     /* Spike t uses word k = (t>>4)&3 of Philox block 16*(t>>6) + (t&15): a group of 64 spikes
      * is 16 blocks x 4 words, laid out so that a 16-lane SIMD version stores whole vectors. */
@@ -103,8 +113,7 @@ void sbs_spikes_draw(const uint32_t *thr, const uint32_t *alias, int K, uint64_t
     }
 }
 
-void sbs_eps_table(float epsilon_0, int cooldown_after, float reduction_cooldown, int T,
-                   float *eps)
+void sbs_eps_table(float epsilon_0, int cooldown_after, float reduction_cooldown, int T, float *eps)
 {
     for (int t = 1; t <= T; t++) {
         double e = (double)epsilon_0 / sqrt((double)t);

@@ -20,11 +20,21 @@ uint64_t sbs_plan_hash(const sbs_net *net)
     uint64_t h = 1469598103934665603ull;
 #define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ull)
     MIX(net->n);
-    MIX(net->in_c); MIX(net->in_h); MIX(net->in_w);
+    MIX(net->in_c);
+    MIX(net->in_h);
+    MIX(net->in_w);
     for (int l = 0; l < net->n; l++) {
         const sbs_layer *L = &net->L[l];
-        MIX(L->kind); MIX(L->C); MIX(L->H); MIX(L->W); MIX(L->N); MIX(L->X); MIX(L->Y);
-        MIX(L->g.K); MIX(L->n_w); MIX(L->n_b);
+        MIX(L->kind);
+        MIX(L->C);
+        MIX(L->H);
+        MIX(L->W);
+        MIX(L->N);
+        MIX(L->X);
+        MIX(L->Y);
+        MIX(L->g.K);
+        MIX(L->n_w);
+        MIX(L->n_b);
     }
     MIX(net->cfg->batch_size);
     MIX(net->cfg->learn.number_of_batches_for_one_update);
@@ -32,7 +42,10 @@ uint64_t sbs_plan_hash(const sbs_net *net)
     return h;
 }
 
-typedef struct { unsigned char *p; size_t n, cap; } wbuf;
+typedef struct {
+    unsigned char *p;
+    size_t n, cap;
+} wbuf;
 
 static void put(wbuf *b, const void *d, size_t n)
 {
@@ -111,12 +124,18 @@ int sbs_ckpt_save(const char *path, const sbs_ckpt_state *st, const sbs_trainer_
     return r;
 }
 
-typedef struct { const unsigned char *p; size_t n, off; const char *name; sbs_err *e; } rbuf;
+typedef struct {
+    const unsigned char *p;
+    size_t n, off;
+    const char *name;
+    sbs_err *e;
+} rbuf;
 
 static int get(rbuf *r, void *d, size_t n, const char *what)
 {
     if (r->n - r->off < n)
-        return sbs_fail(r->e, "%s: offset %zu: truncated: expected %zu more bytes for %s, file has %zu",
+        return sbs_fail(r->e,
+                        "%s: offset %zu: truncated: expected %zu more bytes for %s, file has %zu",
                         r->name, r->off, n, what, r->n - r->off);
     memcpy(d, r->p + r->off, n);
     r->off += n;
@@ -141,11 +160,11 @@ static int get_arr(rbuf *r, const sbs_layer *L, float *a, bool weights_layout, s
  * arrays compact K x N), and the CRC. */
 static size_t ckpt_size(const sbs_net *net, uint32_t version, uint32_t deflen)
 {
-    size_t n = 8 + 4 + 4;                /* magic, version, layers */
-    if (version >= 2) n += 4 + deflen;   /* run definition */
-    n += 8 + 8 + 3 * 4;                  /* seed, plan hash, epoch, next_sub, updates */
-    n += 4 + 8 + 8 + 4 + 8 + 4 + 4;      /* t, lr, best, num_bad, factor, patience, plateau */
-    n += 8 + 8 + 8 + 8;                  /* loss, correct, seen, seconds */
+    size_t n = 8 + 4 + 4;              /* magic, version, layers */
+    if (version >= 2) n += 4 + deflen; /* run definition */
+    n += 8 + 8 + 3 * 4;                /* seed, plan hash, epoch, next_sub, updates */
+    n += 4 + 8 + 8 + 4 + 8 + 4 + 4;    /* t, lr, best, num_bad, factor, patience, plateau */
+    n += 8 + 8 + 8 + 8;                /* loss, correct, seen, seconds */
     for (int l = 0; l < net->n; l++) {
         const sbs_layer *L = &net->L[l];
         n += 8 + 8 + 1 + 1 + 4;
@@ -164,8 +183,7 @@ static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckp
     if (len < 12 || memcmp(buf, CKPT_MAGIC, 8) != 0)
         return sbs_fail(e, "%s: offset 0: expected checkpoint magic '%s', found %s", name,
                         CKPT_MAGIC, len == 0 ? "an empty file" : "something else");
-    if (len < 16)
-        return sbs_fail(e, "%s: truncated checkpoint (%zu bytes)", name, len);
+    if (len < 16) return sbs_fail(e, "%s: truncated checkpoint (%zu bytes)", name, len);
     /* version and layer count first, then the size: a clearer message than the checksum's
      * for a file of another version or network, or one cut short */
     uint32_t ver0, nl0;
@@ -178,9 +196,10 @@ static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckp
     uint32_t deflen = 0;
     if (ver0 >= 2 && len >= CKPT_RUNDEF_AT + 4) memcpy(&deflen, buf + CKPT_RUNDEF_AT, 4);
     if (known && len >= 32 && (memcpy(&hash0, buf + 24, 8), hash0 != sbs_plan_hash(net)))
-        return sbs_fail(e, "%s: the checkpoint was made for another network, batch size or "
-                           "update window (plan hash %016llx, this config %016llx)", name,
-                        (unsigned long long)hash0, (unsigned long long)sbs_plan_hash(net));
+        return sbs_fail(e,
+                        "%s: the checkpoint was made for another network, batch size or "
+                        "update window (plan hash %016llx, this config %016llx)",
+                        name, (unsigned long long)hash0, (unsigned long long)sbs_plan_hash(net));
     size_t want = ckpt_size(net, ver0, deflen);
     if (known && nl0 == (uint32_t)net->n && len != want)
         return sbs_fail(e, "%s: %s: expected %zu bytes for this network, file has %zu", name,
@@ -198,8 +217,8 @@ static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckp
         return sbs_fail(e, "%s: offset 8: expected checkpoint version 1 or %u, found %u", name,
                         CKPT_VERSION, ver);
     if (nl != (uint32_t)net->n)
-        return sbs_fail(e, "%s: offset 12: the checkpoint has %u layers, the network %d", name,
-                        nl, net->n);
+        return sbs_fail(e, "%s: offset 12: the checkpoint has %u layers, the network %d", name, nl,
+                        net->n);
     sbs_ckpt_state s = {0};
     int32_t t = 0, nb = 0, pat = 0, pl = 0;
     if (GET(&r, s.seed, "seed") || GET(&r, s.plan_hash, "plan hash") || GET(&r, s.epoch, "epoch") ||
@@ -213,8 +232,10 @@ static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckp
         uint32_t dl = 0;
         if (GET(&r, dl, "run definition length")) return -1;
         if (dl > r.n - r.off)
-            return sbs_fail(e, "%s: offset %zu: truncated: the run definition needs %u bytes, "
-                               "%zu remain", name, r.off, dl, r.n - r.off);
+            return sbs_fail(e,
+                            "%s: offset %zu: truncated: the run definition needs %u bytes, "
+                            "%zu remain",
+                            name, r.off, dl, r.n - r.off);
         if (commit) {
             s.run_def = xmalloc((size_t)dl + 1);
             memcpy(s.run_def, r.p + r.off, dl);
@@ -223,18 +244,21 @@ static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckp
         r.off += dl;
     }
     if (s.plan_hash != sbs_plan_hash(net))
-        return sbs_fail(e, "%s: the checkpoint was made for another network, batch size or "
-                           "update window (plan hash %016llx, this config %016llx)", name,
-                        (unsigned long long)s.plan_hash, (unsigned long long)sbs_plan_hash(net));
+        return sbs_fail(e,
+                        "%s: the checkpoint was made for another network, batch size or "
+                        "update window (plan hash %016llx, this config %016llx)",
+                        name, (unsigned long long)s.plan_hash,
+                        (unsigned long long)sbs_plan_hash(net));
     if (s.epoch < 0 || s.next_sub < 0 || s.updates_in_epoch < 0 || t < 0 || !(s.opt.lr >= 0))
         return sbs_fail(e, "%s: counters out of range (epoch %d, sub-batch %d, step %d)", name,
                         s.epoch, s.next_sub, t);
     /* the values, not only the checksum: a hand-edited file with a valid CRC is refused */
-    if (!isfinite(s.opt.lr) || isnan(s.opt.best) || s.opt.best == -INFINITY || nb < 0 ||
-        pat < 0 || !(s.opt.factor > 0.0 && s.opt.factor <= 1.0) || (pl != 0 && pl != 1))
-        return sbs_fail(e, "%s: learning-rate schedule out of range (lr %g, best %g, factor %g, "
-                           "patience %d, bad epochs %d)", name, s.opt.lr, s.opt.best,
-                        s.opt.factor, pat, nb);
+    if (!isfinite(s.opt.lr) || isnan(s.opt.best) || s.opt.best == -INFINITY || nb < 0 || pat < 0 ||
+        !(s.opt.factor > 0.0 && s.opt.factor <= 1.0) || (pl != 0 && pl != 1))
+        return sbs_fail(e,
+                        "%s: learning-rate schedule out of range (lr %g, best %g, factor %g, "
+                        "patience %d, bad epochs %d)",
+                        name, s.opt.lr, s.opt.best, s.opt.factor, pat, nb);
     if (!isfinite(s.ep_loss) || s.ep_loss < 0 || s.ep_seen < 0 || s.ep_correct < 0 ||
         s.ep_correct > s.ep_seen || !isfinite(s.ep_seconds) || s.ep_seconds < 0)
         return sbs_fail(e, "%s: epoch totals out of range (loss %g, %lld correct of %lld, %g s)",
@@ -254,9 +278,10 @@ static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckp
             return -1;
         uint64_t want_w = L->file_weights ? L->n_w : 0, want_b = L->file_weights ? L->n_b : 0;
         if (nw != want_w || nbias != want_b)
-            return sbs_fail(e, "%s: offset %zu: layer %d: expected %llu weights and %llu biases, "
-                               "found %llu and %llu", name, r.off, l,
-                            (unsigned long long)want_w, (unsigned long long)want_b,
+            return sbs_fail(e,
+                            "%s: offset %zu: layer %d: expected %llu weights and %llu biases, "
+                            "found %llu and %llu",
+                            name, r.off, l, (unsigned long long)want_w, (unsigned long long)want_b,
                             (unsigned long long)nw, (unsigned long long)nbias);
         if (commit) {
             ts->scale_set[l] = f1;
@@ -291,8 +316,10 @@ static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckp
         for (size_t i = 0; !bad && i < nfull; i++)
             if (!isfinite(w[i]) || (L->sbs_w && w[i] < 0.0f) || !isfinite(mw[i]) ||
                 !(vw[i] >= 0.0f) || !isfinite(vw[i]))
-                bad = sbs_fail(e, "%s: layer %d: element %zu of the weights or moments is "
-                                  "invalid (%g)", name, l, i, (double)w[i]);
+                bad = sbs_fail(e,
+                               "%s: layer %d: element %zu of the weights or moments is "
+                               "invalid (%g)",
+                               name, l, i, (double)w[i]);
         if (!commit) free(w);
         if (bad) return -1;
     }

@@ -34,8 +34,8 @@
 
 typedef struct {
     sbs_reducer red;
-    MPI_Comm world, end;     /* end: a duplicate, so the end's barrier never matches the run's */
-    int threads;             /* default threads per rank */
+    MPI_Comm world, end; /* end: a duplicate, so the end's barrier never matches the run's */
+    int threads;         /* default threads per rank */
     /* the update reductions (with gradients): count, seconds reducing and before that waiting
      * for the slowest rank, bytes this rank sent along the chain and received from the
      * broadcast */
@@ -78,8 +78,10 @@ static int mpi_sum(sbs_reducer *r, const float *parts, const double *scal, int c
     if (n) MPI_Barrier(c->world);
     double t1 = sbs_now();
     int prev = r->rank - 1, next = r->rank + 1 < r->size ? r->rank + 1 : -1, last = r->size - 1;
-    if (prev >= 0) MPI_Recv(tot, n_scal, MPI_DOUBLE, prev, TAG_CHAIN, c->world, MPI_STATUS_IGNORE);
-    else memset(tot, 0, (size_t)n_scal * sizeof *tot);
+    if (prev >= 0)
+        MPI_Recv(tot, n_scal, MPI_DOUBLE, prev, TAG_CHAIN, c->world, MPI_STATUS_IGNORE);
+    else
+        memset(tot, 0, (size_t)n_scal * sizeof *tot);
     for (int k = 0; k < count; k++)
         for (int j = 0; j < n_scal; j++) tot[j] += scal[(size_t)k * n_scal + j];
     if (next >= 0) MPI_Send(tot, n_scal, MPI_DOUBLE, next, TAG_CHAIN, c->world);
@@ -88,7 +90,8 @@ static int mpi_sum(sbs_reducer *r, const float *parts, const double *scal, int c
         if (prev >= 0)
             MPI_Recv(acc + lo, (int)(hi - lo), MPI_FLOAT, prev, TAG_CHAIN, c->world,
                      MPI_STATUS_IGNORE);
-        else memset(acc + lo, 0, (hi - lo) * sizeof *acc);
+        else
+            memset(acc + lo, 0, (hi - lo) * sizeof *acc);
         for (int k = 0; k < count; k++) {
             const float *p = parts + (size_t)k * n;
             for (size_t i = lo; i < hi; i++) acc[i] += p[i];
@@ -154,9 +157,10 @@ int sbs_mpi_begin(int *argc, char ***argv, sbs_reducer **red, sbs_err *e)
     if (n <= 1) return 0;
     /* the other library's launcher alone: MPI would start as N unconnected singletons */
     if (getenv(OTHER_VAR) && !getenv(LAUNCHER_VAR) && !getenv("SLURM_STEP_NUM_TASKS"))
-        return sbs_fail(e, "started by %s launcher as one of %d processes (%s=%d), but this "
-                           "program is built with %s: start it with %s", OTHER_NAME, n,
-                        OTHER_VAR, n, LIB_NAME, LAUNCHER),
+        return sbs_fail(e,
+                        "started by %s launcher as one of %d processes (%s=%d), but this "
+                        "program is built with %s: start it with %s",
+                        OTHER_NAME, n, OTHER_VAR, n, LIB_NAME, LAUNCHER),
                SBS_EXIT_USAGE;
     int provided;
     MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
@@ -165,17 +169,24 @@ int sbs_mpi_begin(int *argc, char ***argv, sbs_reducer **red, sbs_err *e)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (size != n) {
         MPI_Finalize();
-        return sbs_fail(e, "started as one of %d processes (%s=%d), but %s sees %d: the launcher "
-                           "is not one of the library this program is built with (%s); start it "
-                           "with %s", n, var, n, LIB_NAME, size, LIB_NAME, LAUNCHER),
+        return sbs_fail(e,
+                        "started as one of %d processes (%s=%d), but %s sees %d: the launcher "
+                        "is not one of the library this program is built with (%s); start it "
+                        "with %s",
+                        n, var, n, LIB_NAME, size, LIB_NAME, LAUNCHER),
                SBS_EXIT_USAGE;
     }
     mpi_ctx *c = xcalloc(1, sizeof *c);
     c->world = MPI_COMM_WORLD;
     MPI_Comm_dup(MPI_COMM_WORLD, &c->end);
     c->threads = threads_per_rank(c->world);
-    c->red = (sbs_reducer){.rank = rank, .size = size, .share = mpi_share, .sum = mpi_sum,
-                           .max = mpi_max, .bcast = mpi_bcast, .ctx = c};
+    c->red = (sbs_reducer){.rank = rank,
+                           .size = size,
+                           .share = mpi_share,
+                           .sum = mpi_sum,
+                           .max = mpi_max,
+                           .bcast = mpi_bcast,
+                           .ctx = c};
     *red = &c->red;
     return 0;
 }
@@ -198,15 +209,16 @@ static void report_reductions(mpi_ctx *c, const char *prog, bool quiet)
         double bytes = 0;
         int used = 0;
         for (int q = 0; q < r->size; q++) bytes += all[4 * q + 2];
-        used += snprintf(line, sizeof line, "%s: %d ranks, %ld update reductions: %.0f bytes "
+        used += snprintf(line, sizeof line,
+                         "%s: %d ranks, %ld update reductions: %.0f bytes "
                          "moved per reduction (chain and broadcast); ms per reduction, mean "
-                         "(fastest; mean wait for the slowest rank before it):", prog, r->size,
-                         c->n_upd, bytes);
+                         "(fastest; mean wait for the slowest rank before it):",
+                         prog, r->size, c->n_upd, bytes);
         for (int q = 0; q < r->size && used < (int)sizeof line - 40; q++)
-            used += snprintf(line + used, sizeof line - (size_t)used,
-                             " rank %d %.2f (%.2f; %.1f)%s", q, 1e3 * all[4 * q],
-                             1e3 * all[4 * q + 3], 1e3 * all[4 * q + 1],
-                             q + 1 < r->size ? "," : "");
+            used +=
+                snprintf(line + used, sizeof line - (size_t)used, " rank %d %.2f (%.2f; %.1f)%s", q,
+                         1e3 * all[4 * q], 1e3 * all[4 * q + 3], 1e3 * all[4 * q + 1],
+                         q + 1 < r->size ? "," : "");
         fprintf(stderr, "%s\n", line);
     }
     free(all);

@@ -13,10 +13,11 @@ int sbs_mpi_begin(int *argc, char ***argv, sbs_reducer **red, sbs_err *e)
     const char *var;
     int n = sbs_launcher_size(&var);
     if (n > 1)
-        return sbs_fail(e, "started by a launcher as one of %d processes (%s=%d), but this build "
-                           "has no MPI: they would train independently into the same folder; "
-                           "install libopenmpi-dev openmpi-bin and rebuild (meson setup "
-                           "--reconfigure build -Dmpi=enabled), or run one process",
+        return sbs_fail(e,
+                        "started by a launcher as one of %d processes (%s=%d), but this build "
+                        "has no MPI: they would train independently into the same folder; "
+                        "install libopenmpi-dev openmpi-bin and rebuild (meson setup "
+                        "--reconfigure build -Dmpi=enabled), or run one process",
                         n, var, n),
                SBS_EXIT_USAGE;
     return 0;

@@ -7,9 +7,15 @@
 #include <string.h>
 #include <zlib.h>
 
-bool sbs_ranks_multi(const sbs_reducer *r) { return r && r->size > 1; }
+bool sbs_ranks_multi(const sbs_reducer *r)
+{
+    return r && r->size > 1;
+}
 
-bool sbs_ranks_writer(const sbs_reducer *r) { return !r || r->rank == 0; }
+bool sbs_ranks_writer(const sbs_reducer *r)
+{
+    return !r || r->rank == 0;
+}
 
 bool sbs_ranks_any(sbs_reducer *r, bool flag)
 {
@@ -19,8 +25,7 @@ bool sbs_ranks_any(sbs_reducer *r, bool flag)
     return v > 0.0f;
 }
 
-int sbs_ranks_share_start(sbs_reducer *r, sbs_ckpt_state *st, sbs_trainer_state *ts,
-                          sbs_err *e)
+int sbs_ranks_share_start(sbs_reducer *r, sbs_ckpt_state *st, sbs_trainer_state *ts, sbs_err *e)
 {
     if (!sbs_ranks_multi(r)) return 0;
     size_t np = ts->net->n_params;
@@ -67,8 +72,8 @@ static uLong split_crc(uLong crc, const sbs_split *s, int n)
     return crc32(crc, s->y, (uInt)n);
 }
 
-int sbs_ranks_check_start(sbs_reducer *r, const char *compute, const sbs_dataset *ds,
-                          int n_train, int n_test, sbs_err *e)
+int sbs_ranks_check_start(sbs_reducer *r, const char *compute, const sbs_dataset *ds, int n_train,
+                          int n_test, sbs_err *e)
 {
     if (!sbs_ranks_multi(r)) return 0;
     char which[256];
@@ -81,21 +86,23 @@ int sbs_ranks_check_start(sbs_reducer *r, const char *compute, const sbs_dataset
     snprintf(mine.compute, sizeof mine.compute, "%.*s", (int)strcspn(compute, ","), compute);
     if (differing(r, mine.compute, sizeof mine.compute, which, sizeof which, e) != 0) return -1;
     if (which[0])
-        return sbs_fail(e, "the ranks compute differently: rank 0 with %s), rank(s) %s "
-                           "otherwise (each picks its SIMD path on its CPU): pass the same --simd "
-                           "to every rank, e.g. --simd avx2, so that the weights are those of one "
-                           "process",
+        return sbs_fail(e,
+                        "the ranks compute differently: rank 0 with %s), rank(s) %s "
+                        "otherwise (each picks its SIMD path on its CPU): pass the same --simd "
+                        "to every rank, e.g. --simd avx2, so that the weights are those of one "
+                        "process",
                         mine.compute, which);
-    mine.crc = (uint32_t)split_crc(split_crc(crc32(0L, NULL, 0), &ds->train, n_train), &ds->test,
-                                   n_test);
+    mine.crc =
+        (uint32_t)split_crc(split_crc(crc32(0L, NULL, 0), &ds->train, n_train), &ds->test, n_test);
     mine.n_train = n_train;
     mine.n_test = n_test;
     if (differing(r, &mine.crc, sizeof mine - sizeof mine.compute, which, sizeof which, e) != 0)
         return -1;
     if (which[0])
-        return sbs_fail(e, "the data set differs between the ranks: the CRC-32 of the %d training "
-                           "and %d test images and labels in use on rank(s) %s is not rank 0's "
-                           "%08x (are the same data files at the data path on every host?)",
+        return sbs_fail(e,
+                        "the data set differs between the ranks: the CRC-32 of the %d training "
+                        "and %d test images and labels in use on rank(s) %s is not rank 0's "
+                        "%08x (are the same data files at the data path on every host?)",
                         n_train, n_test, which, mine.crc);
     return 0;
 }

@@ -11,10 +11,16 @@
 #include <string.h>
 
 /* keys that may change between the parts of one run */
-static const char *const free_keys[] = {
-    "data_path", "weight_path", "log_path", "epoch_id", "epoch_id_max",
-    "number_of_cpu_processes", "enable_cpu_thread_balacing", "force_forward_h_dynamic_on_cpu",
-    "simulation_id", "stage_id"};
+static const char *const free_keys[] = {"data_path",
+                                        "weight_path",
+                                        "log_path",
+                                        "epoch_id",
+                                        "epoch_id_max",
+                                        "number_of_cpu_processes",
+                                        "enable_cpu_thread_balacing",
+                                        "force_forward_h_dynamic_on_cpu",
+                                        "simulation_id",
+                                        "stage_id"};
 
 char *sbs_run_definition(const sbs_config *cfg, long n_train, long n_test, uint32_t labels_crc)
 {
@@ -28,7 +34,8 @@ char *sbs_run_definition(const sbs_config *cfg, long n_train, long n_test, uint3
     json_t *r = json_loadb(buf, len, 0, &err);
     free(buf);
     if (!r) return NULL;
-    for (size_t i = 0; i < sizeof free_keys / sizeof *free_keys; i++) json_object_del(r, free_keys[i]);
+    for (size_t i = 0; i < sizeof free_keys / sizeof *free_keys; i++)
+        json_object_del(r, free_keys[i]);
     json_t *lp = json_object_get(r, "learning_parameters");
     if (lp) json_object_del(lp, "overload_path");
     json_object_set_new(r, "training_images", json_integer(n_train));
@@ -47,12 +54,12 @@ static void diff(const char *path, json_t *a, json_t *b, char *out, size_t cap, 
     if (json_is_object(a) && json_is_object(b)) {
         const char *k;
         json_t *v;
-        json_object_foreach(a, k, v) {
+        json_object_foreach (a, k, v) {
             char p[512];
             snprintf(p, sizeof p, "%s%s%s", path, *path ? "." : "", k);
             diff(p, v, json_object_get(b, k), out, cap, n);
         }
-        json_object_foreach(b, k, v) {
+        json_object_foreach (b, k, v) {
             if (json_object_get(a, k)) continue;
             char p[512];
             snprintf(p, sizeof p, "%s%s%s", path, *path ? "." : "", k);
@@ -88,6 +95,8 @@ int sbs_run_definition_check(const char *saved, const char *now, const char *ckp
     json_decref(a);
     json_decref(b);
     if (n == 0) return 0;
-    return sbs_fail(e, "%s: --resume with a changed set-up (%d key%s; start a new run in another "
-                       "--out, or undo the change):%s", ckpt, n, n == 1 ? "" : "s", lines);
+    return sbs_fail(e,
+                    "%s: --resume with a changed set-up (%d key%s; start a new run in another "
+                    "--out, or undo the change):%s",
+                    ckpt, n, n == 1 ? "" : "s", lines);
 }

@@ -19,7 +19,7 @@ typedef struct {
     float *img;
     uint8_t *lab;
     double t_data, t_fwd;
-    bool failed;           /* a chunk of this process had a non-finite loss (e says where) */
+    bool failed; /* a chunk of this process had a non-finite loss (e says where) */
 } chunk_io;
 
 /* Load chunk k and run its forward and loss; *B gets its size. 0, or -1 with e saying which
@@ -41,13 +41,16 @@ static int chunk_forward(chunk_io *io, int k, int *B, double *loss, long *correc
         io->failed = true;
         int bad = sbs_exec_nonfinite_layer(x, *B);
         if (bad >= 0)
-            return sbs_fail(e, "epoch %d sub-batch %d: layer %d (%s) produced %s values and the "
-                               "loss became %g; stopped, the weights of the last update are kept "
-                               "in %s", c->epoch, c->first_sub + k, bad, net->L[bad].cfg->type,
-                            "non-finite", *loss, c->out_dir);
-        return sbs_fail(e, "epoch %d sub-batch %d: the loss became %g; stopped, the weights of "
-                           "the last update are kept in %s", c->epoch, c->first_sub + k, *loss,
-                        c->out_dir);
+            return sbs_fail(e,
+                            "epoch %d sub-batch %d: layer %d (%s) produced %s values and the "
+                            "loss became %g; stopped, the weights of the last update are kept "
+                            "in %s",
+                            c->epoch, c->first_sub + k, bad, net->L[bad].cfg->type, "non-finite",
+                            *loss, c->out_dir);
+        return sbs_fail(e,
+                        "epoch %d sub-batch %d: the loss became %g; stopped, the weights of "
+                        "the last update are kept in %s",
+                        c->epoch, c->first_sub + k, *loss, c->out_dir);
     }
     *correct = 0;
     if (!net->L[net->n - 1].own_target)
@@ -62,9 +65,10 @@ static int remote_failure(const chunk_io *io, sbs_err *e)
 {
     if (io->failed) return -1;
     const sbs_chunk_source *c = io->src;
-    return sbs_fail(e, "epoch %d, the update window from sub-batch %d: the loss became "
-                       "non-finite on another process (its message names the sub-batch and "
-                       "layer); stopped, the weights of the last update are kept in %s",
+    return sbs_fail(e,
+                    "epoch %d, the update window from sub-batch %d: the loss became "
+                    "non-finite on another process (its message names the sub-batch and "
+                    "layer); stopped, the weights of the last update are kept in %s",
                     c->epoch, c->first_sub, c->out_dir);
 }
 
@@ -131,15 +135,19 @@ int sbs_train_step(sbs_trainer_state *s, sbs_optim *opt, const sbs_chunk_source 
     if (red) red->share(red, n, &first, &count);
     int nl = net->n, n_scal = SCAL_FIXED + nl;
     size_t np = net->n_params;
-    chunk_io io = {s, src, xaligned((size_t)x->cap_B * sbs_act_floats(net, 0) * sizeof(float)),
-                   xmalloc((size_t)x->cap_B), 0, 0, false};
+    chunk_io io = {s,
+                   src,
+                   xaligned((size_t)x->cap_B * sbs_act_floats(net, 0) * sizeof(float)),
+                   xmalloc((size_t)x->cap_B),
+                   0,
+                   0,
+                   false};
     double *scal = xcalloc((size_t)(count ? count : 1) * n_scal, sizeof *scal);
     double tot[SCAL_FIXED + SBS_MAX_LAYERS] = {0};
     float *parts = NULL, *acc = NULL;
     int rc = -1;
 
-    if (learn && needs_measure(s, opt) && measure_scales(&io, first, count, red, e) != 0)
-        goto done;
+    if (learn && needs_measure(s, opt) && measure_scales(&io, first, count, red, e) != 0) goto done;
     if (learn) {
         be->zero(be, x->grads, np * sizeof(float));
         if (multi) parts = xaligned(((size_t)count * np + 1) * sizeof(float));
@@ -153,7 +161,8 @@ int sbs_train_step(sbs_trainer_state *s, sbs_optim *opt, const sbs_chunk_source 
             if (!multi) goto done;
             /* the others wait in the sum: the non-finite loss in it stops them all (below) */
             sc[0] = NAN;
-            if (parts) memset(parts + (size_t)(k - first) * np, 0, (size_t)(first + count - k) * np * 4);
+            if (parts)
+                memset(parts + (size_t)(k - first) * np, 0, (size_t)(first + count - k) * np * 4);
             break;
         }
         sc[0] = loss;
@@ -164,14 +173,15 @@ int sbs_train_step(sbs_trainer_state *s, sbs_optim *opt, const sbs_chunk_source 
         long contrib[SBS_MAX_LAYERS];
         sbs_exec_backward(x, B, io.lab, s->scale, s->learns, NULL, contrib);
         for (int l = 0; l < nl; l++) sc[SCAL_FIXED + l] = (double)contrib[l];
-        if (multi) be->download(be, parts + (size_t)(k - first) * np, x->chunk, np * sizeof(float));
-        else be->add(be, x->grads, x->chunk, np);
+        if (multi)
+            be->download(be, parts + (size_t)(k - first) * np, x->chunk, np * sizeof(float));
+        else
+            be->add(be, x->grads, x->chunk, np);
         out->t_bwd += sbs_now() - t0;
     }
     if (multi) {
         if (learn) acc = xaligned((np + 1) * sizeof(float));
-        if (red->sum(red, parts, scal, count, learn ? np : 0, n_scal, acc, tot, e) != 0)
-            goto done;
+        if (red->sum(red, parts, scal, count, learn ? np : 0, n_scal, acc, tot, e) != 0) goto done;
         if (!isfinite(tot[0])) {
             remote_failure(&io, e);
             goto done;
@@ -194,7 +204,8 @@ int sbs_train_step(sbs_trainer_state *s, sbs_optim *opt, const sbs_chunk_source 
                                     : out->loss / out->seen);
         opt->t++;
         sbs_update_step u = {.adam = strcasecmp(cfg->learn.optimizer_name, "SGD") != 0,
-                             .lr = opt->lr, .lr_t = opt->lr / (1.0 - pow(0.9, opt->t)),
+                             .lr = opt->lr,
+                             .lr_t = opt->lr / (1.0 - pow(0.9, opt->t)),
                              .c2 = sqrt(1.0 - pow(0.999, opt->t)),
                              .threshold = cfg->learn.learning_rate_threshold_w};
         double gmul[SBS_MAX_LAYERS];

@@ -95,11 +95,15 @@ static int lock_folder(const char *dir, sbs_err *e)
         ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
         long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
         if (pid > 0)
-            sbs_fail(e, "%s is in use by another sbs-train run (pid %ld); wait for it to finish "
-                        "or choose another --out", dir, pid);
+            sbs_fail(e,
+                     "%s is in use by another sbs-train run (pid %ld); wait for it to finish "
+                     "or choose another --out",
+                     dir, pid);
         else
-            sbs_fail(e, "%s is in use by another sbs-train run; wait for it to finish or choose "
-                        "another --out", dir);
+            sbs_fail(e,
+                     "%s is in use by another sbs-train run; wait for it to finish or choose "
+                     "another --out",
+                     dir);
         close(fd);
         return -1;
     }
@@ -151,8 +155,8 @@ typedef struct {
     FILE *log, *metrics;
     sbs_report_fn report;
     void *ctx;
-    sbs_tb *tb;   /* TensorBoard event file (NULL: --no-tensorboard) */
-    long *conf;   /* --png: confusion matrix of the test pass (n_out x n_out), else NULL */
+    sbs_tb *tb; /* TensorBoard event file (NULL: --no-tensorboard) */
+    long *conf; /* --png: confusion matrix of the test pass (n_out x n_out), else NULL */
 } outputs;
 
 static void say(outputs *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -254,8 +258,8 @@ static double test_pass(sbs_exec *x, const sbs_split *test, int n, int crop, uin
     float *img = xaligned((size_t)B * sbs_act_floats(net, 0) * sizeof(float));
     if (multi) pics = NULL;
     long *conf = multi ? NULL : out->conf;
-    float *pin = pics ? xaligned((size_t)B * sbs_act_floats(net, pics->layer) * sizeof(float))
-                      : NULL;
+    float *pin =
+        pics ? xaligned((size_t)B * sbs_act_floats(net, pics->layer) * sizeof(float)) : NULL;
     if (conf) memset(conf, 0, (size_t)net->n_out * net->n_out * sizeof *conf);
     bool failed = false;
     for (int first = lo, k = 0; first < hi; first += B, k++) {
@@ -296,8 +300,10 @@ static double test_pass(sbs_exec *x, const sbs_split *test, int n, int crop, uin
         return NAN; /* the caller reports pics->err */
     }
     /* the ranks agree on a stop at the end of the pass; one process stops at once */
-    if (multi ? sbs_ranks_any(red, g_stop) : g_stop) *stopped = true;
-    else if (multi) red->sum(red, NULL, scal, count, 0, 2, NULL, tot, NULL);
+    if (multi ? sbs_ranks_any(red, g_stop) : g_stop)
+        *stopped = true;
+    else if (multi)
+        red->sum(red, NULL, scal, count, 0, 2, NULL, tot, NULL);
     free(scal);
     if (*stopped) return NAN;
     return own ? tot[0] / n : 100.0 * tot[1] / n;
@@ -333,8 +339,10 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
     for (; *s; s++) {
         if (*s == '"' || *s == '\\') fputc('\\', f);
-        if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
-        else fputc(*s, f);
+        if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\u%04x", *s);
+        else
+            fputc(*s, f);
     }
     fputc('"', f);
 }
@@ -388,8 +396,9 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         size_t need = netb + sbs_mode_data_bytes(cfg->data_mode);
         size_t avail = sbs_mem_available();
         if (need > avail) {
-            sbs_fail(e, "this run needs about %.1f GiB of memory (network %.1f GiB for batch %d "
-                        "on %s, data %.1f GiB), only %.1f GiB are available",
+            sbs_fail(e,
+                     "this run needs about %.1f GiB of memory (network %.1f GiB for batch %d "
+                     "on %s, data %.1f GiB), only %.1f GiB are available",
                      need / 1073741824.0, netb / 1073741824.0, B, be->describe(be),
                      sbs_mode_data_bytes(cfg->data_mode) / 1073741824.0, avail / 1073741824.0);
             status = SBS_EXIT_NOMEM;
@@ -473,8 +482,10 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         sbs_fail(e, "cannot open log file %s: %s", path, strerror(errno));
         goto done;
     }
-    if (o->metrics_path) snprintf(path, sizeof path, "%s", o->metrics_path);
-    else snprintf(path, sizeof path, "%s/metrics.jsonl", log_dir);
+    if (o->metrics_path)
+        snprintf(path, sizeof path, "%s", o->metrics_path);
+    else
+        snprintf(path, sizeof path, "%s/metrics.jsonl", log_dir);
     /* appended, never truncated: an earlier run's records in the same folder are kept; a
      * "start" record marks where each run (or resumption) begins */
     out.metrics = fopen(path, "a");
@@ -486,29 +497,34 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     snprintf(metrics_what, sizeof metrics_what, "metrics file %s", path);
     if (write_record(out.metrics, metrics_what, e,
                      "{\"type\": \"start\", \"epoch\": %d, \"step\": %d, \"resume\": %s, "
-                     "\"seed\": %llu}\n", st.epoch, st.opt.t, o->resume ? "true" : "false",
+                     "\"seed\": %llu}\n",
+                     st.epoch, st.opt.t, o->resume ? "true" : "false",
                      (unsigned long long)o->seed) != 0)
         goto done;
     /* extract_noisy_pictures writes LOG_DIR/noisy_picture_data/<spikes>/<batch>.npz in every
      * test pass (the reference's files; each pass replaces the previous pass's) */
     if (cfg->extract_noisy_pictures) {
         if (sbs_noisy_open(&pics, &net, log_dir, B, e) != 0) goto done;
-        if (!pics.on) say(&out, "extract_noisy_pictures: the network has no SbS layer, no pictures");
+        if (!pics.on)
+            say(&out, "extract_noisy_pictures: the network has no SbS layer, no pictures");
     }
     /* TensorBoard event file beside metrics.jsonl (tfevents.h) */
     if (!o->no_tensorboard && !(out.tb = sbs_tb_open(log_dir, e))) goto done;
 outputs_open:;
     int n_sub = (n_train + B - 1) / B;
     if (learn && n_sub < nbu) {
-        sbs_fail(e, "%d training images make %d sub-batch%s of batch_size %d, fewer than one update "
-                    "window (number_of_batches_for_one_update %d): nothing would be learnt; use "
-                    "at least %d images", n_train, n_sub, n_sub == 1 ? "" : "es", B, nbu, B * nbu);
+        sbs_fail(e,
+                 "%d training images make %d sub-batch%s of batch_size %d, fewer than one update "
+                 "window (number_of_batches_for_one_update %d): nothing would be learnt; use "
+                 "at least %d images",
+                 n_train, n_sub, n_sub == 1 ? "" : "es", B, nbu, B * nbu);
         status = SBS_EXIT_USAGE;
         goto done;
     }
     if (st.next_sub > n_sub || (st.next_sub % nbu != 0 && st.next_sub != n_sub)) {
-        sbs_fail(e, "%s: the checkpoint stopped at sub-batch %d, which is not an update boundary "
-                    "of this run's %d sub-batches (was --limit-train or the data set changed?)",
+        sbs_fail(e,
+                 "%s: the checkpoint stopped at sub-batch %d, which is not an update boundary "
+                 "of this run's %d sub-batches (was --limit-train or the data set changed?)",
                  ckpt_path, st.next_sub, n_sub);
         status = SBS_EXIT_USAGE;
         goto done;
@@ -519,10 +535,11 @@ outputs_open:;
     int epoch_end = cfg->epoch_id_max;
     if (o->epochs > 0 && (long)cfg->epoch_id + o->epochs < epoch_end)
         epoch_end = cfg->epoch_id + o->epochs;
-    say(&out, "sbs-train %s: %s, %d layers, %d train / %d test images (%s), batch %d x %d, "
-              "%s, seed %llu%s", SBS_VERSION, cfg->def_file, net.n, n_train, n_test,
-        ds.source, B, nbu, be->describe(be), (unsigned long long)o->seed,
-        o->resume ? ", resumed" : "");
+    say(&out,
+        "sbs-train %s: %s, %d layers, %d train / %d test images (%s), batch %d x %d, "
+        "%s, seed %llu%s",
+        SBS_VERSION, cfg->def_file, net.n, n_train, n_test, ds.source, B, nbu, be->describe(be),
+        (unsigned long long)o->seed, o->resume ? ", resumed" : "");
     if (sbs_ranks_multi(red))
         say(&out, "%d ranks (MPI) share every update window; chunk sums added in chunk order",
             red->size);
@@ -557,8 +574,14 @@ outputs_open:;
             st.ep_correct = st.ep_seen = 0;
             st.updates_in_epoch = 0;
         }
-        train_chunks tc = {.s = &ds.train, .order = order, .aug = &aug, .pool = pool,
-                           .seed = o->seed, .epoch = epoch, .B = B, .n = n_train,
+        train_chunks tc = {.s = &ds.train,
+                           .order = order,
+                           .aug = &aug,
+                           .pool = pool,
+                           .seed = o->seed,
+                           .epoch = epoch,
+                           .B = B,
+                           .n = n_train,
                            .img = sbs_act_floats(&net, 0)};
         sbs_chunk_source src = {load_train_chunk, &tc, epoch, 0, out_dir};
         /* one window of nbu sub-batches per update; a trailing partial window is forwarded
@@ -585,7 +608,8 @@ outputs_open:;
             double t5 = sbs_now();
             t_upd += t5 - t4;
             double el = t5 - ep_t0;
-            if (out.metrics && write_record(out.metrics, metrics_what, e,
+            if (out.metrics &&
+                write_record(out.metrics, metrics_what, e,
                              "{\"type\": \"update\", \"epoch\": %d, \"update\": %d, "
                              "\"step\": %d, \"loss\": %.6g, \"train_accuracy\": %s, "
                              "\"lr\": %.6g, \"images_per_s\": %.2f, \"seconds\": %.3f}\n",
@@ -593,8 +617,8 @@ outputs_open:;
                              jnum(nb[0], 100.0 * w.correct / w.seen, acc), st.opt.lr,
                              st.ep_seen / el, el) != 0)
                 goto done;
-            if (sbs_tb_update(out.tb, st.opt.t, w.loss / w.seen, 100.0 * w.correct / w.seen,
-                              acc, st.opt.lr, e) != 0)
+            if (sbs_tb_update(out.tb, st.opt.t, w.loss / w.seen, 100.0 * w.correct / w.seen, acc,
+                              st.opt.lr, e) != 0)
                 goto done;
             double eta = (double)(n_sub - st.next_sub) * el / st.next_sub;
             progress(&out, true, "epoch %d  update %d  %d/%d  loss %.4f%s  %.1f img/s  ETA %.0fs",
@@ -622,33 +646,38 @@ outputs_open:;
         last_loss = train_loss;
         bool reduced = false;
         if (learn && !cfg->learn.adapt_learning_rate_after_minibatch)
-            reduced = sbs_sched_step(&st.opt, cfg->learn.lr_scheduler_use_performance
-                                                  ? 100.0 - train_acc : train_loss);
+            reduced =
+                sbs_sched_step(&st.opt, cfg->learn.lr_scheduler_use_performance ? 100.0 - train_acc
+                                                                                : train_loss);
         double secs = sbs_now() - ep_t0;
-        if ((out.metrics && write_record(out.metrics, metrics_what, e,
-                "{\"type\": \"epoch\", \"epoch\": %d, \"updates\": %d, \"step\": %d, "
-                "\"loss\": %.6g, \"train_accuracy\": %s, \"test_accuracy\": %s, "
-                "\"test_error\": %s, \"test_loss\": %s, \"lr\": %.6g, \"images_per_s\": %.2f, "
-                "\"seconds\": %.3f, \"seconds_data\": %.3f, \"seconds_forward\": %.3f, "
-                "\"seconds_backward\": %.3f, \"seconds_update\": %.3f, \"seconds_test\": %.3f}\n",
-                epoch, st.updates_in_epoch, st.opt.t, train_loss, jnum(nb[0], train_acc, acc),
-                jnum(nb[1], last_test, acc), jnum(nb[2], 100.0 - last_test, acc),
-                acc ? "null" : jnum(nb[3], last_test, true), st.opt.lr,
-                (st.ep_seen + n_test) / secs, secs, tsum.t_data, tsum.t_fwd, tsum.t_bwd, t_upd,
-                t_test) != 0) ||
+        if ((out.metrics &&
+             write_record(
+                 out.metrics, metrics_what, e,
+                 "{\"type\": \"epoch\", \"epoch\": %d, \"updates\": %d, \"step\": %d, "
+                 "\"loss\": %.6g, \"train_accuracy\": %s, \"test_accuracy\": %s, "
+                 "\"test_error\": %s, \"test_loss\": %s, \"lr\": %.6g, \"images_per_s\": %.2f, "
+                 "\"seconds\": %.3f, \"seconds_data\": %.3f, \"seconds_forward\": %.3f, "
+                 "\"seconds_backward\": %.3f, \"seconds_update\": %.3f, \"seconds_test\": %.3f}\n",
+                 epoch, st.updates_in_epoch, st.opt.t, train_loss, jnum(nb[0], train_acc, acc),
+                 jnum(nb[1], last_test, acc), jnum(nb[2], 100.0 - last_test, acc),
+                 acc ? "null" : jnum(nb[3], last_test, true), st.opt.lr,
+                 (st.ep_seen + n_test) / secs, secs, tsum.t_data, tsum.t_fwd, tsum.t_bwd, t_upd,
+                 t_test) != 0) ||
             sbs_tb_epoch(out.tb, &net, epoch, train_loss, train_acc, last_test, acc, st.opt.lr,
                          e) != 0 ||
             (o->png_dir && writer && sbs_png_epoch(o->png_dir, &net, epoch, out.conf, e) != 0))
             goto done;
         if (acc)
-            say(&out, "epoch %d: loss %.5f, train %.2f %%, test %.2f %% (error %.2f %%), lr %.3g%s, "
-                      "%.0f s (data %.0f, forward %.0f, backward %.0f, update %.0f, test %.0f)",
+            say(&out,
+                "epoch %d: loss %.5f, train %.2f %%, test %.2f %% (error %.2f %%), lr %.3g%s, "
+                "%.0f s (data %.0f, forward %.0f, backward %.0f, update %.0f, test %.0f)",
                 epoch, train_loss, train_acc, last_test, 100.0 - last_test, st.opt.lr,
                 reduced ? " (reduced)" : "", secs, tsum.t_data, tsum.t_fwd, tsum.t_bwd, t_upd,
                 t_test);
         else
-            say(&out, "epoch %d: loss %.5f, test loss %.5f, lr %.3g%s, %.0f s (data %.0f, "
-                      "forward %.0f, backward %.0f, update %.0f, test %.0f)",
+            say(&out,
+                "epoch %d: loss %.5f, test loss %.5f, lr %.3g%s, %.0f s (data %.0f, "
+                "forward %.0f, backward %.0f, update %.0f, test %.0f)",
                 epoch, train_loss, last_test, st.opt.lr, reduced ? " (reduced)" : "", secs,
                 tsum.t_data, tsum.t_fwd, tsum.t_bwd, t_upd, t_test);
         epochs_done++;

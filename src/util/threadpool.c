@@ -12,8 +12,8 @@ struct sbs_pool {
     pthread_t *tid;
     pthread_mutex_t mu;
     pthread_cond_t start_cv, done_cv;
-    unsigned long generation;  /* bumped for every job */
-    int running;               /* workers (excluding caller) still busy with the job */
+    unsigned long generation; /* bumped for every job */
+    int running;              /* workers (excluding caller) still busy with the job */
     bool quit;
     /* current job */
     long n;
@@ -22,7 +22,10 @@ struct sbs_pool {
     atomic_long next;
 };
 
-typedef struct { sbs_pool *p; int worker; } worker_arg;
+typedef struct {
+    sbs_pool *p;
+    int worker;
+} worker_arg;
 
 static void work(sbs_pool *p, int worker)
 {
@@ -75,7 +78,10 @@ sbs_pool *sbs_pool_create(int threads)
     return p;
 }
 
-int sbs_pool_threads(const sbs_pool *p) { return p->threads; }
+int sbs_pool_threads(const sbs_pool *p)
+{
+    return p->threads;
+}
 
 void sbs_pool_run(sbs_pool *p, long n, sbs_pool_fn fn, void *ctx)
 {

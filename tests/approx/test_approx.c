@@ -35,19 +35,28 @@ static uint64_t rnd64(void)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
-static uint32_t rnd32(void) { return (uint32_t)(rnd64() >> 32); }
-static int rnd_int(int lo, int hi) { return lo + (int)(rnd64() % (uint64_t)(hi - lo + 1)); }
+static uint32_t rnd32(void)
+{
+    return (uint32_t)(rnd64() >> 32);
+}
+static int rnd_int(int lo, int hi)
+{
+    return lo + (int)(rnd64() % (uint64_t)(hi - lo + 1));
+}
 /* any bit pattern (NaN, inf, denormals, zeros included) */
-static float rnd_bits(void) { return u2f(rnd32()); }
+static float rnd_bits(void)
+{
+    return u2f(rnd32());
+}
 /* finite: exponent field 0..254, with extra weight on denormals and extremes */
 static float rnd_finite(void)
 {
     uint32_t u = rnd32();
     uint32_t ex;
     switch (rnd32() % 8) {
-    case 0: ex = 0; break;                    /* denormal or zero */
-    case 1: ex = 1 + rnd32() % 8; break;      /* near FLT_MIN */
-    case 2: ex = 254 - rnd32() % 8; break;    /* near FLT_MAX */
+    case 0: ex = 0; break;                 /* denormal or zero */
+    case 1: ex = 1 + rnd32() % 8; break;   /* near FLT_MIN */
+    case 2: ex = 254 - rnd32() % 8; break; /* near FLT_MAX */
     default: ex = rnd32() % 255; break;
     }
     return u2f((u & 0x807fffffu) | (ex << 23));
@@ -71,8 +80,7 @@ static void check(int ok, const char *fmt, ...)
 {
     case_checks++;
     g_checks++;
-    if (ok)
-        return;
+    if (ok) return;
     if (case_fail < 10) {
         va_list ap;
         va_start(ap, fmt);
@@ -90,18 +98,15 @@ static void case_end(const char *fmt, ...)
     printf("%s ", case_fail ? "FAIL" : "ok  ");
     vprintf(fmt, ap);
     printf(" (%ld checks", case_checks);
-    if (case_fail)
-        printf(", %d failed", case_fail);
+    if (case_fail) printf(", %d failed", case_fail);
     printf(")\n");
     va_end(ap);
-    if (case_fail)
-        g_fail++;
+    if (case_fail) g_fail++;
 }
 
 static int same_bits(float x, float y)
 {
-    if (isnan(x) && isnan(y))
-        return 1;
+    if (isnan(x) && isnan(y)) return 1;
     return f2u(x) == f2u(y);
 }
 
@@ -115,12 +120,10 @@ static sbs_approx_cfg cfg(int F, int en, int T)
  * round-to-nearest-even to the float grid. F in 1..32, T in 0..2F (already clamped). ---- */
 static float round_to_float(uint64_t kept, int k) /* kept * 2^k, correctly rounded */
 {
-    if (kept == 0)
-        return 0.0f;
+    if (kept == 0) return 0.0f;
     int msb = 63 - __builtin_clzll(kept);
     int q = msb + k - 23; /* exponent of the float ulp at this magnitude */
-    if (q < -149)
-        q = -149;
+    if (q < -149) q = -149;
     int s = q - k; /* low bits to drop */
     uint64_t m;
     if (s <= 0) {
@@ -131,8 +134,7 @@ static float round_to_float(uint64_t kept, int k) /* kept * 2^k, correctly round
     } else {
         unsigned __int128 K = kept, one = 1;
         unsigned __int128 mm = K >> s, rem = K & ((one << s) - 1), half = one << (s - 1);
-        if (rem > half || (rem == half && (mm & 1)))
-            mm++;
+        if (rem > half || (rem == half && (mm & 1))) mm++;
         m = (uint64_t)mm;
     }
     return (float)ldexp((double)m, k + s); /* m <= 2^24: exact or overflow to inf */
@@ -140,16 +142,14 @@ static float round_to_float(uint64_t kept, int k) /* kept * 2^k, correctly round
 
 static float model(float a, float b, int F, int T)
 {
-    if (!isfinite(a) || !isfinite(b) || a == 0.0f || b == 0.0f)
-        return a * b;
+    if (!isfinite(a) || !isfinite(b) || a == 0.0f || b == 0.0f) return a * b;
     int ea, eb;
     double fa = frexp(fabs((double)a), &ea), fb = frexp(fabs((double)b), &eb); /* [0.5,1) */
-    uint64_t A = (uint64_t)ldexp(fa, F), B = (uint64_t)ldexp(fb, F);          /* floor */
+    uint64_t A = (uint64_t)ldexp(fa, F), B = (uint64_t)ldexp(fb, F);           /* floor */
     uint64_t kept = 0;
     for (int i = 0; i < F; i++)
         for (int j = 0; j < F; j++)
-            if (((A >> i) & 1) && ((B >> j) & 1) && i + j >= T)
-                kept += 1ull << (i + j);
+            if (((A >> i) & 1) && ((B >> j) & 1) && i + j >= T) kept += 1ull << (i + j);
     float r = round_to_float(kept, ea + eb - 2 * F);
     return (signbit(a) != signbit(b)) ? -r : r;
 }
@@ -165,24 +165,20 @@ static float refstyle(float a, float b, int F, int en, int T)
     unsigned sh = (unsigned)(32 - F);
     uint32_t Ma = ((ua << 8) | 0x80000000u) >> sh;
     uint32_t Mb = ((ub << 8) | 0x80000000u) >> sh;
-    if (a == 0)
-        Ma = 0;
-    if (b == 0)
-        Mb = 0;
+    if (a == 0) Ma = 0;
+    if (b == 0) Mb = 0;
     uint64_t P = (uint64_t)Ma * (uint64_t)Mb;
     if (en) {
         uint32_t mask = (uint32_t)((1ull << T) - 1);
         uint32_t E = 0, x = Mb, y = Ma & mask;
         for (int i = 0; i < T; i++) {
-            if (x & 1)
-                E += y & mask;
+            if (x & 1) E += y & mask;
             x >>= 1;
             y <<= 1;
         }
         P = E > P ? 0 : P - E;
     }
-    if (P == 0)
-        return 0.0f;
+    if (P == 0) return 0.0f;
     uint32_t uo = f2u((float)P);
     uint32_t xo = ((uo << 1) >> 24) - 2u * (uint32_t)F;
     uint32_t t = xa + xb + xo;
@@ -269,17 +265,44 @@ static void test_hand(void)
 static void test_specials(void)
 {
     const float S[] = {
-        0.0f, -0.0f, 0x1p-149f, -0x1p-149f, u2f(0x007fffffu), u2f(0x807fffffu),
-        u2f(0x00400001u), FLT_MIN, -FLT_MIN, FLT_MAX, -FLT_MAX, INFINITY, -INFINITY,
-        NAN, -NAN, 1.0f, -1.0f, 2.0f, 0.5f, -0.25f, 0x1p-20f, 0x1p100f, -0x1p-100f,
-        1.99999988f, -1.99999988f, u2f(0x3fffffffu), u2f(0x7effffffu), u2f(0x00ffffffu),
-        1.75f, 3.0f, -1.1f, 0.1f,
+        0.0f,
+        -0.0f,
+        0x1p-149f,
+        -0x1p-149f,
+        u2f(0x007fffffu),
+        u2f(0x807fffffu),
+        u2f(0x00400001u),
+        FLT_MIN,
+        -FLT_MIN,
+        FLT_MAX,
+        -FLT_MAX,
+        INFINITY,
+        -INFINITY,
+        NAN,
+        -NAN,
+        1.0f,
+        -1.0f,
+        2.0f,
+        0.5f,
+        -0.25f,
+        0x1p-20f,
+        0x1p100f,
+        -0x1p-100f,
+        1.99999988f,
+        -1.99999988f,
+        u2f(0x3fffffffu),
+        u2f(0x7effffffu),
+        u2f(0x00ffffffu),
+        1.75f,
+        3.0f,
+        -1.1f,
+        0.1f,
     };
     const int n = (int)(sizeof S / sizeof S[0]);
-    const int C[][3] = {{1, 0, 0},  {1, 1, 1},  {2, 1, 2},   {5, 1, 3},   {8, 0, 0},
-                        {12, 1, 7}, {13, 1, 20}, {23, 0, 0}, {23, 1, 23}, {24, 0, 0},
-                        {24, 1, 0}, {24, 1, 1}, {24, 1, 30}, {24, 1, 48}, {30, 1, 1},
-                        {30, 1, 20}, {32, 0, 0}, {32, 1, 64}, {-1, 1, -1}, {0, 0, 5}};
+    const int C[][3] = {{1, 0, 0},   {1, 1, 1},   {2, 1, 2},   {5, 1, 3},   {8, 0, 0},
+                        {12, 1, 7},  {13, 1, 20}, {23, 0, 0},  {23, 1, 23}, {24, 0, 0},
+                        {24, 1, 0},  {24, 1, 1},  {24, 1, 30}, {24, 1, 48}, {30, 1, 1},
+                        {30, 1, 20}, {32, 0, 0},  {32, 1, 64}, {-1, 1, -1}, {0, 0, 5}};
     for (size_t ci = 0; ci < sizeof C / sizeof C[0]; ci++) {
         case_begin();
         sbs_approx_cfg c = cfg(C[ci][0], C[ci][1], C[ci][2]);
@@ -295,8 +318,8 @@ static void test_specials(void)
                     if (a == 0 || b == 0)
                         check(isnan(r), "inf*0: %a*%a -> %a", (double)a, (double)b, (double)r);
                     else
-                        check(isinf(r) && (signbit(r) != 0) == sx, "inf: %a*%a -> %a",
-                              (double)a, (double)b, (double)r);
+                        check(isinf(r) && (signbit(r) != 0) == sx, "inf: %a*%a -> %a", (double)a,
+                              (double)b, (double)r);
                 } else if (a == 0 || b == 0) {
                     check(r == 0 && (signbit(r) != 0) == sx, "zero: %a*%a -> %a", (double)a,
                           (double)b, (double)r);
@@ -306,8 +329,8 @@ static void test_specials(void)
                           (double)r, (double)m);
                     check((signbit(r) != 0) == sx, "sign: %a*%a -> %a", (double)a, (double)b,
                           (double)r);
-                    check(fabsf(r) <= fabsf(p), "|r|<=|ab|: %a*%a -> %a > %a", (double)a,
-                          (double)b, (double)r, (double)p);
+                    check(fabsf(r) <= fabsf(p), "|r|<=|ab|: %a*%a -> %a > %a", (double)a, (double)b,
+                          (double)r, (double)p);
                 }
                 if (exact)
                     check(same_bits(r, p), "exact: %a*%a -> %a != %a", (double)a, (double)b,
@@ -323,9 +346,8 @@ static void test_specials(void)
 /* exactness: F >= 24 without truncation is bitwise the IEEE product */
 static void test_exact(void)
 {
-    const int C[][3] = {{24, 0, 0}, {24, 1, 0}, {24, 0, 9}, {-1, 1, -1}, {0, 0, 0},
-                        {30, 1, 12}, {30, 1, 1}, {32, 1, 16}, {25, 1, 2}, {32, 0, 0},
-                        {99, 1, 0}};
+    const int C[][3] = {{24, 0, 0}, {24, 1, 0},  {24, 0, 9}, {-1, 1, -1}, {0, 0, 0}, {30, 1, 12},
+                        {30, 1, 1}, {32, 1, 16}, {25, 1, 2}, {32, 0, 0},  {99, 1, 0}};
     const long N = 1000000;
     for (size_t ci = 0; ci < sizeof C / sizeof C[0]; ci++) {
         case_begin();
@@ -334,13 +356,22 @@ static void test_exact(void)
         for (long t = 0; t < nn; t++) {
             float a, b;
             switch (t % 3) {
-            case 0: a = rnd_bits(); b = rnd_bits(); break;
-            case 1: a = rnd_finite(); b = rnd_finite(); break;
-            default: a = rnd_normal(-60, 60); b = rnd_normal(-60, 60); break;
+            case 0:
+                a = rnd_bits();
+                b = rnd_bits();
+                break;
+            case 1:
+                a = rnd_finite();
+                b = rnd_finite();
+                break;
+            default:
+                a = rnd_normal(-60, 60);
+                b = rnd_normal(-60, 60);
+                break;
             }
             float r = sbs_approx_mul(a, b, &c), p = a * b;
-            check(same_bits(r, p), "%a*%a -> %a (0x%08x) != %a (0x%08x)", (double)a,
-                  (double)b, (double)r, f2u(r), (double)p, f2u(p));
+            check(same_bits(r, p), "%a*%a -> %a (0x%08x) != %a (0x%08x)", (double)a, (double)b,
+                  (double)r, f2u(r), (double)p, f2u(p));
         }
         case_end("exact == a*b bitwise on %ld random pairs, F=%d en=%d T=%d", nn, c.frac_bits,
                  c.enable, c.trunc_bits);
@@ -348,8 +379,7 @@ static void test_exact(void)
     case_begin();
     for (long t = 0; t < 100000; t++) {
         float a = rnd_bits(), b = rnd_bits();
-        check(same_bits(sbs_approx_mul(a, b, NULL), a * b), "NULL cfg %a*%a", (double)a,
-              (double)b);
+        check(same_bits(sbs_approx_mul(a, b, NULL), a * b), "NULL cfg %a*%a", (double)a, (double)b);
     }
     case_end("NULL cfg == a*b on 100000 random pairs");
 }
@@ -396,8 +426,8 @@ static void test_reference_parity(void)
                         check((signbit(r) != 0) == (signbit(a) != signbit(b)), "zero sign");
                         continue;
                     }
-                    check(same_bits(r, q), "F=%d en=%d T=%d %a*%a -> %a, reference %a", F, en,
-                          T, (double)a, (double)b, (double)r, (double)q);
+                    check(same_bits(r, q), "F=%d en=%d T=%d %a*%a -> %a, reference %a", F, en, T,
+                          (double)a, (double)b, (double)r, (double)q);
                 }
             }
     case_end("reference bit-level parity, F=1..32, T=0..min(2F,27), normal range "
@@ -440,8 +470,7 @@ static void test_error_bounds(void)
                 double emax = T > 0 ? ldexp((double)(T - 1), T) + 1 : 0;
                 double bound = base + emax / ldexp(1.0, 2 * F - 2) + ldexp(1.0, -24);
                 double rel = fabs((double)r - ex) / fabs(ex);
-                if (T == 0 && rel > maxrel0)
-                    maxrel0 = rel;
+                if (T == 0 && rel > maxrel0) maxrel0 = rel;
                 check(rel <= bound * (1 + 1e-12), "F=%d T=%d %a*%a rel %.3g > bound %.3g", F, T,
                       (double)a, (double)b, rel, bound);
                 check(fabsf(r) <= fabsf(a * b), "F=%d T=%d |r| > |fl(ab)|", F, T);
@@ -471,8 +500,8 @@ static void test_trunc_no_larger(void)
         float a = rnd_finite(), b = rnd_finite();
         sbs_approx_cfg c0 = cfg(F, 0, T), c1 = cfg(F, 1, T);
         float r0 = sbs_approx_mul(a, b, &c0), r1 = sbs_approx_mul(a, b, &c1);
-        check(fabsf(r1) <= fabsf(r0), "F=%d T=%d %a*%a: trunc %a > %a", F, T, (double)a,
-              (double)b, (double)r1, (double)r0);
+        check(fabsf(r1) <= fabsf(r0), "F=%d T=%d %a*%a: trunc %a > %a", F, T, (double)a, (double)b,
+              (double)r1, (double)r0);
         check(fabsf(r0) <= fabsf(a * b), "F=%d %a*%a: %a > |fl(ab)|", F, (double)a, (double)b,
               (double)r0);
     }
@@ -530,14 +559,12 @@ static void test_dot(void)
         for (int F = 1; F <= 32; F += 3) {
             sbs_approx_cfg c = cfg(F, 1, F / 2);
             float s = 0.0f;
-            for (int i = 0; i < n; i++)
-                s += sbs_approx_mul(A[i], B[i], &c);
+            for (int i = 0; i < n; i++) s += sbs_approx_mul(A[i], B[i], &c);
             check(same_bits(sbs_approx_dot(A, B, n, &c), s), "dot n=%d F=%d", n, F);
         }
         sbs_approx_cfg ex = cfg(-1, 0, -1);
         float s = 0.0f;
-        for (int i = 0; i < n; i++)
-            s += A[i] * B[i];
+        for (int i = 0; i < n; i++) s += A[i] * B[i];
         check(same_bits(sbs_approx_dot(A, B, n, &ex), s), "exact dot n=%d", n);
         check(same_bits(sbs_approx_dot(A, B, n, NULL), s), "NULL dot n=%d", n);
     }

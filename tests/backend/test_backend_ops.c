@@ -75,11 +75,11 @@ static const char *const device_backends[] = {"cuda"};
 #define N_DEVICE (sizeof device_backends / sizeof *device_backends)
 
 typedef struct {
-    char label[24];        /* "cpu/avx2", "cuda" */
-    const char *name;      /* for sbs_backend_create */
-    const char *simd;      /* CPU SIMD level, NULL otherwise */
-    sbs_backend *be;       /* NULL: absent */
-    char why[1100];        /* absent: why */
+    char label[24];   /* "cpu/avx2", "cuda" */
+    const char *name; /* for sbs_backend_create */
+    const char *simd; /* CPU SIMD level, NULL otherwise */
+    sbs_backend *be;  /* NULL: absent */
+    char why[1100];   /* absent: why */
 } bk;
 
 static bk g_bk[SBS_TEST_N_SIMD + N_DEVICE];
@@ -96,10 +96,10 @@ static sbs_backend *make_backend(const bk *b, int threads, sbs_err *e)
     return sbs_backend_create(b->name, &o, e);
 }
 
-static void report(const char *cs, const char *bname, const char *check, int r,
-                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void report(const char *cs, const char *bname, const char *check, int r,
-                   const char *fmt, ...)
+static void report(const char *cs, const char *bname, const char *check, int r, const char *fmt,
+                   ...) __attribute__((format(printf, 5, 6)));
+static void report(const char *cs, const char *bname, const char *check, int r, const char *fmt,
+                   ...)
 {
     char detail[1400];
     va_list ap;
@@ -112,9 +112,12 @@ static void report(const char *cs, const char *bname, const char *check, int r,
     else
         printf("%s %-48s %-10s %-8s %s\n", tag, cs, bname, check, detail);
     fflush(stdout);
-    if (r == RES_OK) g_ok++;
-    else if (r == RES_FAIL) g_fail++;
-    else g_skip++;
+    if (r == RES_OK)
+        g_ok++;
+    else if (r == RES_FAIL)
+        g_fail++;
+    else
+        g_skip++;
 }
 
 /* ================================================================== the case table */
@@ -137,8 +140,8 @@ typedef struct {
 } bad_plan;
 
 enum {
-    F_DYN = 1,      /* the forward runs the SbS dynamics (SIMD levels differ by rounding) */
-    F_LEARN = 2,    /* `learn`: training steps must lower the loss */
+    F_DYN = 1,   /* the forward runs the SbS dynamics (SIMD levels differ by rounding) */
+    F_LEARN = 2, /* `learn`: training steps must lower the loss */
 };
 
 /* input patterns of the layer under test (per image of C x H x W) */
@@ -157,20 +160,20 @@ enum {
 
 typedef struct {
     const char *name;
-    sbs_layer_kind kind;      /* the kind under test (layer `at`) */
+    sbs_layer_kind kind; /* the kind under test (layer `at`) */
     int n;
     sbs_test_layer ls[4];
     int at;
     int C, H, W, n_out, T, B;
     int fill;
     fwd_ref_fn fwd;
-    double fwd_tol;           /* |got - ref| <= tol * max(1, max |ref|); 0: bitwise */
+    double fwd_tol; /* |got - ref| <= tol * max(1, max |ref|); 0: bitwise */
     bwd_ref_fn bwd;
-    double bwd_tol;           /* |got - ref| <= tol * max |ref| + 1e-6 */
+    double bwd_tol; /* |got - ref| <= tol * max |ref| + 1e-6 */
     unsigned flags;
-    int loss_mode;            /* `net` and `learn` */
-    float lr;                 /* `learn`: learning_rate_gamma_w (0: the test config's) */
-    size_t store_limit;       /* NNMF: force a checkpointed backward with this iterate store */
+    int loss_mode;      /* `net` and `learn` */
+    float lr;           /* `learn`: learning_rate_gamma_w (0: the test config's) */
+    size_t store_limit; /* NNMF: force a checkpointed backward with this iterate store */
     bad_plan bad[3];
 } tcase;
 
@@ -186,7 +189,10 @@ static void bwd_sbs(ctx *, const float *, double *, double *, double *),
     bwd_nnmf(ctx *, const float *, double *, double *, double *),
     bwd_fd(ctx *, const float *, double *, double *, double *);
 
-#define L_RELU {.kind = SBS_L_RELU}
+#define L_RELU             \
+    {                      \
+        .kind = SBS_L_RELU \
+    }
 #define KEY_WIN "forward_kernel_size"
 #define KEY_NN "forward_neuron_numbers"
 
@@ -195,200 +201,783 @@ static void bwd_sbs(ctx *, const float *, double *, double *, double *),
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const tcase cases[] = {
     /* ---- SbS: the oracle with the same spikes; odd geometries; the backward oracle ---- */
-    {"SBS 2->12 k3x2 s1x2 d1x2 p1x0 on 7x6", SBS_L_SBS, 3,
-     {L_RELU, {.kind = SBS_L_SBS, .in = 2, .out = 12, .k = {3, 2}, .s = {1, 2}, .d = {1, 2},
-               .p = {1, 0}},
+    {"SBS 2->12 k3x2 s1x2 d1x2 p1x0 on 7x6",
+     SBS_L_SBS,
+     3,
+     {L_RELU,
+      {.kind = SBS_L_SBS, .in = 2, .out = 12, .k = {3, 2}, .s = {1, 2}, .d = {1, 2}, .p = {1, 0}},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {7, 2}}},
-     1, 2, 7, 6, 12, 150, 3, FILL_POS, ref_sbs, 2e-5, bwd_sbs, 1e-4, F_DYN,
-     .bad = {{2, {L_RELU, {.kind = SBS_L_SBS, .in = 2, .out = 2, .k = {3, 2}}}, 0, KEY_NN "[1]",
+     1,
+     2,
+     7,
+     6,
+     12,
+     150,
+     3,
+     FILL_POS,
+     ref_sbs,
+     2e-5,
+     bwd_sbs,
+     1e-4,
+     F_DYN,
+     .bad = {{2,
+              {L_RELU, {.kind = SBS_L_SBS, .in = 2, .out = 2, .k = {3, 2}}},
+              0,
+              KEY_NN "[1]",
               "more than 2 neurons"},
-             {2, {L_RELU, {.kind = SBS_L_SBS, .in = 2, .out = 12, .k = {8, 2}}}, 0, KEY_WIN "[1]",
+             {2,
+              {L_RELU, {.kind = SBS_L_SBS, .in = 2, .out = 12, .k = {8, 2}}},
+              0,
+              KEY_WIN "[1]",
               "larger than the layer's input"},
-             {2, {L_RELU, {.kind = SBS_L_SBS, .in = 3, .out = 12, .k = {3, 2}}}, 0, KEY_NN "[1]",
+             {2,
+              {L_RELU, {.kind = SBS_L_SBS, .in = 3, .out = 12, .k = {3, 2}}},
+              0,
+              KEY_NN "[1]",
               "expects 3 input channels"}}},
-    {"SBS 4->96 k5x5 on 5x5 (one position), T 400", SBS_L_SBS, 1,
-     {{.kind = SBS_L_SBS, .in = 4, .out = 96, .k = {5, 5}}}, 0, 4, 5, 5, 96, 400, 5, FILL_POS,
-     ref_sbs, 2e-5, bwd_sbs, 1e-4, F_DYN,
-     .bad = {{1, {{.kind = SBS_L_SBS, .in = 4, .out = 95, .k = {5, 5}}}, 0, "network_structure",
+    {"SBS 4->96 k5x5 on 5x5 (one position), T 400",
+     SBS_L_SBS,
+     1,
+     {{.kind = SBS_L_SBS, .in = 4, .out = 96, .k = {5, 5}}},
+     0,
+     4,
+     5,
+     5,
+     96,
+     400,
+     5,
+     FILL_POS,
+     ref_sbs,
+     2e-5,
+     bwd_sbs,
+     1e-4,
+     F_DYN,
+     .bad = {{1,
+              {{.kind = SBS_L_SBS, .in = 4, .out = 95, .k = {5, 5}}},
+              0,
+              "network_structure",
               "number_of_output_neurons"}}},
-    {"SBS 2->17 k2x3 s1x2 d2x1 p2x1, forgetting 0.5", SBS_L_SBS, 3,
-     {L_RELU, {.kind = SBS_L_SBS, .in = 2, .out = 17, .k = {2, 3}, .s = {1, 2}, .d = {2, 1},
-               .p = {2, 1}, .fo = 0.5f},
+    {"SBS 2->17 k2x3 s1x2 d2x1 p2x1, forgetting 0.5",
+     SBS_L_SBS,
+     3,
+     {L_RELU,
+      {.kind = SBS_L_SBS,
+       .in = 2,
+       .out = 17,
+       .k = {2, 3},
+       .s = {1, 2},
+       .d = {2, 1},
+       .p = {2, 1},
+       .fo = 0.5f},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {8, 6}}},
-     1, 2, 6, 11, 17, 99, 2, FILL_POS, ref_sbs, 2e-5, bwd_sbs, 1e-4, F_DYN},
-    {"SBS 5->3 k1x1 on 1x1, cooldown after 20, B 9", SBS_L_SBS, 1,
-     {{.kind = SBS_L_SBS, .in = 5, .out = 3, .cool = 20}}, 0, 5, 1, 1, 3, 64, 9, FILL_POS,
-     ref_sbs, 2e-5, bwd_sbs, 1e-4, F_DYN},
-    {"SBS full-layer 1->12 k3x3 p1 on 8x8", SBS_L_SBS, 3,
-     {L_RELU, {.kind = SBS_L_SBS, .in = 1, .out = 12, .k = {3, 3}, .p = {1, 1}, .full = true},
+     1,
+     2,
+     6,
+     11,
+     17,
+     99,
+     2,
+     FILL_POS,
+     ref_sbs,
+     2e-5,
+     bwd_sbs,
+     1e-4,
+     F_DYN},
+    {"SBS 5->3 k1x1 on 1x1, cooldown after 20, B 9",
+     SBS_L_SBS,
+     1,
+     {{.kind = SBS_L_SBS, .in = 5, .out = 3, .cool = 20}},
+     0,
+     5,
+     1,
+     1,
+     3,
+     64,
+     9,
+     FILL_POS,
+     ref_sbs,
+     2e-5,
+     bwd_sbs,
+     1e-4,
+     F_DYN},
+    {"SBS full-layer 1->12 k3x3 p1 on 8x8",
+     SBS_L_SBS,
+     3,
+     {L_RELU,
+      {.kind = SBS_L_SBS, .in = 1, .out = 12, .k = {3, 3}, .p = {1, 1}, .full = true},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {8, 8}}},
-     1, 1, 8, 8, 12, 200, 3, FILL_POS, ref_sbs, 2e-5, bwd_sbs, 1e-4, F_DYN},
-    {"SBS full-layer 2->17 k3x2 s2x1 d1x2 p1x0 cool 40", SBS_L_SBS, 2,
-     {{.kind = SBS_L_SBS, .in = 2, .out = 17, .k = {3, 2}, .s = {2, 1}, .d = {1, 2},
-       .p = {1, 0}, .full = true, .cool = 40},
+     1,
+     1,
+     8,
+     8,
+     12,
+     200,
+     3,
+     FILL_POS,
+     ref_sbs,
+     2e-5,
+     bwd_sbs,
+     1e-4,
+     F_DYN},
+    {"SBS full-layer 2->17 k3x2 s2x1 d1x2 p1x0 cool 40",
+     SBS_L_SBS,
+     2,
+     {{.kind = SBS_L_SBS,
+       .in = 2,
+       .out = 17,
+       .k = {3, 2},
+       .s = {2, 1},
+       .d = {1, 2},
+       .p = {1, 0},
+       .full = true,
+       .cool = 40},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {5, 5}}},
-     0, 2, 9, 7, 17, 150, 3, FILL_POS, ref_sbs, 2e-5, bwd_sbs, 1e-4, F_DYN},
-    {"SBS full-layer 3->3 k2x3 s1x2 d2x1 p2x1 fo 0.5", SBS_L_SBS, 2,
-     {{.kind = SBS_L_SBS, .in = 3, .out = 3, .k = {2, 3}, .s = {1, 2}, .d = {2, 1},
-       .p = {2, 1}, .full = true, .fo = 0.5f},
+     0,
+     2,
+     9,
+     7,
+     17,
+     150,
+     3,
+     FILL_POS,
+     ref_sbs,
+     2e-5,
+     bwd_sbs,
+     1e-4,
+     F_DYN},
+    {"SBS full-layer 3->3 k2x3 s1x2 d2x1 p2x1 fo 0.5",
+     SBS_L_SBS,
+     2,
+     {{.kind = SBS_L_SBS,
+       .in = 3,
+       .out = 3,
+       .k = {2, 3},
+       .s = {1, 2},
+       .d = {2, 1},
+       .p = {2, 1},
+       .full = true,
+       .fo = 0.5f},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {8, 6}}},
-     0, 3, 6, 11, 3, 99, 3, FILL_POS, ref_sbs, 2e-5, bwd_sbs, 1e-4, F_DYN},
-    {"SBS full-layer 1->16 k4x4 s3 p2 (unused pixels)", SBS_L_SBS, 2,
-     {{.kind = SBS_L_SBS, .in = 1, .out = 16, .k = {4, 4}, .s = {3, 3}, .p = {2, 2},
-       .full = true},
+     0,
+     3,
+     6,
+     11,
+     3,
+     99,
+     3,
+     FILL_POS,
+     ref_sbs,
+     2e-5,
+     bwd_sbs,
+     1e-4,
+     F_DYN},
+    {"SBS full-layer 1->16 k4x4 s3 p2 (unused pixels)",
+     SBS_L_SBS,
+     2,
+     {{.kind = SBS_L_SBS, .in = 1, .out = 16, .k = {4, 4}, .s = {3, 3}, .p = {2, 2}, .full = true},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {4, 4}}},
-     0, 1, 10, 10, 16, 300, 2, FILL_POS, ref_sbs, 2e-5, bwd_sbs, 1e-4, F_DYN},
-    {"SbS POOLING 4ch k2x2 s2 on 6x6", SBS_L_SBS_POOLING, 3,
-     {L_RELU, {.kind = SBS_L_SBS_POOLING, .in = 4, .out = 4, .k = {2, 2}, .s = {2, 2}},
+     0,
+     1,
+     10,
+     10,
+     16,
+     300,
+     2,
+     FILL_POS,
+     ref_sbs,
+     2e-5,
+     bwd_sbs,
+     1e-4,
+     F_DYN},
+    {"SbS POOLING 4ch k2x2 s2 on 6x6",
+     SBS_L_SBS_POOLING,
+     3,
+     {L_RELU,
+      {.kind = SBS_L_SBS_POOLING, .in = 4, .out = 4, .k = {2, 2}, .s = {2, 2}},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {3, 3}}},
-     1, 4, 6, 6, 4, 100, 3, FILL_POS, ref_sbs, 2e-5, bwd_sbs, 1e-4, F_DYN,
-     .bad = {{1, {{.kind = SBS_L_SBS_POOLING, .in = 4, .out = 5, .k = {2, 2}}}, 0, KEY_NN "[0]",
+     1,
+     4,
+     6,
+     6,
+     4,
+     100,
+     3,
+     FILL_POS,
+     ref_sbs,
+     2e-5,
+     bwd_sbs,
+     1e-4,
+     F_DYN,
+     .bad = {{1,
+              {{.kind = SBS_L_SBS_POOLING, .in = 4, .out = 5, .k = {2, 2}}},
+              0,
+              KEY_NN "[0]",
               "as many neurons as input channels"}}},
     /* ---- SbS LOCAL: the local rules (hidden: h, output: one-hot label) ---- */
-    {"SbS LOCAL hidden 2->9 k3x3 p1 under LOCAL", SBS_L_SBS_LOCAL, 3,
+    {"SbS LOCAL hidden 2->9 k3x3 p1 under LOCAL",
+     SBS_L_SBS_LOCAL,
+     3,
      {{.kind = SBS_L_SBS_LOCAL, .in = 2, .out = 9, .k = {3, 3}, .p = {1, 1}},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {2, 2}, .s = {2, 2}},
       {.kind = SBS_L_SBS_LOCAL, .in = 9, .out = 10, .k = {3, 3}}},
-     0, 2, 6, 6, 10, 80, 4, FILL_POS, ref_sbs, 2e-5, bwd_local, 1e-4, F_DYN,
-     .bad = {{1, {{.kind = SBS_L_SBS_LOCAL, .in = 2, .k = {3, 3}}}, 0, KEY_NN "[0]",
+     0,
+     2,
+     6,
+     6,
+     10,
+     80,
+     4,
+     FILL_POS,
+     ref_sbs,
+     2e-5,
+     bwd_local,
+     1e-4,
+     F_DYN,
+     .bad = {{1,
+              {{.kind = SBS_L_SBS_LOCAL, .in = 2, .k = {3, 3}}},
+              0,
+              KEY_NN "[0]",
               "needs [in, out]"}}},
-    {"SbS LOCAL output 6->10 k4x4 over SbS (passes dx)", SBS_L_SBS_LOCAL, 2,
+    {"SbS LOCAL output 6->10 k4x4 over SbS (passes dx)",
+     SBS_L_SBS_LOCAL,
+     2,
      {{.kind = SBS_L_SBS, .in = 1, .out = 6, .k = {3, 3}},
       {.kind = SBS_L_SBS_LOCAL, .in = 6, .out = 10, .k = {4, 4}}},
-     1, 1, 6, 6, 10, 64, 3, FILL_POS, ref_sbs, 2e-5, bwd_local, 1e-4, F_DYN},
+     1,
+     1,
+     6,
+     6,
+     10,
+     64,
+     3,
+     FILL_POS,
+     ref_sbs,
+     2e-5,
+     bwd_local,
+     1e-4,
+     F_DYN},
     /* ---- RECONSTRUCTION: loops, finite differences, its own loss ---- */
-    {"RECONSTRUCTION of SBS 2->6 k3x2 s2x1 d1x2 p1x0", SBS_L_RECONSTRUCTION, 2,
+    {"RECONSTRUCTION of SBS 2->6 k3x2 s2x1 d1x2 p1x0",
+     SBS_L_RECONSTRUCTION,
+     2,
      {{.kind = SBS_L_SBS, .in = 2, .out = 6, .k = {3, 2}, .s = {2, 1}, .d = {1, 2}, .p = {1, 0}},
       {.kind = SBS_L_RECONSTRUCTION, .in = 6, .out = 12}},
-     1, 2, 7, 6, 10, 60, 2, FILL_DIST, ref_recon, 1e-6, bwd_fd, 2e-2, 0,
+     1,
+     2,
+     7,
+     6,
+     10,
+     60,
+     2,
+     FILL_DIST,
+     ref_recon,
+     1e-6,
+     bwd_fd,
+     2e-2,
+     0,
      .bad = {{1, {{.kind = SBS_L_RECONSTRUCTION}}, 0, "layer_type[0]", "must follow an SbS"},
-             {2, {{.kind = SBS_L_SBS, .in = 2, .out = 4, .k = {3, 3}},
-                  {.kind = SBS_L_RECONSTRUCTION, .in = 4, .out = 5}}, 0, KEY_NN "[1]", "[4, 18]"},
-             {2, {{.kind = SBS_L_SBS, .in = 2, .out = 4, .k = {3, 3}},
-                  {.kind = SBS_L_RECONSTRUCTION, .in = 4, .out = 18}}, 1, "loss_mode",
+             {2,
+              {{.kind = SBS_L_SBS, .in = 2, .out = 4, .k = {3, 3}},
+               {.kind = SBS_L_RECONSTRUCTION, .in = 4, .out = 5}},
+              0,
+              KEY_NN "[1]",
+              "[4, 18]"},
+             {2,
+              {{.kind = SBS_L_SBS, .in = 2, .out = 4, .k = {3, 3}},
+               {.kind = SBS_L_RECONSTRUCTION, .in = 4, .out = 18}},
+              1,
+              "loss_mode",
               "mixed loss"}}},
-    {"RECONSTRUCTION of SBS 1->8 k3x3, training", SBS_L_RECONSTRUCTION, 2,
+    {"RECONSTRUCTION of SBS 1->8 k3x3, training",
+     SBS_L_RECONSTRUCTION,
+     2,
      {{.kind = SBS_L_SBS, .in = 1, .out = 8, .k = {3, 3}},
       {.kind = SBS_L_RECONSTRUCTION, .in = 8, .out = 9}},
-     1, 1, 8, 8, 10, 400, 8, FILL_DIST, ref_recon, 1e-6, bwd_fd, 2e-2, F_LEARN, 0, 0.05f,
-     .bad = {{2, {{.kind = SBS_L_CONV2D, .in = 1, .out = 4, .k = {3, 3}},
-                  {.kind = SBS_L_RECONSTRUCTION}}, 0, "layer_type[1]", "SbS"}}},
+     1,
+     1,
+     8,
+     8,
+     10,
+     400,
+     8,
+     FILL_DIST,
+     ref_recon,
+     1e-6,
+     bwd_fd,
+     2e-2,
+     F_LEARN,
+     0,
+     0.05f,
+     .bad = {{2,
+              {{.kind = SBS_L_CONV2D, .in = 1, .out = 4, .k = {3, 3}},
+               {.kind = SBS_L_RECONSTRUCTION}},
+              0,
+              "layer_type[1]",
+              "SbS"}}},
     /* ---- ONOFF ---- */
-    {"ONOFF 3ch 4x4 into CONV2D", SBS_L_ONOFF, 2,
-     {{.kind = SBS_L_ONOFF, .in = 3, .out = 6}, {.kind = SBS_L_CONV2D, .in = 6, .out = 5,
-                                                 .k = {4, 4}}},
-     0, 3, 4, 4, 5, 1, 2, FILL_GRID01, ref_onoff, 0, bwd_fd, 2e-3, 0, 1,
+    {"ONOFF 3ch 4x4 into CONV2D",
+     SBS_L_ONOFF,
+     2,
+     {{.kind = SBS_L_ONOFF, .in = 3, .out = 6},
+      {.kind = SBS_L_CONV2D, .in = 6, .out = 5, .k = {4, 4}}},
+     0,
+     3,
+     4,
+     4,
+     5,
+     1,
+     2,
+     FILL_GRID01,
+     ref_onoff,
+     0,
+     bwd_fd,
+     2e-3,
+     0,
+     1,
      .bad = {{1, {{.kind = SBS_L_ONOFF, .in = 3, .out = 3}}, 0, KEY_NN "[0]", "[3, 6]"}}},
     /* ---- classic layers: naive loops, exact gradients, finite differences ---- */
-    {"CONV2D 3->5 k3x2 s2x1 d1x2 p1x1 on 9x8", SBS_L_CONV2D, 3,
-     {L_RELU, {.kind = SBS_L_CONV2D, .in = 3, .out = 5, .k = {3, 2}, .s = {2, 1}, .d = {1, 2},
-               .p = {1, 1}},
+    {"CONV2D 3->5 k3x2 s2x1 d1x2 p1x1 on 9x8",
+     SBS_L_CONV2D,
+     3,
+     {L_RELU,
+      {.kind = SBS_L_CONV2D, .in = 3, .out = 5, .k = {3, 2}, .s = {2, 1}, .d = {1, 2}, .p = {1, 1}},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {5, 8}}},
-     1, 3, 9, 8, 5, 1, 3, FILL_SIGNED, ref_conv, 1e-5, bwd_conv, 1e-5, 0, 1,
-     .bad = {{1, {{.kind = SBS_L_CONV2D, .in = 3, .k = {3, 3}}}, 0, KEY_NN "[0]",
-              "needs [in, out]"}}},
-    {"CONV2D net: conv-relu-maxpool-avgpool-conv", SBS_L_CONV2D, 4,
-     {{.kind = SBS_L_CONV2D, .in = 2, .out = 4, .k = {3, 3}, .p = {1, 1}}, L_RELU,
+     1,
+     3,
+     9,
+     8,
+     5,
+     1,
+     3,
+     FILL_SIGNED,
+     ref_conv,
+     1e-5,
+     bwd_conv,
+     1e-5,
+     0,
+     1,
+     .bad =
+         {{1, {{.kind = SBS_L_CONV2D, .in = 3, .k = {3, 3}}}, 0, KEY_NN "[0]", "needs [in, out]"}}},
+    {"CONV2D net: conv-relu-maxpool-avgpool-conv",
+     SBS_L_CONV2D,
+     4,
+     {{.kind = SBS_L_CONV2D, .in = 2, .out = 4, .k = {3, 3}, .p = {1, 1}},
+      L_RELU,
       {.kind = SBS_L_MAX_POOLING, .k = {2, 2}, .s = {2, 2}},
       {.kind = SBS_L_CONV2D, .in = 4, .out = 5, .k = {3, 3}}},
-     0, 2, 6, 6, 5, 1, 2, FILL_SIGNED, ref_conv, 1e-5, bwd_conv, 1e-5, 0, 1},
-    {"RELU 2ch 5x4", SBS_L_RELU, 3,
-     {{.kind = SBS_L_CONV2D, .in = 2, .out = 2, .k = {1, 1}}, L_RELU,
+     0,
+     2,
+     6,
+     6,
+     5,
+     1,
+     2,
+     FILL_SIGNED,
+     ref_conv,
+     1e-5,
+     bwd_conv,
+     1e-5,
+     0,
+     1},
+    {"RELU 2ch 5x4",
+     SBS_L_RELU,
+     3,
+     {{.kind = SBS_L_CONV2D, .in = 2, .out = 2, .k = {1, 1}},
+      L_RELU,
       {.kind = SBS_L_AVERAGE_POOLING, .k = {5, 4}}},
-     1, 2, 5, 4, 2, 1, 3, FILL_GRID, ref_relu, 0, bwd_fd, 2e-3, 0, 1,
-     .bad = {{1, {{.kind = SBS_L_RELU, .in = 2, .out = 3}}, 0, KEY_NN "[0]",
-              "keeps the channels"}}},
-    {"MAX POOLING k2x2 s2 p1 3ch 9x8", SBS_L_MAX_POOLING, 3,
+     1,
+     2,
+     5,
+     4,
+     2,
+     1,
+     3,
+     FILL_GRID,
+     ref_relu,
+     0,
+     bwd_fd,
+     2e-3,
+     0,
+     1,
+     .bad =
+         {{1, {{.kind = SBS_L_RELU, .in = 2, .out = 3}}, 0, KEY_NN "[0]", "keeps the channels"}}},
+    {"MAX POOLING k2x2 s2 p1 3ch 9x8",
+     SBS_L_MAX_POOLING,
+     3,
      {{.kind = SBS_L_CONV2D, .in = 3, .out = 3, .k = {1, 1}},
       {.kind = SBS_L_MAX_POOLING, .k = {2, 2}, .s = {2, 2}, .p = {1, 1}},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {5, 5}}},
-     1, 3, 9, 8, 3, 1, 2, FILL_GRID, ref_pool, 0, bwd_fd, 2e-3, 0, 1,
-     .bad = {{1, {{.kind = SBS_L_MAX_POOLING, .k = {10, 2}}}, 0, KEY_WIN "[0]",
+     1,
+     3,
+     9,
+     8,
+     3,
+     1,
+     2,
+     FILL_GRID,
+     ref_pool,
+     0,
+     bwd_fd,
+     2e-3,
+     0,
+     1,
+     .bad = {{1,
+              {{.kind = SBS_L_MAX_POOLING, .k = {10, 2}}},
+              0,
+              KEY_WIN "[0]",
               "larger than the layer's input"}}},
-    {"AVERAGE POOLING k3x2 s1x2 d2x1 p1x0 2ch 7x6", SBS_L_AVERAGE_POOLING, 3,
+    {"AVERAGE POOLING k3x2 s1x2 d2x1 p1x0 2ch 7x6",
+     SBS_L_AVERAGE_POOLING,
+     3,
      {{.kind = SBS_L_CONV2D, .in = 2, .out = 2, .k = {1, 1}},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {3, 2}, .s = {1, 2}, .d = {2, 1}, .p = {1, 0}},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {5, 3}}},
-     1, 2, 7, 6, 2, 1, 3, FILL_GRID, ref_pool, 1e-6, bwd_fd, 2e-3, 0, 1,
-     .bad = {{1, {{.kind = SBS_L_AVERAGE_POOLING, .in = 2, .out = 4}}, 0, KEY_NN "[0]",
+     1,
+     2,
+     7,
+     6,
+     2,
+     1,
+     3,
+     FILL_GRID,
+     ref_pool,
+     1e-6,
+     bwd_fd,
+     2e-3,
+     0,
+     1,
+     .bad = {{1,
+              {{.kind = SBS_L_AVERAGE_POOLING, .in = 2, .out = 4}},
+              0,
+              KEY_NN "[0]",
               "keeps the channels"}}},
     /* ---- APPROX CONV2D: bitwise the naive sbs_approx_mul loop; straight-through gradient ---- */
-    {"APPROX CONV2D frac 4 trunc 3", SBS_L_APPROX_CONV2D, 2,
-     {{.kind = SBS_L_APPROX_CONV2D, .in = 3, .out = 5, .k = {3, 2}, .s = {2, 1}, .d = {1, 2},
-       .p = {1, 1}, .frac = 4, .trunc = 3, .approx = true},
+    {"APPROX CONV2D frac 4 trunc 3",
+     SBS_L_APPROX_CONV2D,
+     2,
+     {{.kind = SBS_L_APPROX_CONV2D,
+       .in = 3,
+       .out = 5,
+       .k = {3, 2},
+       .s = {2, 1},
+       .d = {1, 2},
+       .p = {1, 1},
+       .frac = 4,
+       .trunc = 3,
+       .approx = true},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {4, 6}}},
-     0, 3, 7, 6, 5, 1, 3, FILL_APPROX, ref_approx, 0, bwd_conv, 1e-5, 0,
-     .bad = {{1, {{.kind = SBS_L_APPROX_CONV2D, .in = 3, .out = 5, .k = {3, 7}}}, 0,
-              KEY_WIN "[0]", "larger than the layer's input"}}},
-    {"APPROX CONV2D frac 12 trunc 8 / frac 1", SBS_L_APPROX_CONV2D, 3,
-     {{.kind = SBS_L_APPROX_CONV2D, .in = 3, .out = 4, .k = {2, 2}, .frac = 12, .trunc = 8,
+     0,
+     3,
+     7,
+     6,
+     5,
+     1,
+     3,
+     FILL_APPROX,
+     ref_approx,
+     0,
+     bwd_conv,
+     1e-5,
+     0,
+     .bad = {{1,
+              {{.kind = SBS_L_APPROX_CONV2D, .in = 3, .out = 5, .k = {3, 7}}},
+              0,
+              KEY_WIN "[0]",
+              "larger than the layer's input"}}},
+    {"APPROX CONV2D frac 12 trunc 8 / frac 1",
+     SBS_L_APPROX_CONV2D,
+     3,
+     {{.kind = SBS_L_APPROX_CONV2D,
+       .in = 3,
+       .out = 4,
+       .k = {2, 2},
+       .frac = 12,
+       .trunc = 8,
        .approx = true},
       {.kind = SBS_L_APPROX_CONV2D, .in = 4, .out = 3, .k = {2, 2}, .frac = 1, .approx = true},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {5, 4}}},
-     0, 3, 7, 6, 3, 1, 2, FILL_APPROX, ref_approx, 0, bwd_conv, 1e-5, 0},
-    {"APPROX CONV2D frac 23 trunc 20, inf/NaN input", SBS_L_APPROX_CONV2D, 2,
-     {{.kind = SBS_L_APPROX_CONV2D, .in = 3, .out = 5, .k = {3, 3}, .frac = 23, .trunc = 20,
+     0,
+     3,
+     7,
+     6,
+     3,
+     1,
+     2,
+     FILL_APPROX,
+     ref_approx,
+     0,
+     bwd_conv,
+     1e-5,
+     0},
+    {"APPROX CONV2D frac 23 trunc 20, inf/NaN input",
+     SBS_L_APPROX_CONV2D,
+     2,
+     {{.kind = SBS_L_APPROX_CONV2D,
+       .in = 3,
+       .out = 5,
+       .k = {3, 3},
+       .frac = 23,
+       .trunc = 20,
        .approx = true},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {5, 4}}},
-     0, 3, 7, 6, 5, 1, 2, FILL_NONFINITE, ref_approx, 0, NULL, 0, 0},
-    {"APPROX CONV2D exact: frac 30 trunc 1, disabled", SBS_L_APPROX_CONV2D, 3,
-     {{.kind = SBS_L_APPROX_CONV2D, .in = 3, .out = 5, .k = {3, 2}, .p = {1, 1}, .frac = 30,
-       .trunc = 1, .approx = true},
+     0,
+     3,
+     7,
+     6,
+     5,
+     1,
+     2,
+     FILL_NONFINITE,
+     ref_approx,
+     0,
+     NULL,
+     0,
+     0},
+    {"APPROX CONV2D exact: frac 30 trunc 1, disabled",
+     SBS_L_APPROX_CONV2D,
+     3,
+     {{.kind = SBS_L_APPROX_CONV2D,
+       .in = 3,
+       .out = 5,
+       .k = {3, 2},
+       .p = {1, 1},
+       .frac = 30,
+       .trunc = 1,
+       .approx = true},
       {.kind = SBS_L_APPROX_CONV2D, .in = 5, .out = 4, .k = {2, 2}},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {6, 6}}},
-     0, 3, 7, 6, 4, 1, 3, FILL_APPROX, ref_approx, 1e-5, bwd_conv, 1e-5, 0, 1},
+     0,
+     3,
+     7,
+     6,
+     4,
+     1,
+     3,
+     FILL_APPROX,
+     ref_approx,
+     1e-5,
+     bwd_conv,
+     1e-5,
+     0,
+     1},
     /* ---- spike images: exact re-draw; identity (straight-through) gradient ---- */
-    {"INPUT SPIKE IMAGE 2ch 4x5 T 300", SBS_L_INPUT_SPIKE_IMAGE, 2,
+    {"INPUT SPIKE IMAGE 2ch 4x5 T 300",
+     SBS_L_INPUT_SPIKE_IMAGE,
+     2,
      {{.kind = SBS_L_INPUT_SPIKE_IMAGE}, {.kind = SBS_L_AVERAGE_POOLING, .k = {4, 5}}},
-     0, 2, 4, 5, 2, 300, 4, FILL_BLANK, ref_ispk, 0, bwd_identity, 0, 0,
-     .bad = {{1, {{.kind = SBS_L_INPUT_SPIKE_IMAGE, .spikes = -3}}, 0, "number_of_spikes[0]",
+     0,
+     2,
+     4,
+     5,
+     2,
+     300,
+     4,
+     FILL_BLANK,
+     ref_ispk,
+     0,
+     bwd_identity,
+     0,
+     0,
+     .bad = {{1,
+              {{.kind = SBS_L_INPUT_SPIKE_IMAGE, .spikes = -3}},
+              0,
+              "number_of_spikes[0]",
               "at least 1 spike"}}},
-    {"POISSON 3ch 5x4 T 300", SBS_L_POISSON, 2,
+    {"POISSON 3ch 5x4 T 300",
+     SBS_L_POISSON,
+     2,
      {{.kind = SBS_L_POISSON}, {.kind = SBS_L_AVERAGE_POOLING, .k = {5, 4}}},
-     0, 3, 5, 4, 3, 300, 4, FILL_BLANK, ref_poisson, 0, bwd_identity, 0, 0,
+     0,
+     3,
+     5,
+     4,
+     3,
+     300,
+     4,
+     FILL_BLANK,
+     ref_poisson,
+     0,
+     bwd_identity,
+     0,
+     0,
      .bad = {{1, {{.kind = SBS_L_POISSON, .out = 4}}, 0, KEY_NN "[0]", "keeps the channels"},
-             {1, {{.kind = SBS_L_POISSON, .spikes = -3}}, 0, "number_of_spikes[0]",
+             {1,
+              {{.kind = SBS_L_POISSON, .spikes = -3}},
+              0,
+              "number_of_spikes[0]",
               "at least 1 spike"}}},
     /* ---- NNMF: the oracle in double (every update rule), finite differences ---- */
-    {"NNMF 2->12 k3x2 s1x2 d1x2 p1x0, T 9, eps 1", SBS_L_NNMF, 3,
-     {L_RELU, {.kind = SBS_L_NNMF, .in = 2, .out = 12, .k = {3, 2}, .s = {1, 2}, .d = {1, 2},
-               .p = {1, 0}},
+    {"NNMF 2->12 k3x2 s1x2 d1x2 p1x0, T 9, eps 1",
+     SBS_L_NNMF,
+     3,
+     {L_RELU,
+      {.kind = SBS_L_NNMF, .in = 2, .out = 12, .k = {3, 2}, .s = {1, 2}, .d = {1, 2}, .p = {1, 0}},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {7, 2}}},
-     1, 2, 7, 6, 12, 9, 3, FILL_DIST, ref_nnmf, 2e-5, bwd_nnmf, 1e-3, 0,
-     .bad = {{1, {{.kind = SBS_L_NNMF, .in = 2, .out = 2, .k = {3, 2}}}, 0, KEY_NN "[0]",
+     1,
+     2,
+     7,
+     6,
+     12,
+     9,
+     3,
+     FILL_DIST,
+     ref_nnmf,
+     2e-5,
+     bwd_nnmf,
+     1e-3,
+     0,
+     .bad = {{1,
+              {{.kind = SBS_L_NNMF, .in = 2, .out = 2, .k = {3, 2}}},
+              0,
+              KEY_NN "[0]",
               "more than 2 neurons"},
-             {1, {{.kind = SBS_L_NNMF, .in = 2, .out = 12, .spikes = -1}}, 0,
-              "number_of_spikes[0]", "at least 1 iteration"}}},
-    {"NNMF 3->17 k2x2 s2, T 25, eps 0.3", SBS_L_NNMF, 3,
-     {L_RELU, {.kind = SBS_L_NNMF, .in = 3, .out = 17, .k = {2, 2}, .s = {2, 2}, .set_eps = true,
-               .eps = 0.3f},
+             {1,
+              {{.kind = SBS_L_NNMF, .in = 2, .out = 12, .spikes = -1}},
+              0,
+              "number_of_spikes[0]",
+              "at least 1 iteration"}}},
+    {"NNMF 3->17 k2x2 s2, T 25, eps 0.3",
+     SBS_L_NNMF,
+     3,
+     {L_RELU,
+      {.kind = SBS_L_NNMF,
+       .in = 3,
+       .out = 17,
+       .k = {2, 2},
+       .s = {2, 2},
+       .set_eps = true,
+       .eps = 0.3f},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {3, 3}}},
-     1, 3, 6, 6, 17, 25, 3, FILL_DIST, ref_nnmf, 2e-5, bwd_nnmf, 1e-3, 0},
-    {"NNMF 2->4 k1x1, T 12, eps 0 (h <- u)", SBS_L_NNMF, 3,
-     {L_RELU, {.kind = SBS_L_NNMF, .in = 2, .out = 4, .set_eps = true, .eps = 0.0f},
+     1,
+     3,
+     6,
+     6,
+     17,
+     25,
+     3,
+     FILL_DIST,
+     ref_nnmf,
+     2e-5,
+     bwd_nnmf,
+     1e-3,
+     0},
+    {"NNMF 2->4 k1x1, T 12, eps 0 (h <- u)",
+     SBS_L_NNMF,
+     3,
+     {L_RELU,
+      {.kind = SBS_L_NNMF, .in = 2, .out = 4, .set_eps = true, .eps = 0.0f},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {3, 4}}},
-     1, 2, 3, 4, 4, 12, 3, FILL_DIST, ref_nnmf, 2e-5, bwd_nnmf, 1e-3, 0},
-    {"NNMF 4->3 k3x3 p2 d2, T 6, eps -1 (h <- u)", SBS_L_NNMF, 3,
-     {L_RELU, {.kind = SBS_L_NNMF, .in = 4, .out = 3, .k = {3, 3}, .p = {2, 2}, .d = {2, 2},
-               .set_eps = true, .eps = -1.0f},
+     1,
+     2,
+     3,
+     4,
+     4,
+     12,
+     3,
+     FILL_DIST,
+     ref_nnmf,
+     2e-5,
+     bwd_nnmf,
+     1e-3,
+     0},
+    {"NNMF 4->3 k3x3 p2 d2, T 6, eps -1 (h <- u)",
+     SBS_L_NNMF,
+     3,
+     {L_RELU,
+      {.kind = SBS_L_NNMF,
+       .in = 4,
+       .out = 3,
+       .k = {3, 3},
+       .p = {2, 2},
+       .d = {2, 2},
+       .set_eps = true,
+       .eps = -1.0f},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {4, 4}}},
-     1, 4, 4, 4, 3, 6, 3, FILL_DIST, ref_nnmf, 2e-5, bwd_nnmf, 1e-3, 0},
-    {"NNMF 2->12 T 9, checkpointed backward (2500)", SBS_L_NNMF, 3,
-     {L_RELU, {.kind = SBS_L_NNMF, .in = 2, .out = 12, .k = {3, 2}, .s = {1, 2}, .d = {1, 2},
-               .p = {1, 0}},
+     1,
+     4,
+     4,
+     4,
+     3,
+     6,
+     3,
+     FILL_DIST,
+     ref_nnmf,
+     2e-5,
+     bwd_nnmf,
+     1e-3,
+     0},
+    {"NNMF 2->12 T 9, checkpointed backward (2500)",
+     SBS_L_NNMF,
+     3,
+     {L_RELU,
+      {.kind = SBS_L_NNMF, .in = 2, .out = 12, .k = {3, 2}, .s = {1, 2}, .d = {1, 2}, .p = {1, 0}},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {7, 2}}},
-     1, 2, 7, 6, 12, 9, 3, FILL_DIST, ref_nnmf, 2e-5, bwd_nnmf, 1e-3, 0, 0, 0, 2500},
-    {"NNMF net: relu-NNMF 3x3 p1-avgpool-NNMF 2x2", SBS_L_NNMF, 4,
-     {L_RELU, {.kind = SBS_L_NNMF, .in = 2, .out = 6, .k = {3, 3}, .p = {1, 1}},
+     1,
+     2,
+     7,
+     6,
+     12,
+     9,
+     3,
+     FILL_DIST,
+     ref_nnmf,
+     2e-5,
+     bwd_nnmf,
+     1e-3,
+     0,
+     0,
+     0,
+     2500},
+    {"NNMF net: relu-NNMF 3x3 p1-avgpool-NNMF 2x2",
+     SBS_L_NNMF,
+     4,
+     {L_RELU,
+      {.kind = SBS_L_NNMF, .in = 2, .out = 6, .k = {3, 3}, .p = {1, 1}},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {2, 2}, .s = {2, 2}},
       {.kind = SBS_L_NNMF, .in = 6, .out = 5, .k = {2, 2}}},
-     1, 2, 4, 4, 5, 8, 2, FILL_DIST, ref_nnmf, 2e-5, bwd_nnmf, 1e-3, 0, 0},
-    {"BP SBS NNMF 2->12 k3x2 (NNMF fwd, SbS bwd)", SBS_L_BP_SBS_NNMF, 3,
-     {L_RELU, {.kind = SBS_L_BP_SBS_NNMF, .in = 2, .out = 12, .k = {3, 2}, .s = {1, 2},
-               .d = {1, 2}, .p = {1, 0}},
+     1,
+     2,
+     4,
+     4,
+     5,
+     8,
+     2,
+     FILL_DIST,
+     ref_nnmf,
+     2e-5,
+     bwd_nnmf,
+     1e-3,
+     0,
+     0},
+    {"BP SBS NNMF 2->12 k3x2 (NNMF fwd, SbS bwd)",
+     SBS_L_BP_SBS_NNMF,
+     3,
+     {L_RELU,
+      {.kind = SBS_L_BP_SBS_NNMF,
+       .in = 2,
+       .out = 12,
+       .k = {3, 2},
+       .s = {1, 2},
+       .d = {1, 2},
+       .p = {1, 0}},
       {.kind = SBS_L_AVERAGE_POOLING, .k = {7, 2}}},
-     1, 2, 7, 6, 12, 9, 3, FILL_DIST, ref_nnmf, 2e-5, bwd_sbs, 1e-4, 0,
-     .bad = {{1, {{.kind = SBS_L_BP_SBS_NNMF, .in = 2, .k = {3, 2}}}, 0, KEY_NN "[0]",
+     1,
+     2,
+     7,
+     6,
+     12,
+     9,
+     3,
+     FILL_DIST,
+     ref_nnmf,
+     2e-5,
+     bwd_sbs,
+     1e-4,
+     0,
+     .bad = {{1,
+              {{.kind = SBS_L_BP_SBS_NNMF, .in = 2, .k = {3, 2}}},
+              0,
+              KEY_NN "[0]",
               "needs [in, out]"}}},
 };
 #pragma GCC diagnostic pop
@@ -398,22 +987,22 @@ static const tcase cases[] = {
 
 struct ctx {
     const tcase *tc;
-    int ci;                   /* the row */
+    int ci; /* the row */
     sbs_backend *be;
     sbs_config cfg;
     sbs_net net;
     sbs_test_bound t;
     bool planned, bound;
     int at, B;
-    const sbs_layer *L;       /* the layer under test (host plan) */
-    const sbs_layer *P;       /* the layer whose parameters it reads */
+    const sbs_layer *L; /* the layer under test (host plan) */
+    const sbs_layer *P; /* the layer whose parameters it reads */
     sbs_spike_key key;
-    size_t nin, nout, nref;   /* floats (B images) of its input, output, RECONSTRUCTION's
+    size_t nin, nout, nref; /* floats (B images) of its input, output, RECONSTRUCTION's
                                  SbS input */
-    float *x, *gy, *refx;     /* host: its input, dL/dy, the SbS layer's input */
+    float *x, *gy, *refx;   /* host: its input, dL/dy, the SbS layer's input */
     size_t nimg, ngout;
-    float *img, *gout;        /* host: the net's input images and dL/d(output) */
-    uint8_t labels[16];       /* B <= 16 (main checks the rows) */
+    float *img, *gout;  /* host: the net's input images and dL/d(output) */
+    uint8_t labels[16]; /* B <= 16 (main checks the rows) */
 };
 
 static void fill_input(int how, float *x, size_t per, int B, uint32_t seed)
@@ -428,12 +1017,8 @@ static void fill_input(int how, float *x, size_t per, int B, uint32_t seed)
         for (size_t i = 0; i < n; i += 5) x[i] = 0.0f;
         if (how == FILL_BLANK && B > 1) memset(x + per, 0, per * sizeof *x);
         break;
-    case FILL_DIST:
-        sbs_test_fill_from(&st, x, n, 0.1f, 1.0f);
-        break;
-    case FILL_SIGNED:
-        sbs_test_fill_from(&st, x, n, -1.0f, 1.0f);
-        break;
+    case FILL_DIST: sbs_test_fill_from(&st, x, n, 0.1f, 1.0f); break;
+    case FILL_SIGNED: sbs_test_fill_from(&st, x, n, -1.0f, 1.0f); break;
     case FILL_GRID:
     case FILL_GRID01:
         for (int b = 0; b < B; b++) {
@@ -502,8 +1087,8 @@ static ctx *ctx_open(int ci, sbs_backend *be, uint64_t seed, int *r, char *why, 
     c->P = c->L->ref_layer >= 0 ? &c->net.L[c->L->ref_layer] : c->L;
     if (tc->store_limit) {
         sbs_layer *L = &c->net.L[c->at];
-        L->bwd_scr = sbs_nnmf_bwd_scratch(L->g.K, L->N, L->X * L->Y, L->cfg->spikes,
-                                          tc->store_limit);
+        L->bwd_scr =
+            sbs_nnmf_bwd_scratch(L->g.K, L->N, L->X * L->Y, L->cfg->spikes, tc->store_limit);
     }
     int status = sbs_test_bind(&c->t, &c->net, be, c->B, &e);
     if (status != 0) {
@@ -532,8 +1117,8 @@ static ctx *ctx_open(int ci, sbs_backend *be, uint64_t seed, int *r, char *why, 
     }
     c->nimg = (size_t)c->B * sbs_act_floats(&c->net, 0);
     c->img = xaligned(c->nimg * sizeof(float));
-    fill_input(tc->fill == FILL_SIGNED || tc->fill == FILL_APPROX ? FILL_SIGNED : FILL_DIST,
-               c->img, c->nimg / (size_t)c->B, c->B, (uint32_t)ci + 200);
+    fill_input(tc->fill == FILL_SIGNED || tc->fill == FILL_APPROX ? FILL_SIGNED : FILL_DIST, c->img,
+               c->nimg / (size_t)c->B, c->B, (uint32_t)ci + 200);
     c->ngout = (size_t)c->B * sbs_act_floats(&c->net, c->net.n);
     c->gout = xaligned(c->ngout * sizeof(float));
     sbs_test_fill_key(c->gout, c->ngout, 32, (uint32_t)ci, 2, -1.0f, 1.0f);
@@ -604,8 +1189,14 @@ static void to_double(const float *f, double *d, size_t n)
 static void ref_sbs(ctx *c, double *ref)
 {
     const sbs_layer *L = c->L;
-    sbs_layer_args a = {.g = L->g, .N = L->N, .W = L->weight, .ldw = L->ldw, .T = L->T,
-                        .eps = L->eps, .forgetting_offset = L->fo, .layer = L->index,
+    sbs_layer_args a = {.g = L->g,
+                        .N = L->N,
+                        .W = L->weight,
+                        .ldw = L->ldw,
+                        .T = L->T,
+                        .eps = L->eps,
+                        .forgetting_offset = L->fo,
+                        .layer = L->index,
                         .full_layer = L->cfg->spike_full_layer_input_distribution};
     float *h = xmalloc(c->nout * sizeof *h);
     sbs_ref_forward(&a, c->x, c->B, &c->key, h);
@@ -726,7 +1317,11 @@ static void ref_ispk(ctx *c, double *ref)
         float sc = (float)((double)n / T);
         for (int i = 0; i < n; i++) ref[(size_t)b * n + i] = y[i] * sc;
     }
-    free(thr); free(al); free(scr); free(idx); free(y);
+    free(thr);
+    free(al);
+    free(scr);
+    free(idx);
+    free(y);
 }
 
 /* y[o, m] = sum_i sbs_approx_mul(w[o, i], col[m, i]) in float, in order from +0, + bias */
@@ -734,9 +1329,9 @@ static void ref_approx(ctx *c, double *ref)
 {
     const sbs_layer *L = c->L;
     const sbs_geom *g = &L->g;
-    sbs_approx_cfg ac = sbs_approx_cfg_make(L->cfg->approximation_enable,
-                                            L->cfg->number_of_trunc_bits,
-                                            L->cfg->number_of_frac_bits);
+    sbs_approx_cfg ac =
+        sbs_approx_cfg_make(L->cfg->approximation_enable, L->cfg->number_of_trunc_bits,
+                            L->cfg->number_of_frac_bits);
     int M = g->X * g->Y, K = g->K;
     size_t in = (size_t)g->C * g->H * g->W;
     float *col = xmalloc((size_t)K * sizeof *col);
@@ -889,7 +1484,15 @@ static void oracle_backward(const ogeom *o, const double *W, const double *x, co
             if (at >= 0) dx[at] += (gp[i] - a) / (sx + 1e-20);
         }
     }
-    free(p); free(hs); free(R); free(v); free(g); free(gn); free(gu); free(gR); free(gp);
+    free(p);
+    free(hs);
+    free(R);
+    free(v);
+    free(g);
+    free(gn);
+    free(gu);
+    free(gR);
+    free(gp);
 }
 
 /* the dense (K x N) double copy of an SbS-layout (K x ldw) weight */
@@ -916,7 +1519,9 @@ static void ref_nnmf(ctx *c, double *ref)
     double *W = dense_w(L, L->weight), *x = xmalloc(c->nin * sizeof *x);
     to_double(c->x, x, c->nin);
     for (int b = 0; b < c->B; b++) oracle_forward(&o, W, x + (size_t)b * in, ref + (size_t)b * out);
-    free(W); free(x); free(o.idx);
+    free(W);
+    free(x);
+    free(o.idx);
 }
 
 /* RECONSTRUCTION: o = R / sum R with R_i = sum_n W[i, n] h_n / sum h (W: the SbS layer's) */
@@ -975,8 +1580,8 @@ static void bwd_local(ctx *c, const float *y, double *dx, double *dW, double *dB
     bool output = c->at == c->net.n - 1;
     size_t in = (size_t)g->C * g->H * g->W;
     double *tmp = xmalloc((size_t)K * N * sizeof *tmp);
-    if (below_backpropagates(c)) sbs_ref_sbs_backward(g, N, L->weight, L->ldw, c->x, y, c->gy,
-                                                      c->B, dx, tmp);
+    if (below_backpropagates(c))
+        sbs_ref_sbs_backward(g, N, L->weight, L->ldw, c->x, y, c->gy, c->B, dx, tmp);
     else
         for (size_t i = 0; i < c->nin; i++) dx[i] = 0.0;
     free(tmp);
@@ -1030,13 +1635,16 @@ static void bwd_conv(ctx *c, const float *y, double *dx, double *dW, double *dB)
 
 static void bwd_identity(ctx *c, const float *y, double *dx, double *dW, double *dB)
 {
-    (void)y; (void)dW; (void)dB;
+    (void)y;
+    (void)dW;
+    (void)dB;
     to_double(c->gy, dx, c->nin);
 }
 
 static void bwd_nnmf(ctx *c, const float *y, double *dx, double *dW, double *dB)
 {
-    (void)y; (void)dB;
+    (void)y;
+    (void)dB;
     const sbs_layer *L = c->L;
     ogeom o;
     nnmf_ogeom(c, &o);
@@ -1049,7 +1657,10 @@ static void bwd_nnmf(ctx *c, const float *y, double *dx, double *dW, double *dB)
     memset(dW, 0, (size_t)L->g.K * L->N * sizeof *dW);
     for (int b = 0; b < c->B; b++)
         oracle_backward(&o, W, x + (size_t)b * in, gh + (size_t)b * out, dx + (size_t)b * in, dW);
-    free(W); free(x); free(gh); free(o.idx);
+    free(W);
+    free(x);
+    free(gh);
+    free(o.idx);
 }
 
 /* df/dv by central differences at one float v of backend memory dev (host value keep),
@@ -1065,7 +1676,10 @@ static double central_diff(sbs_backend *be, float *dev, float keep, float up, fl
     return (lp - lm) / ((double)up - dn);
 }
 
-static double fwd_dot_fn(void *c) { return fwd_dot(c); }
+static double fwd_dot_fn(void *c)
+{
+    return fwd_dot(c);
+}
 
 /* d/dv of sum dL/dy . y by central differences for every `stride`-th of the n values at
  * dev (backend memory) whose host copy is host (restored afterwards); the step is h, or
@@ -1082,7 +1696,10 @@ static void fd_tensor(ctx *c, float *dev, const float *host, size_t n, size_t st
 }
 
 /* about `want` of n values */
-static size_t every(size_t n, size_t want) { return n > want ? (n + want - 1) / want : 1; }
+static size_t every(size_t n, size_t want)
+{
+    return n > want ? (n + want - 1) / want : 1;
+}
 
 /* central differences of the layer's forward (deterministic kinds) for its input and, when
  * it has weights, its weights and biases; the step is relative for RECONSTRUCTION's h */
@@ -1106,8 +1723,7 @@ static void bwd_fd(ctx *c, const float *y, double *dx, double *dW, double *dB)
 
 /* max |ref - got| over the entries where ref is not NaN (a NaN got is infinitely far);
  * *scale = max |ref|, *where the worst index */
-static double max_diff(const double *ref, const float *got, size_t n, double *scale,
-                       size_t *where)
+static double max_diff(const double *ref, const float *got, size_t n, double *scale, size_t *where)
 {
     double d = 0, m = 0;
     *where = 0;
@@ -1157,9 +1773,11 @@ static int check_fwd(ctx *c, const bk *b, int bi, case_store *cs, char *msg, siz
     if (tc->fwd_tol == 0) {
         size_t i = first_bit_diff(ref, y, c->nout);
         r = i == (size_t)-1 ? RES_OK : RES_FAIL;
-        if (r == RES_OK) snprintf(msg, mn, "bitwise equal to the reference (%zu values)", c->nout);
-        else snprintf(msg, mn, "out[%zu] = %a, reference %a (must be bitwise equal)", i,
-                      (double)y[i], ref[i]);
+        if (r == RES_OK)
+            snprintf(msg, mn, "bitwise equal to the reference (%zu values)", c->nout);
+        else
+            snprintf(msg, mn, "out[%zu] = %a, reference %a (must be bitwise equal)", i,
+                     (double)y[i], ref[i]);
     } else {
         double scale;
         size_t i;
@@ -1168,8 +1786,8 @@ static int check_fwd(ctx *c, const bk *b, int bi, case_store *cs, char *msg, siz
         snprintf(msg, mn, "max |got - ref| %.2g of max %.3g (tol %g)%s", d, scale, tc->fwd_tol,
                  r == RES_OK ? "" : " <- too large");
         if (r != RES_OK)
-            snprintf(msg + strlen(msg), mn - strlen(msg), " at out[%zu]: %g vs %g", i,
-                     (double)y[i], ref[i]);
+            snprintf(msg + strlen(msg), mn - strlen(msg), " at out[%zu]: %g vs %g", i, (double)y[i],
+                     ref[i]);
     }
     /* SbS-like outputs are distributions over the neurons */
     if (r == RES_OK && (tc->flags & F_DYN)) {
@@ -1201,8 +1819,10 @@ static int cmp_grad(const char *what, const double *ref, const float *got, size_
     if (ok)
         snprintf(msg + l, mn - l, "%s%s %.1e of %.2g", l ? ", " : "", what, d, scale);
     else
-        snprintf(msg + l, mn - l, "%s%s: max diff %.3g of max %.3g (tol %g) at [%zu]: got %g, "
-                 "reference %g", l ? "; " : "", what, d, scale, tol, i, (double)got[i], ref[i]);
+        snprintf(msg + l, mn - l,
+                 "%s%s: max diff %.3g of max %.3g (tol %g) at [%zu]: got %g, "
+                 "reference %g",
+                 l ? "; " : "", what, d, scale, tol, i, (double)got[i], ref[i]);
     return ok ? RES_OK : RES_FAIL;
 }
 
@@ -1215,7 +1835,9 @@ static double *nan_array(size_t n)
 
 static int check_bwd(ctx *c, const bk *b, int bi, case_store *cs, char *msg, size_t mn)
 {
-    (void)b; (void)bi; (void)cs;
+    (void)b;
+    (void)bi;
+    (void)cs;
     const tcase *tc = c->tc;
     const sbs_layer *L = c->L;
     if (!tc->bwd) {
@@ -1253,8 +1875,10 @@ static int check_bwd(ctx *c, const bk *b, int bi, case_store *cs, char *msg, siz
                     for (int k = L->N; k < L->ldw; k++)
                         if (gw[(size_t)i * L->ldw + k] != 0.0f && r == RES_OK) {
                             size_t l = strlen(msg);
-                            snprintf(msg + l, mn - l, "; padding column %d of row %d has a "
-                                     "gradient %g", k, i, (double)gw[(size_t)i * L->ldw + k]);
+                            snprintf(msg + l, mn - l,
+                                     "; padding column %d of row %d has a "
+                                     "gradient %g",
+                                     k, i, (double)gw[(size_t)i * L->ldw + k]);
                             r = RES_FAIL;
                         }
                 }
@@ -1280,8 +1904,8 @@ static int check_bwd(ctx *c, const bk *b, int bi, case_store *cs, char *msg, siz
     }
     /* a forced checkpointed backward equals the one with every iterate stored */
     if (tc->store_limit && r == RES_OK) {
-        size_t full = sbs_nnmf_bwd_scratch(L->g.K, L->N, L->X * L->Y, L->cfg->spikes,
-                                           SBS_NNMF_STORE_LIMIT);
+        size_t full =
+            sbs_nnmf_bwd_scratch(L->g.K, L->N, L->X * L->Y, L->cfg->spikes, SBS_NNMF_STORE_LIMIT);
         int rr;
         char why[1200];
         ctx *u = ctx_open(c->ci, c->be, 3, &rr, why, sizeof why);
@@ -1304,18 +1928,30 @@ static int check_bwd(ctx *c, const bk *b, int bi, case_store *cs, char *msg, siz
             }
             size_t l = strlen(msg);
             if (!(L->bwd_scr < full) || d > 1e-6 * m) {
-                snprintf(msg + l, mn - l, "; checkpointed (scratch %zu of %zu floats) vs stored "
-                         "iterates: max diff %.3g of %.3g", L->bwd_scr, full, d, m);
+                snprintf(msg + l, mn - l,
+                         "; checkpointed (scratch %zu of %zu floats) vs stored "
+                         "iterates: max diff %.3g of %.3g",
+                         L->bwd_scr, full, d, m);
                 r = RES_FAIL;
             } else {
-                snprintf(msg + l, mn - l, "; checkpointed == stored iterates to %.1e (scratch "
-                         "%zu of %zu)", d, L->bwd_scr, full);
+                snprintf(msg + l, mn - l,
+                         "; checkpointed == stored iterates to %.1e (scratch "
+                         "%zu of %zu)",
+                         d, L->bwd_scr, full);
             }
-            free(y2); free(gx2); free(gw2);
+            free(y2);
+            free(gx2);
+            free(gw2);
             ctx_close(u);
         }
     }
-    free(y); free(gx); free(gw); free(gb); free(dx); free(dW); free(dB);
+    free(y);
+    free(gx);
+    free(gw);
+    free(gb);
+    free(dx);
+    free(dW);
+    free(dB);
     return r;
 }
 
@@ -1336,7 +1972,9 @@ static double own_loss_fn(void *p)
  * normalised windows, SPEC §2) and dL/do by central differences of the kernel itself */
 static int check_loss(ctx *c, const bk *b, int bi, case_store *cs, char *msg, size_t mn)
 {
-    (void)b; (void)bi; (void)cs;
+    (void)b;
+    (void)bi;
+    (void)cs;
     const sbs_layer *L = c->L, *S = c->P;
     sbs_exec *x = &c->t.x;
     if (!L->own_target) {
@@ -1356,7 +1994,8 @@ static int check_loss(ctx *c, const bk *b, int bi, case_store *cs, char *msg, si
             for (int i = 0; i < K; i++) {
                 double t = sum > 0 ? win[i] / sum : 1.0 / K, ov = o[((size_t)bb * K + i) * M + m];
                 want += (cm * (ov - t) * (ov - t) +
-                         ck * (t + 1e-20) * (log(t + 1e-20) - log(ov + 1e-20))) / (cm + ck);
+                         ck * (t + 1e-20) * (log(t + 1e-20) - log(ov + 1e-20))) /
+                        (cm + ck);
             }
         }
     free(win);
@@ -1397,14 +2036,17 @@ static double exec_loss(ctx *c)
     return c->cfg.learn.loss_mode == 1 ? l / c->B : l;
 }
 
-static double exec_loss_fn(void *c) { return exec_loss(c); }
+static double exec_loss_fn(void *c)
+{
+    return exec_loss(c);
+}
 
 /* dL/dp for the parameter at index `at` of the arena, by central differences of the exec */
 static void fd_param(ctx *c, size_t at, double *num)
 {
     float keep = c->net.params[at];
-    num[at] = central_diff(c->be, c->t.x.params + at, keep, keep + 2e-3f, keep - 2e-3f,
-                           exec_loss_fn, c);
+    num[at] =
+        central_diff(c->be, c->t.x.params + at, keep, keep + 2e-3f, keep - 2e-3f, exec_loss_fn, c);
 }
 
 /* Why the row's net has no derivative to compare its gradients with, or NULL: spikes are
@@ -1419,9 +2061,9 @@ static const char *no_derivative(const ctx *c)
         if (L->kind == SBS_L_BP_SBS_NNMF)
             return "BP SBS NNMF's gradient is the SbS rule, not the forward's derivative";
         if (L->kind == SBS_L_APPROX_CONV2D) {
-            sbs_approx_cfg a = sbs_approx_cfg_make(L->cfg->approximation_enable,
-                                                   L->cfg->number_of_trunc_bits,
-                                                   L->cfg->number_of_frac_bits);
+            sbs_approx_cfg a =
+                sbs_approx_cfg_make(L->cfg->approximation_enable, L->cfg->number_of_trunc_bits,
+                                    L->cfg->number_of_frac_bits);
             if (!(a.frac_bits >= 24 && a.trunc_bits <= 2 * (a.frac_bits - 24)))
                 return "inexact products: the gradient is straight-through";
         }
@@ -1467,7 +2109,14 @@ static int net_oracle(ctx *c, const char *why, char *msg, size_t mn)
             snprintf(what, sizeof what, "layer %d dx", l);
             if (cmp_grad(what, dx, gx, nx, 1e-4, msg, mn) != RES_OK) r = RES_FAIL;
         }
-        free(xin); free(h); free(gh); free(gx); free(gw); free(dx); free(dW); free(gd);
+        free(xin);
+        free(h);
+        free(gh);
+        free(gx);
+        free(gw);
+        free(dx);
+        free(dW);
+        free(gd);
     }
     if (!layers) {
         snprintf(msg, mn, "%s, and no layer learns with the SbS rule", why);
@@ -1480,7 +2129,9 @@ static int net_oracle(ctx *c, const char *why, char *msg, size_t mn)
 
 static int check_net(ctx *c, const bk *b, int bi, case_store *cs, char *msg, size_t mn)
 {
-    (void)b; (void)bi; (void)cs;
+    (void)b;
+    (void)bi;
+    (void)cs;
     const char *why = no_derivative(c);
     if (why) return net_oracle(c, why, msg, mn);
     sbs_test_bound *t = &c->t;
@@ -1522,7 +2173,10 @@ typedef struct {
 
 static void result_free(net_result *r)
 {
-    free(r->out); free(r->grads); free(r->act); free(r->gact);
+    free(r->out);
+    free(r->grads);
+    free(r->act);
+    free(r->gact);
     memset(r, 0, sizeof *r);
 }
 
@@ -1574,7 +2228,8 @@ static const char *result_diff(const net_result *a, const net_result *b, size_t 
 
 static int check_threads(ctx *c, const bk *b, int bi, case_store *cs, char *msg, size_t mn)
 {
-    (void)bi; (void)cs;
+    (void)bi;
+    (void)cs;
     if (!b->simd) {
         snprintf(msg, mn, "threads are a cpu option");
         return RES_SKIP;
@@ -1599,8 +2254,10 @@ static int check_threads(ctx *c, const bk *b, int bi, case_store *cs, char *msg,
                 snprintf(msg, mn, "%d threads: %s is not bitwise 1 thread's (at [%zu])", th, d, at);
                 r = RES_FAIL;
             }
-            if (th == 1) ref = got;
-            else result_free(&got);
+            if (th == 1)
+                ref = got;
+            else
+                result_free(&got);
             ctx_close(u);
         }
         sbs_backend_destroy(be);
@@ -1614,7 +2271,9 @@ static int check_threads(ctx *c, const bk *b, int bi, case_store *cs, char *msg,
 
 static int check_split(ctx *c, const bk *b, int bi, case_store *cs, char *msg, size_t mn)
 {
-    (void)b; (void)bi; (void)cs;
+    (void)b;
+    (void)bi;
+    (void)cs;
     net_result whole = {0}, ones = {0}, two = {0};
     sbs_test_zero_grads(&c->t);
     net_chunk(c, 0, c->B, &whole);
@@ -1696,8 +2355,8 @@ static int check_xbackend(ctx *c, const bk *b, int bi, case_store *cs, char *msg
     if (tol == 0 && r == RES_OK)
         snprintf(msg, mn, "bitwise equal to %s", against);
     else if (tol == 0)
-        snprintf(msg, mn, "differs from %s at out[%zu]: %a vs %a (must be bitwise equal)",
-                 against, first, (double)mine[first], (double)ref[first]);
+        snprintf(msg, mn, "differs from %s at out[%zu]: %a vs %a (must be bitwise equal)", against,
+                 first, (double)mine[first], (double)ref[first]);
     else
         snprintf(msg, mn, "max |d| %.2g vs %s (tol %g%s)", d, against, tol,
                  d == 0 ? ", bitwise equal" : "");
@@ -1732,7 +2391,9 @@ static float *net_forward(ctx *c)
 
 static int check_saveload(ctx *c0, const bk *b, int bi, case_store *cs, char *msg, size_t mn)
 {
-    (void)b; (void)bi; (void)cs;
+    (void)b;
+    (void)bi;
+    (void)cs;
     if (!c0->L->file_weights) {
         snprintf(msg, mn, "the layer has no weights of its own");
         return RES_SKIP;
@@ -1763,14 +2424,23 @@ static int check_saveload(ctx *c0, const bk *b, int bi, case_store *cs, char *ms
     sbs_test_chunk(t, c->img, c->labels, c->B, &c->key, c->gout, contrib);
     double gmul[SBS_MAX_LAYERS];
     for (int l = 0; l < c->net.n; l++) gmul[l] = contrib[l] > 0 ? 1.0 / contrib[l] : 1.0;
-    sbs_update_step u = {.adam = true, .lr = 0.01, .lr_t = 0.01 / (1 - 0.9),
-                         .c2 = sqrt(1 - 0.999), .threshold = 1e-5f};
+    sbs_update_step u = {.adam = true,
+                         .lr = 0.01,
+                         .lr_t = 0.01 / (1 - 0.9),
+                         .c2 = sqrt(1 - 0.999),
+                         .threshold = 1e-5f};
     sbs_exec_update(&t->x, &u, t->s.learns, gmul);
     sbs_trainer_state_download(&t->s);
     y0 = net_forward(c);
-    sbs_ckpt_state st = {.seed = 7, .plan_hash = sbs_plan_hash(&c->net), .epoch = 2,
-                         .next_sub = 5, .updates_in_epoch = 1, .ep_loss = 1.5, .ep_correct = 3,
-                         .ep_seen = 8, .ep_seconds = 0.25};
+    sbs_ckpt_state st = {.seed = 7,
+                         .plan_hash = sbs_plan_hash(&c->net),
+                         .epoch = 2,
+                         .next_sub = 5,
+                         .updates_in_epoch = 1,
+                         .ep_loss = 1.5,
+                         .ep_correct = 3,
+                         .ep_seen = 8,
+                         .ep_seconds = 0.25};
     sbs_optim_init(&st.opt, &c->cfg);
     st.opt.t = 1;
     char ck[4200];
@@ -1800,8 +2470,8 @@ static int check_saveload(ctx *c0, const bk *b, int bi, case_store *cs, char *ms
         size_t n = sbs_weight_floats(A);
         for (size_t i = 0; i < n; i++) wd = fmax(wd, fabs((double)A->weight[i] - B->weight[i]));
         if (!A->sbs_w)
-            conv_exact &= !memcmp(A->weight, B->weight, n * 4) &&
-                          !memcmp(A->bias, B->bias, A->n_b * 4);
+            conv_exact &=
+                !memcmp(A->weight, B->weight, n * 4) && !memcmp(A->bias, B->bias, A->n_b * 4);
     }
     if (wd > 1e-6 || !conv_exact) {
         snprintf(msg, mn, "weights after save/load differ by %.3g%s", wd,
@@ -1844,10 +2514,11 @@ static int check_saveload(ctx *c0, const bk *b, int bi, case_store *cs, char *ms
         goto out;
     }
     if (memcmp(c->net.params, c2->net.params, np * 4) ||
-        memcmp(t->s.moments, c2->t.s.moments, 2 * np * 4) || st2.epoch != 2 ||
-        st2.next_sub != 5 || st2.seed != 7 || st2.opt.t != 1 || st2.ep_seen != 8) {
-        snprintf(msg, mn, "the checkpoint did not restore the weights, moments and counters "
-                          "bitwise");
+        memcmp(t->s.moments, c2->t.s.moments, 2 * np * 4) || st2.epoch != 2 || st2.next_sub != 5 ||
+        st2.seed != 7 || st2.opt.t != 1 || st2.ep_seen != 8) {
+        snprintf(msg, mn,
+                 "the checkpoint did not restore the weights, moments and counters "
+                 "bitwise");
         goto out;
     }
     sbs_trainer_state_upload(&c2->t.s);
@@ -1856,11 +2527,17 @@ static int check_saveload(ctx *c0, const bk *b, int bi, case_store *cs, char *ms
         snprintf(msg, mn, "the checkpoint's weights give another forward");
         goto out;
     }
-    snprintf(msg, mn, "%d weight files (max diff %.1g) and a %zu-byte checkpoint (bitwise) "
-             "round trip; corrupt copy refused", want, wd, len);
+    snprintf(msg, mn,
+             "%d weight files (max diff %.1g) and a %zu-byte checkpoint (bitwise) "
+             "round trip; corrupt copy refused",
+             want, wd, len);
     r = RES_OK;
 out:
-    free(y0); free(y1); free(y2); free(buf); free(host_before);
+    free(y0);
+    free(y1);
+    free(y2);
+    free(buf);
+    free(host_before);
     if (c2) ctx_close(c2);
     ctx_close(c);
     rm_dir(dir);
@@ -1880,7 +2557,9 @@ static void fixed_chunk(void *p, int k, float *img, uint8_t *labels, int *B, sbs
 
 static int check_learn(ctx *c0, const bk *b, int bi, case_store *cs, char *msg, size_t mn)
 {
-    (void)b; (void)bi; (void)cs;
+    (void)b;
+    (void)bi;
+    (void)cs;
     if (!(c0->tc->flags & F_LEARN)) {
         snprintf(msg, mn, "not a training row");
         return RES_SKIP;
@@ -1921,8 +2600,8 @@ static const struct {
     const char *name;
     check_fn fn;
 } checks[] = {
-    {"fwd", check_fwd},           {"bwd", check_bwd},         {"loss", check_loss},
-    {"net", check_net},           {"threads", check_threads}, {"split", check_split},
+    {"fwd", check_fwd},           {"bwd", check_bwd},           {"loss", check_loss},
+    {"net", check_net},           {"threads", check_threads},   {"split", check_split},
     {"xbackend", check_xbackend}, {"saveload", check_saveload}, {"learn", check_learn},
 };
 #define N_CHECKS (int)(sizeof checks / sizeof *checks)
@@ -1998,8 +2677,10 @@ static int check_plan(int ci, sbs_backend *ref_be, char *msg, size_t mn)
     sbs_net_free(&net);
     free(cfg);
     if (r == RES_OK && n)
-        snprintf(msg, mn, "%d bad variant%s named %s key in one line; a backend without the kind "
-                 "is refused", n, n == 1 ? "" : "s", n == 1 ? "its" : "their");
+        snprintf(msg, mn,
+                 "%d bad variant%s named %s key in one line; a backend without the kind "
+                 "is refused",
+                 n, n == 1 ? "" : "s", n == 1 ? "its" : "their");
     else if (r == RES_OK)
         snprintf(msg, mn, "(no bad variant in this row) a backend without the kind is refused");
     return r;
@@ -2065,8 +2746,14 @@ static int op_loss(sbs_backend *be, int mode, char *msg, size_t mn)
     double gref[B * NO];
     double want = loss_ref(mode, out, lab, B, NO, gref);
     float *d_out = dev_copy(be, out, B * NO), *d_g = be->alloc(be, B * NO * sizeof(float));
-    sbs_loss_args a = {.mode = mode, .c_mse = 0.5f, .c_kl = 1.0f, .out = d_out, .labels = lab,
-                       .B = B, .n_out = NO, .gout = d_g};
+    sbs_loss_args a = {.mode = mode,
+                       .c_mse = 0.5f,
+                       .c_kl = 1.0f,
+                       .out = d_out,
+                       .labels = lab,
+                       .B = B,
+                       .n_out = NO,
+                       .gout = d_g};
     double got = be->loss(be, &a);
     float g[B * NO];
     be->download(be, g, d_g, sizeof g);
@@ -2086,8 +2773,8 @@ static int op_loss(sbs_backend *be, int mode, char *msg, size_t mn)
     backend_loss bl = {be, &a};
     for (int i = 0; i < B * NO && r == RES_OK; i++) {
         float keep = out[i];
-        double num = central_diff(be, d_out + i, keep, keep + 1e-3f, keep - 1e-3f,
-                                  backend_loss_fn, &bl);
+        double num =
+            central_diff(be, d_out + i, keep, keep + 1e-3f, keep - 1e-3f, backend_loss_fn, &bl);
         double err = fabs(num - g[i]) / (1 + fabs(num));
         worst = fmax(worst, err);
         if (err > 1e-3) {
@@ -2099,8 +2786,10 @@ static int op_loss(sbs_backend *be, int mode, char *msg, size_t mn)
     if (r == RES_OK) {
         float sp[NO] = {0};
         uint8_t two = 2;
-        if (mode == 0) sp[2] = 1.0f;
-        else for (int k = 0; k < NO; k++) sp[k] = 1.0f;
+        if (mode == 0)
+            sp[2] = 1.0f;
+        else
+            for (int k = 0; k < NO; k++) sp[k] = 1.0f;
         be->upload(be, d_out, sp, sizeof sp);
         sbs_loss_args p = a;
         p.labels = &two;
@@ -2120,8 +2809,14 @@ static int op_loss(sbs_backend *be, int mode, char *msg, size_t mn)
     return r;
 }
 
-static int op_loss0(sbs_backend *be, char *msg, size_t mn) { return op_loss(be, 0, msg, mn); }
-static int op_loss1(sbs_backend *be, char *msg, size_t mn) { return op_loss(be, 1, msg, mn); }
+static int op_loss0(sbs_backend *be, char *msg, size_t mn)
+{
+    return op_loss(be, 0, msg, mn);
+}
+static int op_loss1(sbs_backend *be, char *msg, size_t mn)
+{
+    return op_loss(be, 1, msg, mn);
+}
 
 static int op_absmax_scale_add(sbs_backend *be, char *msg, size_t mn)
 {
@@ -2129,7 +2824,7 @@ static int op_absmax_scale_add(sbs_backend *be, char *msg, size_t mn)
     float *v = xmalloc(n * 4), *w = xmalloc(n * 4), *got = xmalloc(n * 4);
     sbs_test_fill_key(v, n, 51, 1, 0, -2.0f, 2.0f);
     sbs_test_fill_key(w, n, 51, 2, 0, -1.0f, 1.0f);
-    v[7777] = -3.5f;                /* the largest magnitude is negative */
+    v[7777] = -3.5f; /* the largest magnitude is negative */
     float *dv = dev_copy(be, v, n), *dw = dev_copy(be, w, n);
     int r = RES_OK;
     float m = be->absmax(be, dv, n), m0 = be->absmax(be, dv, 0);
@@ -2161,7 +2856,9 @@ static int op_absmax_scale_add(sbs_backend *be, char *msg, size_t mn)
         snprintf(msg, mn, "absmax, scale, add bitwise as float arithmetic (%zu values)", n);
     be->free(be, dv);
     be->free(be, dw);
-    free(v); free(w); free(got);
+    free(v);
+    free(w);
+    free(got);
     return r;
 }
 
@@ -2218,12 +2915,21 @@ static int op_update(sbs_backend *be, bool adam, bool mult, bool care, char *msg
     if (care) {
         for (int i = 0; i < K; i++)
             for (int k = N; k < LDW; k++) w[(size_t)i * LDW + k] = 0.0f;
-        w[3 * LDW + 1] = 1e-9f;     /* falls under the floor */
-        g[2 * LDW + 4] = NAN;       /* a NaN weight is replaced by the floor */
+        w[3 * LDW + 1] = 1e-9f; /* falls under the floor */
+        g[2 * LDW + 4] = NAN;   /* a NaN weight is replaced by the floor */
     }
-    sbs_update_args a = {.n = n, .adam = adam, .multiplicative = mult, .grad_mul = 1.0 / 3,
-                         .lr = 0.05, .lr_t = 0.05 / (1 - 0.9 * 0.9), .c2 = sqrt(1 - pow(0.999, 2)),
-                         .care = care, .K = K, .N = N, .ldw = LDW, .floor_w = 2e-3f};
+    sbs_update_args a = {.n = n,
+                         .adam = adam,
+                         .multiplicative = mult,
+                         .grad_mul = 1.0 / 3,
+                         .lr = 0.05,
+                         .lr_t = 0.05 / (1 - 0.9 * 0.9),
+                         .c2 = sqrt(1 - pow(0.999, 2)),
+                         .care = care,
+                         .K = K,
+                         .N = N,
+                         .ldw = LDW,
+                         .floor_w = 2e-3f};
     sbs_update_args d = a;
     d.w = dev_copy(be, w, n);
     d.g = dev_copy(be, g, n);
@@ -2239,8 +2945,10 @@ static int op_update(sbs_backend *be, bool adam, bool mult, bool care, char *msg
     int r = RES_OK;
     double dw = 0, dm = 0;
     for (size_t i = 0; i < n; i++) {
-        if (isnan(w[i]) != isnan(gw[i])) dw = INFINITY;
-        else if (!isnan(w[i])) dw = fmax(dw, fabs((double)w[i] - gw[i]) / fmax(1e-3, fabs(w[i])));
+        if (isnan(w[i]) != isnan(gw[i]))
+            dw = INFINITY;
+        else if (!isnan(w[i]))
+            dw = fmax(dw, fabs((double)w[i] - gw[i]) / fmax(1e-3, fabs(w[i])));
         if (adam && !isnan(m[i]))
             dm = fmax(dm, fmax(fabs((double)m[i] - gm[i]) / fmax(1e-6, fabs(m[i])),
                                fabs((double)v[i] - gv[i]) / fmax(1e-9, fabs(v[i]))));
@@ -2279,8 +2987,17 @@ static int op_update(sbs_backend *be, bool adam, bool mult, bool care, char *msg
     if (r == RES_OK)
         snprintf(msg, mn, "weights rel %.1g, moments rel %.1g vs the scalar update%s", dw, dm,
                  care ? "; columns sum to 1, none under the floor, padding 0" : "");
-    be->free(be, d.w); be->free(be, d.g); be->free(be, d.m); be->free(be, d.v);
-    free(w); free(m); free(v); free(g); free(gw); free(gm); free(gv);
+    be->free(be, d.w);
+    be->free(be, d.g);
+    be->free(be, d.m);
+    be->free(be, d.v);
+    free(w);
+    free(m);
+    free(v);
+    free(g);
+    free(gw);
+    free(gm);
+    free(gv);
     return r;
 }
 
@@ -2378,7 +3095,13 @@ static int oracle_selfcheck(char *msg, size_t mn)
                 worst = fmax(worst, fabs(num - ana[i]) / fmax(1e-6, fabs(num) + fabs(ana[i])));
             }
         }
-        free(W); free(x); free(gh); free(h); free(dx); free(dW); free(o.idx);
+        free(W);
+        free(x);
+        free(gh);
+        free(h);
+        free(dx);
+        free(dW);
+        free(o.idx);
     }
     snprintf(msg, mn, "reverse mode vs double differences: worst rel %.1g (eps 0.7 and 0)", worst);
     return worst < 1e-6 ? RES_OK : RES_FAIL;
@@ -2386,7 +3109,10 @@ static int oracle_selfcheck(char *msg, size_t mn)
 
 /* ================================================================== main */
 
-static bool match(const char *filter, const char *s) { return !filter || strstr(s, filter); }
+static bool match(const char *filter, const char *s)
+{
+    return !filter || strstr(s, filter);
+}
 
 static void usage(const char *argv0)
 {
@@ -2423,10 +3149,14 @@ static void find_backends(void)
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
-        if (i + 1 < argc && !strcmp(argv[i], "-k")) g_fcase = argv[++i];
-        else if (i + 1 < argc && !strcmp(argv[i], "-b")) g_fbk = argv[++i];
-        else if (i + 1 < argc && !strcmp(argv[i], "-c")) g_fcheck = argv[++i];
-        else usage(argv[0]);
+        if (i + 1 < argc && !strcmp(argv[i], "-k"))
+            g_fcase = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "-b"))
+            g_fbk = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "-c"))
+            g_fcheck = argv[++i];
+        else
+            usage(argv[0]);
     }
     double t0 = sbs_now();
     find_backends();
@@ -2434,9 +3164,11 @@ int main(int argc, char **argv)
     bool require_gpu = req && !strcmp(req, "1");
     printf("backends:\n");
     for (int i = 0; i < g_nbk; i++) {
-        if (g_bk[i].be) printf("  %-10s %s%s\n", g_bk[i].label, g_bk[i].be->describe(g_bk[i].be),
-                               i == 0 ? "  (the reference)" : "");
-        else printf("  %-10s absent: %s\n", g_bk[i].label, g_bk[i].why);
+        if (g_bk[i].be)
+            printf("  %-10s %s%s\n", g_bk[i].label, g_bk[i].be->describe(g_bk[i].be),
+                   i == 0 ? "  (the reference)" : "");
+        else
+            printf("  %-10s absent: %s\n", g_bk[i].label, g_bk[i].why);
     }
     if (!g_bk[0].be) {
         printf("FAIL the reference backend cpu/scalar is missing: %s\n", g_bk[0].why);
@@ -2457,9 +3189,9 @@ int main(int argc, char **argv)
                    sbs_layer_kind_name((sbs_layer_kind)k));
     }
     for (int ci = 0; ci < N_CASES; ci++)
-        if (cases[ci].B > (int)sizeof ((ctx *)0)->labels)
+        if (cases[ci].B > (int)sizeof((ctx *)0)->labels)
             report(cases[ci].name, "-", "table", RES_FAIL, "B %d: at most %zu images a row",
-                   cases[ci].B, sizeof ((ctx *)0)->labels);
+                   cases[ci].B, sizeof((ctx *)0)->labels);
     /* the lines that need no backend run unless a backend was chosen (-b) */
     if (!g_fbk && match(g_fcase, "NNMF oracle") && match(g_fcheck, "oracle")) {
         int r = oracle_selfcheck(msg, sizeof msg);
@@ -2522,8 +3254,8 @@ int main(int argc, char **argv)
 
     for (int i = 0; i < g_nbk; i++) sbs_backend_destroy(g_bk[i].be);
     printf("%d ok, %d FAIL, %d skipped (%d cases x %d backends x %d checks, %d training ops) "
-           "in %.1f s\n", g_ok, g_fail, g_skip, N_CASES, g_nbk, N_CHECKS + 1, N_OPS,
-           sbs_now() - t0);
+           "in %.1f s\n",
+           g_ok, g_fail, g_skip, N_CASES, g_nbk, N_CHECKS + 1, N_OPS, sbs_now() - t0);
     if (g_fail) return 1;
     if (g_ok == 0) {
         printf("nothing could run\n");

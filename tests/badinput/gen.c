@@ -120,8 +120,8 @@ int main(int argc, char **argv)
         memcpy(&u, &w0[i], 4);
         for (int k = 0; k < 4; k++) be[4 * i + k] = (unsigned char)(u >> (24 - 8 * k));
     }
-    npy_raw("w0_bigendian.npy", "{'descr': '>f4', 'fortran_order': False, 'shape': (25, 16), }",
-            be, sizeof be);
+    npy_raw("w0_bigendian.npy", "{'descr': '>f4', 'fortran_order': False, 'shape': (25, 16), }", be,
+            sizeof be);
     npy_raw("w0_fortran.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (25, 16), }", w0,
             sizeof w0);
     npy_raw("w0_int32.npy", "{'descr': '<i4', 'fortran_order': False, 'shape': (25, 16), }", w0,

@@ -63,9 +63,12 @@ if [ $rc -ne 0 ]; then
     echo "FAIL: the good weights do not evaluate (exit $rc):"; cat "$T/first.err"; exit 1
 fi
 
-snapshot() { # every folder, link and file (with its checksum and size)
+snapshot() { # every folder, link and file (with its checksum and size); the output folder's
+    # lock file (.sbs-train.lock) holds the pid of the last run that took it: its presence
+    # counts, its contents do not
     (cd "$1" && { find . -type d -printf 'dir %p\n'; find . -type l -printf 'link %p -> %l\n'
-                  find . -type f -exec cksum {} +; } | LC_ALL=C sort)
+                  find . -type f -name .sbs-train.lock -printf 'lock %p\n'
+                  find . -type f ! -name .sbs-train.lock -exec cksum {} +; } | LC_ALL=C sort)
 }
 
 n=0 passed=0 failed=0

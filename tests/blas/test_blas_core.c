@@ -14,17 +14,20 @@
 char *openblas_get_corename(void);
 
 static int failed;
-#define CHECK(cond, ...)                                                                      \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                            \
-            printf(__VA_ARGS__);                                                              \
-            printf("\n");                                                                     \
-            failed = 1;                                                                       \
-        }                                                                                     \
+#define CHECK(cond, ...)                                           \
+    do {                                                           \
+        if (!(cond)) {                                             \
+            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+            printf(__VA_ARGS__);                                   \
+            printf("\n");                                          \
+            failed = 1;                                            \
+        }                                                          \
     } while (0)
 
-static int same(const char *a, const char *b) { return (!a && !b) || (a && b && !strcmp(a, b)); }
+static int same(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
 
 static void test_pick(void)
 {
@@ -32,16 +35,17 @@ static void test_pick(void)
     CHECK(sbs_blas_core_level("SANDYBRIDGE") == 1, "Sandybridge");
     CHECK(sbs_blas_core_level("Haswell") == 2 && sbs_blas_core_level("ZEN") == 2, "Haswell, Zen");
     CHECK(sbs_blas_core_level("SkylakeX") == 3 && sbs_blas_core_level("Cooperlake") == 3 &&
-              sbs_blas_core_level("SapphireRapids") == 3, "AVX-512 cores");
+              sbs_blas_core_level("SapphireRapids") == 3,
+          "AVX-512 cores");
     CHECK(sbs_blas_core_level(NULL) == 1, "no name");
     static const struct {
         const char *core;
         int cpu;
         const char *want;
     } t[] = {
-        {"Prescott", 3, "SkylakeX"}, {"Haswell", 3, "SkylakeX"},   {"Cooperlake", 3, NULL},
-        {"SkylakeX", 3, NULL},       {"Prescott", 2, "Haswell"},   {"Zen", 2, NULL},
-        {"SkylakeX", 2, NULL},       {"Prescott", 1, NULL},        {NULL, 3, "SkylakeX"},
+        {"Prescott", 3, "SkylakeX"}, {"Haswell", 3, "SkylakeX"}, {"Cooperlake", 3, NULL},
+        {"SkylakeX", 3, NULL},       {"Prescott", 2, "Haswell"}, {"Zen", 2, NULL},
+        {"SkylakeX", 2, NULL},       {"Prescott", 1, NULL},      {NULL, 3, "SkylakeX"},
     };
     for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
         const char *got = sbs_blas_core_pick(t[i].core, t[i].cpu);
@@ -65,8 +69,10 @@ static int probe(const char *self, const char *const *env, char *out, size_t cap
             char name[64];
             const char *eq = strchr(*e, '=');
             snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
-            if (eq[1]) setenv(name, eq + 1, 1);
-            else unsetenv(name);
+            if (eq[1])
+                setenv(name, eq + 1, 1);
+            else
+                unsetenv(name);
         }
         dup2(fd[1], 1);
         dup2(fd[1], 2);
@@ -102,8 +108,8 @@ static void test_restart(const char *self)
     out[strcspn(out, "\n")] = 0;
     int lv = sbs_blas_core_level(out + 5);
     const char *pick = sbs_blas_core_pick(detected, sbs_blas_cpu_level());
-    CHECK(rc == 0 && !strcmp(out + 5, pick ? pick : detected),
-          "auto: %s (level %d), expected %s", out, lv, pick ? pick : detected);
+    CHECK(rc == 0 && !strcmp(out + 5, pick ? pick : detected), "auto: %s (level %d), expected %s",
+          out, lv, pick ? pick : detected);
 
     /* a core asked for by name is loaded through the restart */
     const char *want = strcasecmp(detected, "Haswell") ? "Haswell" : "Sandybridge";

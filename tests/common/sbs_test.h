@@ -28,14 +28,14 @@
 
 /* In a case (or a helper returning int): if cond is false, print where, the condition and the
  * printf-style message, and return 1. */
-#define CHECK(cond, ...)                                                                  \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            printf("    FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                    \
-            printf(__VA_ARGS__);                                                          \
-            printf("\n");                                                                 \
-            return 1;                                                                     \
-        }                                                                                 \
+#define CHECK(cond, ...)                                               \
+    do {                                                               \
+        if (!(cond)) {                                                 \
+            printf("    FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+            printf(__VA_ARGS__);                                       \
+            printf("\n");                                              \
+            return 1;                                                  \
+        }                                                              \
     } while (0)
 
 typedef struct {
@@ -127,17 +127,17 @@ static inline sbs_backend *sbs_test_cpu(int th, const char *simd)
 /* One layer of a test net. Zero means "the default" for every field but padding. */
 typedef struct {
     int kind;
-    int in, out;        /* forward_neuron_numbers; 0: not given (-1) */
+    int in, out;          /* forward_neuron_numbers; 0: not given (-1) */
     int k[2], s[2], d[2]; /* kernel, stride, dilation; 0: 1 */
-    int p[2];           /* padding */
-    bool full;          /* spike_full_layer_input_distribution */
-    int spikes;         /* 0: the net's T */
-    int frac, trunc;    /* number_of_frac_bits / number_of_trunc_bits; 0: not given (-1) */
-    bool approx;        /* approximation_enable */
-    bool set_eps;       /* epsilon_0 = eps (else 1) */
+    int p[2];             /* padding */
+    bool full;            /* spike_full_layer_input_distribution */
+    int spikes;           /* 0: the net's T */
+    int frac, trunc;      /* number_of_frac_bits / number_of_trunc_bits; 0: not given (-1) */
+    bool approx;          /* approximation_enable */
+    bool set_eps;         /* epsilon_0 = eps (else 1) */
     float eps;
-    float fo;           /* forgetting_offset; 0: -1 (off) */
-    int cool;           /* cooldown_after_number_of_spikes; 0: -1 (off) */
+    float fo; /* forgetting_offset; 0: -1 (off) */
+    int cool; /* cooldown_after_number_of_spikes; 0: -1 (off) */
 } sbs_test_layer;
 
 /* cfg for the n layers ls with n_out outputs: T spikes (unless a layer sets its own),
@@ -190,8 +190,8 @@ static inline void sbs_test_config(sbs_config *cfg, const sbs_test_layer *ls, in
 
 /* Plan cfg's net for C x H x W inputs and initialise its weights with seed. On a plan error
  * returns -1, with the message in *err, or printed when err is NULL. */
-static inline int sbs_test_plan(sbs_config *cfg, sbs_net *net, int C, int H, int W,
-                                uint64_t seed, sbs_err *err)
+static inline int sbs_test_plan(sbs_config *cfg, sbs_net *net, int C, int H, int W, uint64_t seed,
+                                sbs_err *err)
 {
     sbs_err e;
     if (sbs_net_plan(net, cfg, C, H, W, err ? err : &e) != 0) {
@@ -215,8 +215,8 @@ static inline int sbs_test_net(sbs_config *cfg, sbs_net *net, const sbs_test_lay
 typedef struct {
     sbs_net *net;
     sbs_backend *be;
-    sbs_exec x;               /* training buffers, batches of up to cap_B images */
-    sbs_trainer_state s;      /* s.ex = &x; s.learns says which layers learn */
+    sbs_exec x;          /* training buffers, batches of up to cap_B images */
+    sbs_trainer_state s; /* s.ex = &x; s.learns says which layers learn */
 } sbs_test_bound;
 
 /* Bind net (planned, weights in net->params) to be for training on batches of up to cap_B
@@ -262,7 +262,11 @@ static inline sbs_op_args sbs_test_op_args(sbs_test_bound *t, int l, int B, bool
     sbs_exec *x = &t->x;
     const sbs_layer *L = &t->net->L[l];
     const sbs_layer *P = L->ref_layer >= 0 ? &t->net->L[L->ref_layer] : L;
-    sbs_op_args a = {.L = L, .B = B, .x = x->act[l], .y = x->act[l + 1], .gy = x->gact[l + 1],
+    sbs_op_args a = {.L = L,
+                     .B = B,
+                     .x = x->act[l],
+                     .y = x->act[l + 1],
+                     .gy = x->gact[l + 1],
                      .gx = x->gact[l]};
     if (P->weight) a.W = x->params + P->w_off;
     if (P->bias) a.b = x->params + P->b_off;

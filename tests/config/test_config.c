@@ -18,16 +18,16 @@
 #include <time.h>
 #include <unistd.h>
 
-static char g_dir[1024]; /* temp folder of this run */
-static char g_ref[1024]; /* shared/reference/configs */
+static char g_dir[1024];      /* temp folder of this run */
+static char g_ref[1024];      /* shared/reference/configs */
 static char g_last_msg[1024]; /* the error message (or note) of the last case, printed */
 
-#define EXPECT(cond)                                                                           \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            snprintf(why, nwhy, "line %d: %s", __LINE__, #cond);                               \
-            return -1;                                                                         \
-        }                                                                                      \
+#define EXPECT(cond)                                             \
+    do {                                                         \
+        if (!(cond)) {                                           \
+            snprintf(why, nwhy, "line %d: %s", __LINE__, #cond); \
+            return -1;                                           \
+        }                                                        \
     } while (0)
 
 static bool feq(float a, float b)
@@ -123,11 +123,11 @@ static int chk_defaults(const sbs_config *c, char *why, size_t nwhy)
 
 static int chk_merge(const sbs_config *c, char *why, size_t nwhy)
 {
-    EXPECT(c->batch_size == 30);                         /* def over dataset over network */
-    EXPECT(strcmp(c->data_mode, "CIFAR10") == 0);        /* from dataset */
-    EXPECT(c->learn.loss_mode == 1);                     /* network */
-    EXPECT(strcmp(c->learn.optimizer_name, "SGD") == 0); /* network, def did not touch it */
-    EXPECT(feq(c->learn.learning_rate_gamma_w, 0.02f));  /* def overrides network's 0.1 */
+    EXPECT(c->batch_size == 30);                            /* def over dataset over network */
+    EXPECT(strcmp(c->data_mode, "CIFAR10") == 0);           /* from dataset */
+    EXPECT(c->learn.loss_mode == 1);                        /* network */
+    EXPECT(strcmp(c->learn.optimizer_name, "SGD") == 0);    /* network, def did not touch it */
+    EXPECT(feq(c->learn.learning_rate_gamma_w, 0.02f));     /* def overrides network's 0.1 */
     EXPECT(c->learn.number_of_batches_for_one_update == 7); /* def adds */
     EXPECT(c->aug.crop_width_in_pixel == 0 && feq(c->aug.flip_p, 0.25f));
     return 0;
@@ -186,8 +186,8 @@ static int chk_layer_lists(const sbs_config *c, char *why, size_t nwhy)
     EXPECT(c->layers[0].spikes == 100 && c->layers[1].spikes == 200);
     EXPECT(c->layers[2].spikes == 1600); /* list of 2 for 3 layers: default */
     for (int l = 0; l < 3; l++) {
-        EXPECT(feq(c->layers[l].epsilon_0, 0.5f));     /* scalar */
-        EXPECT(!c->layers[l].w_trainable);             /* list of one */
+        EXPECT(feq(c->layers[l].epsilon_0, 0.5f));                          /* scalar */
+        EXPECT(!c->layers[l].w_trainable);                                  /* list of one */
         EXPECT(c->layers[l].stride[0] == 2 && c->layers[l].stride[1] == 3); /* list of one */
     }
     EXPECT(feq(c->layers[0].forgetting_offset, 0.1f) && feq(c->layers[1].forgetting_offset, 0.2f));
@@ -195,8 +195,8 @@ static int chk_layer_lists(const sbs_config *c, char *why, size_t nwhy)
     EXPECT(c->layers[1].cooldown_after_number_of_spikes == 5);
     EXPECT(c->layers[0].kernel[0] == 5 && c->layers[0].kernel[1] == 4);
     EXPECT(c->layers[1].kernel[0] == 1 && c->layers[1].kernel[1] == 1); /* [] */
-    EXPECT(c->layers[2].kernel[0] == 1);                                 /* absent */
-    EXPECT(c->layers[1].in == -1 && c->layers[1].out == -1);             /* [] */
+    EXPECT(c->layers[2].kernel[0] == 1);                                /* absent */
+    EXPECT(c->layers[1].in == -1 && c->layers[1].out == -1);            /* [] */
     EXPECT(c->layers[1].padding[0] == 2 && c->layers[0].padding[0] == 0);
     EXPECT(c->layers[2].sbs_skip_gradient_calculation);
     EXPECT(!c->layers[0].sbs_skip_gradient_calculation);
@@ -239,12 +239,18 @@ typedef struct {
 } refset;
 
 static const refset g_refsets[] = {
-    {"MNIST", "SbS_Entropy"},         {"MNIST", "SbS_Mixed_Loss"},
-    {"MNIST", "CNN"},                 {"MNIST", "CNN_Approx"},
-    {"FASHION_MNIST", "SbS_Entropy"}, {"FASHION_MNIST", "SbS_Mixed_Loss"},
-    {"FASHION_MNIST", "CNN"},         {"FASHION_MNIST", "CNN_Approx"},
-    {"CIFAR10", "SbS_Entropy"},       {"CIFAR10", "SbS_Mixed_Loss"},
-    {"CIFAR10", "CNN"},               {"CIFAR10", "CNN_Approx"},
+    {"MNIST", "SbS_Entropy"},
+    {"MNIST", "SbS_Mixed_Loss"},
+    {"MNIST", "CNN"},
+    {"MNIST", "CNN_Approx"},
+    {"FASHION_MNIST", "SbS_Entropy"},
+    {"FASHION_MNIST", "SbS_Mixed_Loss"},
+    {"FASHION_MNIST", "CNN"},
+    {"FASHION_MNIST", "CNN_Approx"},
+    {"CIFAR10", "SbS_Entropy"},
+    {"CIFAR10", "SbS_Mixed_Loss"},
+    {"CIFAR10", "CNN"},
+    {"CIFAR10", "CNN_Approx"},
 };
 
 static int check_refset(const refset *r, const sbs_config *c, char *why, size_t nwhy)
@@ -252,9 +258,9 @@ static int check_refset(const refset *r, const sbs_config *c, char *why, size_t 
     bool cifar = strcmp(r->dataset, "CIFAR10") == 0;
     bool sbs = strncmp(r->model, "SbS", 3) == 0;
     bool approx = strcmp(r->model, "CNN_Approx") == 0;
-    const char *mode = cifar                               ? "CIFAR10"
+    const char *mode = cifar                              ? "CIFAR10"
                        : strcmp(r->dataset, "MNIST") == 0 ? "MNIST"
-                                                           : "MNIST_FASHION";
+                                                          : "MNIST_FASHION";
     EXPECT(strcmp(c->data_mode, mode) == 0);
     EXPECT(c->batch_size == 24);
     EXPECT(c->epoch_id_max == 200);
@@ -267,8 +273,9 @@ static int check_refset(const refset *r, const sbs_config *c, char *why, size_t 
     EXPECT(c->layers[c->n_layers - 1].out == 10);
     for (int l = 0; l < c->n_layers; l++) EXPECT(c->layers[l].w_trainable);
     if (sbs) {
-        static const sbs_layer_kind k[6] = {SBS_L_SBS, SBS_L_AVERAGE_POOLING, SBS_L_SBS,
-                                            SBS_L_AVERAGE_POOLING, SBS_L_SBS, SBS_L_SBS};
+        static const sbs_layer_kind k[6] = {SBS_L_SBS, SBS_L_AVERAGE_POOLING,
+                                            SBS_L_SBS, SBS_L_AVERAGE_POOLING,
+                                            SBS_L_SBS, SBS_L_SBS};
         EXPECT(c->n_layers == 6);
         for (int l = 0; l < 6; l++) {
             EXPECT(c->layers[l].kind == k[l]);
@@ -284,8 +291,9 @@ static int check_refset(const refset *r, const sbs_config *c, char *why, size_t 
         EXPECT(c->layers[1].in == 32 && c->layers[1].out == 32);
     } else {
         sbs_layer_kind conv = approx ? SBS_L_APPROX_CONV2D : SBS_L_CONV2D;
-        const sbs_layer_kind k[9] = {conv, SBS_L_RELU, SBS_L_MAX_POOLING, conv, SBS_L_RELU,
-                                     SBS_L_MAX_POOLING, conv, SBS_L_RELU, conv};
+        const sbs_layer_kind k[9] = {conv, SBS_L_RELU, SBS_L_MAX_POOLING,
+                                     conv, SBS_L_RELU, SBS_L_MAX_POOLING,
+                                     conv, SBS_L_RELU, conv};
         EXPECT(c->n_layers == 9);
         for (int l = 0; l < 9; l++) {
             EXPECT(c->layers[l].kind == k[l]);
@@ -315,15 +323,31 @@ static int run_refset(const refset *r, char *why, size_t nwhy)
     }
     sbs_config *c = malloc(sizeof *c);
     int rc = sbs_config_load(c, net, ds, def, NULL, 0, &e);
-    if (rc) snprintf(why, nwhy, "load: %s", e.msg);
-    else rc = check_refset(r, c, why, nwhy);
+    if (rc)
+        snprintf(why, nwhy, "load: %s", e.msg);
+    else
+        rc = check_refset(r, c, why, nwhy);
     free(c);
     return rc;
 }
 
-#define REF(i)                                                                                 \
-    static int run_ref##i(char *why, size_t nwhy) { return run_refset(&g_refsets[i], why, nwhy); }
-REF(0) REF(1) REF(2) REF(3) REF(4) REF(5) REF(6) REF(7) REF(8) REF(9) REF(10) REF(11)
+#define REF(i)                                       \
+    static int run_ref##i(char *why, size_t nwhy)    \
+    {                                                \
+        return run_refset(&g_refsets[i], why, nwhy); \
+    }
+REF(0)
+REF(1)
+REF(2)
+REF(3)
+REF(4)
+REF(5)
+REF(6)
+REF(7)
+REF(8)
+REF(9)
+REF(10)
+REF(11)
 
 static int run_kinds(char *why, size_t nwhy)
 {
@@ -464,8 +488,8 @@ static int run_paths(char *why, size_t nwhy)
     return 0;
 }
 
-#define NET2                                                                                   \
-    "{'network_structure': {'layer_type': ['SbS', 'SbS'], "                                    \
+#define NET2                                                \
+    "{'network_structure': {'layer_type': ['SbS', 'SbS'], " \
     "'forward_neuron_numbers': [[1, 32], [32, 10]]}}"
 
 /* ---- issue 13: hostile inputs ---------------------------------------------------------- */
@@ -499,8 +523,10 @@ static int run_fifo(char *why, size_t nwhy)
         return -1;
     }
     char want[2 * PATH_MAX + 128];
-    snprintf(want, sizeof want, "cannot open %s: not a regular file (a FIFO) | cannot open %s: "
-             "not a regular file (a FIFO)", def, def);
+    snprintf(want, sizeof want,
+             "cannot open %s: not a regular file (a FIFO) | cannot open %s: "
+             "not a regular file (a FIFO)",
+             def, def);
     if (!contains(msg, want, why, nwhy)) return -1;
     snprintf(g_last_msg, sizeof g_last_msg, "%.1000s", msg);
     return 0;
@@ -700,11 +726,11 @@ static const tcase g_cases[] = {
      .msg = {"%D: key 'image_statistics.mean'", "17 entries"}},
 
     /* network structure */
-    {"unknown layer type",
-     "{'network_structure': {'layer_type': ['SbS', 'Foo POOLING']}}", .expect = -1,
+    {"unknown layer type", "{'network_structure': {'layer_type': ['SbS', 'Foo POOLING']}}",
+     .expect = -1,
      .msg = {"%N: key 'network_structure.layer_type[1]'", "'Foo POOLING'", "AVERAGE POOLING"}},
-    {"layer type not a string", "{'network_structure': {'layer_type': ['SbS', 3]}}",
-     .expect = -1, .msg = {"%N: key 'network_structure.layer_type[1]': expected a string"}},
+    {"layer type not a string", "{'network_structure': {'layer_type': ['SbS', 3]}}", .expect = -1,
+     .msg = {"%N: key 'network_structure.layer_type[1]': expected a string"}},
     {"empty layer_type", "{'network_structure': {'layer_type': []}}", .expect = -1,
      .msg = {"%N: key 'network_structure.layer_type'", "non-empty"}},
     {"missing layer_type", "{'network_structure': {'number_of_output_neurons': 10}}", "{}",
@@ -724,9 +750,8 @@ static const tcase g_cases[] = {
      "{'network_structure': {'layer_type': ['SbS', 'SbS'], "
      "'forward_kernel_size': [[5, 5], [1, 2, 3]]}}",
      .expect = -1, .msg = {"%N: key 'network_structure.forward_kernel_size[1]'", "pair"}},
-    {"bad pair entry: a number",
-     "{'network_structure': {'layer_type': ['SbS'], 'padding': [1]}}", .expect = -1,
-     .msg = {"%N: key 'network_structure.padding[0]'", "pair", "found an integer"}},
+    {"bad pair entry: a number", "{'network_structure': {'layer_type': ['SbS'], 'padding': [1]}}",
+     .expect = -1, .msg = {"%N: key 'network_structure.padding[0]'", "pair", "found an integer"}},
     {"bad pair entry: a string inside",
      "{'network_structure': {'layer_type': ['SbS'], 'strides': [['1', 1]]}}", .expect = -1,
      .msg = {"%N: key 'network_structure.strides[0]'", "pair"}},
@@ -742,8 +767,8 @@ static const tcase g_cases[] = {
      "{'learning_parameters': {'loss_mode': 1, 'learning_rate_gamma_w': 0.01}}",
      .set = {"learning_parameters.learning_rate_gamma_w=0.005"}, .check = chk_set_lr},
     {"--set bare strings, numbers for strings, later wins", NET2, NULL, NULL,
-     .set = {"data_mode=MNIST", "weight_path=123", " log_path = my log ",
-             "augmentation.flip_p=0", "batch_size=5", "batch_size=8"},
+     .set = {"data_mode=MNIST", "weight_path=123", " log_path = my log ", "augmentation.flip_p=0",
+             "batch_size=5", "batch_size=8"},
      .check = chk_set_strings},
     {"--set an object", NET2, NULL, "{'augmentation': {'flip_p': 0.5}}",
      .set = {"augmentation={\"flip_p\": 0, \"crop_width_in_pixel\": 4}"}, .check = chk_set_object},
@@ -773,8 +798,9 @@ static const tcase g_cases[] = {
     {"padding above the bound",
      "{'network_structure': {'layer_type': ['SbS'], 'padding': [[0, 32768]]}}", .expect = -1,
      .msg = {"%N: key 'network_structure.padding[0][1]': must be <= 1024, found 32768"}},
-    {"stride above the bound", "{'network_structure': {'layer_type': ['SbS'], 'strides': [[1025, 1]]}}",
-     .expect = -1, .msg = {"%N: key 'network_structure.strides[0][0]': must be <= 1024, found 1025"}},
+    {"stride above the bound",
+     "{'network_structure': {'layer_type': ['SbS'], 'strides': [[1025, 1]]}}", .expect = -1,
+     .msg = {"%N: key 'network_structure.strides[0][0]': must be <= 1024, found 1025"}},
     {"dilation above the bound",
      "{'network_structure': {'layer_type': ['SbS'], 'dilation': [[1, 4096]]}}", .expect = -1,
      .msg = {"%N: key 'network_structure.dilation[0][1]': must be <= 1024, found 4096"}},
@@ -790,7 +816,8 @@ static const tcase g_cases[] = {
      .expect = -1,
      .msg = {"%D: key 'augmentation.crop_width_in_pixel': must be <= 1024, found 2147483647"}},
     {"the_size above the bound", NET2, NULL, "{'image_statistics': {'the_size': [1, 70000]}}",
-     .expect = -1, .msg = {"%D: key 'image_statistics.the_size[1]': must be <= 65536, found 70000"}},
+     .expect = -1,
+     .msg = {"%D: key 'image_statistics.the_size[1]': must be <= 65536, found 70000"}},
     {"number_of_cpu_processes above the cap of --threads", NET2, NULL,
      "{'number_of_cpu_processes': 1025}", .expect = -1,
      .msg = {"%D: key 'number_of_cpu_processes': must be <= 1024, found 1025"}},
@@ -812,8 +839,8 @@ static const tcase g_cases[] = {
      "{'learning_parameters': {'loss_coeffs_mse': 0, 'loss_coeffs_kldiv': 0}}", .expect = -1,
      .msg = {"%D: key 'learning_parameters.loss_coeffs_kldiv': loss_coeffs_mse + "
              "loss_coeffs_kldiv must be > 0 (the mixed loss is divided by it), found 0 + 0"}},
-    {"one loss coefficient 0 loads", NET2, NULL,
-     "{'learning_parameters': {'loss_coeffs_mse': 0}}", .expect = 0},
+    {"one loss coefficient 0 loads", NET2, NULL, "{'learning_parameters': {'loss_coeffs_mse': 0}}",
+     .expect = 0},
     {"a layer type longer than the struct keeps",
      "{'network_structure': {'layer_type': ['SbS', 'SbS                                       "
      "                             ']}}",
@@ -838,8 +865,7 @@ static const tcase g_cases[] = {
 
 /* ------------------------------------------------------------------------------------------ */
 
-static void subst(char *out, size_t n, const char *pat, const char *N, const char *S,
-                  const char *D)
+static void subst(char *out, size_t n, const char *pat, const char *N, const char *S, const char *D)
 {
     size_t o = 0;
     for (const char *p = pat; *p && o + 1 < n; p++) {

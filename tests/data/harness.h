@@ -24,30 +24,30 @@ typedef struct {
     int (*fn)(void);
 } test_case;
 
-#define FAILF(...)                                                        \
-    do {                                                                  \
-        printf("    %s:%d: ", __FILE__, __LINE__);                        \
-        printf(__VA_ARGS__);                                              \
-        printf("\n");                                                     \
-        return FAIL;                                                      \
+#define FAILF(...)                                 \
+    do {                                           \
+        printf("    %s:%d: ", __FILE__, __LINE__); \
+        printf(__VA_ARGS__);                       \
+        printf("\n");                              \
+        return FAIL;                               \
     } while (0)
 
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
+#define CHECK(cond, ...)                                                        \
+    do {                                                                        \
+        if (!(cond)) {                                                          \
             printf("    %s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-            printf(__VA_ARGS__);                                          \
-            printf("\n");                                                 \
-            return FAIL;                                                  \
-        }                                                                 \
+            printf(__VA_ARGS__);                                                \
+            printf("\n");                                                       \
+            return FAIL;                                                        \
+        }                                                                       \
     } while (0)
 
-#define SKIPF(...)                                                        \
-    do {                                                                  \
-        printf("    skipped: ");                                          \
-        printf(__VA_ARGS__);                                              \
-        printf("\n");                                                     \
-        return SKIP;                                                      \
+#define SKIPF(...)               \
+    do {                         \
+        printf("    skipped: "); \
+        printf(__VA_ARGS__);     \
+        printf("\n");            \
+        return SKIP;             \
     } while (0)
 
 static inline int run_cases(const char *suite, const test_case *cases, size_t n)
@@ -58,9 +58,12 @@ static inline int run_cases(const char *suite, const test_case *cases, size_t n)
         int r = cases[i].fn();
         const char *tag = r == PASS ? "ok  " : r == SKIP ? "skip" : "FAIL";
         printf("%s %s\n", tag, cases[i].name);
-        if (r == PASS) pass++;
-        else if (r == SKIP) skip++;
-        else fail++;
+        if (r == PASS)
+            pass++;
+        else if (r == SKIP)
+            skip++;
+        else
+            fail++;
     }
     printf("%s: %zu passed, %zu failed, %zu skipped (%zu cases)\n", suite, pass, fail, skip, n);
     if (fail) return 1;
@@ -70,7 +73,9 @@ static inline int run_cases(const char *suite, const test_case *cases, size_t n)
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
-    (void)sb; (void)flag; (void)ftw;
+    (void)sb;
+    (void)flag;
+    (void)ftw;
     remove(path);
     return 0;
 }

@@ -23,7 +23,10 @@ static void put_be32(unsigned char *p, uint32_t v)
 }
 
 /* Pixel value of image i at (r, c): distinct and <= 250. */
-static unsigned char pix(int i, int r, int c) { return (unsigned char)((i * 31 + r * 7 + c) % 251); }
+static unsigned char pix(int i, int r, int c)
+{
+    return (unsigned char)((i * 31 + r * 7 + c) % 251);
+}
 
 static unsigned char *idx_images(int n, int rows, int cols, size_t *len)
 {
@@ -86,8 +89,8 @@ static void fresh_dir(char *dir, size_t size, const char *name)
 }
 
 /* A .npy with any descr, header padded like numpy's. */
-static void write_npy_raw(const char *path, const char *descr, const char *shape,
-                          const void *data, size_t n)
+static void write_npy_raw(const char *path, const char *descr, const char *shape, const void *data,
+                          size_t n)
 {
     char dict[256];
     snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr,
@@ -105,17 +108,17 @@ static void write_npy_raw(const char *path, const char *descr, const char *shape
     free(b);
 }
 
-#define EXPECT_LOAD_ERROR(mode, dir, which, ...)                                         \
-    do {                                                                               \
-        sbs_dataset d_;                                                                \
-        sbs_err e_ = {{0}};                                                            \
-        int r_ = sbs_dataset_load(&d_, mode, dir, which, &e_);                         \
-        if (r_ == 0) sbs_dataset_free(&d_);                                            \
-        CHECK(r_ != 0, "loaded, expected an error");                                   \
-        const char *want_[] = {__VA_ARGS__};                                           \
-        for (size_t k_ = 0; k_ < sizeof want_ / sizeof want_[0]; k_++)                 \
+#define EXPECT_LOAD_ERROR(mode, dir, which, ...)                                                \
+    do {                                                                                        \
+        sbs_dataset d_;                                                                         \
+        sbs_err e_ = {{0}};                                                                     \
+        int r_ = sbs_dataset_load(&d_, mode, dir, which, &e_);                                  \
+        if (r_ == 0) sbs_dataset_free(&d_);                                                     \
+        CHECK(r_ != 0, "loaded, expected an error");                                            \
+        const char *want_[] = {__VA_ARGS__};                                                    \
+        for (size_t k_ = 0; k_ < sizeof want_ / sizeof want_[0]; k_++)                          \
             CHECK(strstr(e_.msg, want_[k_]), "message \"%s\" lacks \"%s\"", e_.msg, want_[k_]); \
-        printf("    (message: %s)\n", e_.msg);                                         \
+        printf("    (message: %s)\n", e_.msg);                                                  \
     } while (0)
 
 /* ---------------------------------------------------------------- IDX parsers */
@@ -150,9 +153,9 @@ static int t_idx_parse(void)
 typedef struct {
     const char *name;
     bool labels;
-    int n, rows, cols;   /* header */
-    long delta;          /* bytes added to (or cut from) the exact length */
-    uint32_t magic;      /* 0: right one */
+    int n, rows, cols; /* header */
+    long delta;        /* bytes added to (or cut from) the exact length */
+    uint32_t magic;    /* 0: right one */
     const char *expect;
 } idx_case;
 
@@ -160,14 +163,18 @@ static const idx_case idx_cases[] = {
     {"images truncated", false, 10000, 28, 28, -(7840016 - 1234), 0,
      "f: truncated: header says 10000 images of 28x28 (7840016 bytes), file has 1234"},
     {"images extra byte", false, 2, 28, 28, 1, 0, "(1584 bytes), file has 1585"},
-    {"images header only", false, 1, 28, 28, -784 - 4, 0, "truncated: expected an IDX header of 16 bytes, file has 12"},
+    {"images header only", false, 1, 28, 28, -784 - 4, 0,
+     "truncated: expected an IDX header of 16 bytes, file has 12"},
     {"images wrong magic", false, 2, 28, 28, 0, 0x801,
      "f: expected IDX magic 0x00000803 (unsigned byte images, 3 dimensions), found 0x00000801"},
     {"images zero rows", false, 2, 0, 28, 0, 0, "implausible IDX header"},
-    {"labels truncated", true, 100, 0, 0, -10, 0, "f: truncated: header says 100 labels (108 bytes), file has 98"},
+    {"labels truncated", true, 100, 0, 0, -10, 0,
+     "f: truncated: header says 100 labels (108 bytes), file has 98"},
     {"labels extra", true, 100, 0, 0, 3, 0, "file has 111"},
-    {"labels wrong magic", true, 10, 0, 0, 0, 0x803, "expected IDX magic 0x00000801 (unsigned byte labels, 1 dimension), found 0x00000803"},
-    {"labels empty file", true, 0, 0, 0, -8, 0, "truncated: expected an IDX header of 8 bytes, file has 0"},
+    {"labels wrong magic", true, 10, 0, 0, 0, 0x803,
+     "expected IDX magic 0x00000801 (unsigned byte labels, 1 dimension), found 0x00000803"},
+    {"labels empty file", true, 0, 0, 0, -8, 0,
+     "truncated: expected an IDX header of 8 bytes, file has 0"},
 };
 
 static int t_idx_errors(void)
@@ -180,7 +187,8 @@ static int t_idx_errors(void)
         unsigned char *b = calloc(len + 16, 1);
         if (len >= 4) put_be32(b, c->magic ? c->magic : c->labels ? 0x801 : 0x803);
         if (len >= 8) put_be32(b + 4, (uint32_t)c->n);
-        if (!c->labels && len >= 16) put_be32(b + 8, (uint32_t)c->rows), put_be32(b + 12, (uint32_t)c->cols);
+        if (!c->labels && len >= 16)
+            put_be32(b + 8, (uint32_t)c->rows), put_be32(b + 12, (uint32_t)c->cols);
         sbs_err e = {{0}};
         int r;
         if (c->labels) {
@@ -258,8 +266,14 @@ static int load_mnist_folder(bool gz)
     return r;
 }
 
-static int t_mnist_plain(void) { return load_mnist_folder(false); }
-static int t_mnist_gz(void) { return load_mnist_folder(true); }
+static int t_mnist_plain(void)
+{
+    return load_mnist_folder(false);
+}
+static int t_mnist_gz(void)
+{
+    return load_mnist_folder(true);
+}
 
 static int t_mnist_test_only_present(void)
 {
@@ -276,7 +290,8 @@ static int t_mnist_test_only_present(void)
     sbs_err e;
     CHECK(sbs_dataset_load(&d, "MNIST", dir, SBS_SPLIT_TEST, &e) == 0, "%s", e.msg);
     sbs_dataset_free(&d);
-    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TRAIN | SBS_SPLIT_TEST, "missing train-images-idx3-ubyte");
+    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TRAIN | SBS_SPLIT_TEST,
+                      "missing train-images-idx3-ubyte");
     rm_rf(dir);
     return PASS;
 }
@@ -309,15 +324,17 @@ static int t_mnist_errors(void)
     b = idx_images(5, 28, 28, &len);
     write_file(dir, "train-images-idx3-ubyte", b, len - 100, true);
     free(b);
-    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TRAIN,
-                      "train-images-idx3-ubyte.gz: truncated: header says 5 images of 28x28 (3936 bytes), file has 3836");
+    EXPECT_LOAD_ERROR(
+        "MNIST", dir, SBS_SPLIT_TRAIN,
+        "train-images-idx3-ubyte.gz: truncated: header says 5 images of 28x28 (3936 bytes), file has 3836");
 
     fresh_dir(dir, sizeof dir, "mnist-magic");
     write_mnist(dir, 5, 2, false);
     b = idx_labels(5, &len);
     write_file(dir, "train-images-idx3-ubyte", b, len, false);
     free(b);
-    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TRAIN, "expected IDX magic 0x00000803", "found 0x00000801");
+    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TRAIN, "expected IDX magic 0x00000803",
+                      "found 0x00000801");
 
     fresh_dir(dir, sizeof dir, "mnist-empty");
     write_mnist(dir, 0, 2, false);
@@ -329,11 +346,13 @@ static int t_mnist_errors(void)
     snprintf(p, sizeof p, "%s/t10k-labels-idx1-ubyte", dir);
     snprintf(q, sizeof q, "%s/t10k-labels-idx1-ubyte.gz", dir);
     rename(p, q);
-    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TEST, "t10k-labels-idx1-ubyte.gz: not a valid gzip file");
+    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TEST,
+                      "t10k-labels-idx1-ubyte.gz: not a valid gzip file");
 
     fresh_dir(dir, sizeof dir, "mnist-nothing");
-    EXPECT_LOAD_ERROR("MNIST_FASHION", dir, SBS_SPLIT_TRAIN | SBS_SPLIT_TEST, "no MNIST_FASHION data found in",
-                      "mnist-nothing", "train-images-idx3-ubyte[.gz]", "train-labels-idx1-ubyte[.gz]",
+    EXPECT_LOAD_ERROR("MNIST_FASHION", dir, SBS_SPLIT_TRAIN | SBS_SPLIT_TEST,
+                      "no MNIST_FASHION data found in", "mnist-nothing",
+                      "train-images-idx3-ubyte[.gz]", "train-labels-idx1-ubyte[.gz]",
                       "t10k-images-idx3-ubyte[.gz]", "t10k-labels-idx1-ubyte[.gz]",
                       "TrainPatternStorage.npy", "TestLabelStorage.npy");
     EXPECT_LOAD_ERROR("CIFAR10", dir, SBS_SPLIT_TRAIN | SBS_SPLIT_TEST, "no CIFAR10 data found in",
@@ -492,7 +511,8 @@ static int check_cifar(const sbs_dataset *d)
     for (int j = 0; j < s->n; j++) {
         CHECK(s->y[j] == j % 10, "label %d = %d", j, s->y[j]);
         const float *im = s->x + (size_t)j * 3072;
-        CHECK(im[0] == (10 + j) / mx && im[1023] == (10 + j) / mx, "R plane of %d: %g", j, (double)im[0]);
+        CHECK(im[0] == (10 + j) / mx && im[1023] == (10 + j) / mx, "R plane of %d: %g", j,
+              (double)im[0]);
         CHECK(im[1024 + 5 * 32 + 7] == (20 + 5) / mx, "G plane");
         CHECK(im[2048 + 5 * 32 + 7] == (100 + 7) / mx, "B plane");
     }
@@ -545,7 +565,8 @@ static int t_cifar_errors(void)
     b[2 * 3073] = 10;
     write_file(dir, "test_batch.bin", b, len, false);
     free(b);
-    EXPECT_LOAD_ERROR("CIFAR10", dir, SBS_SPLIT_TEST, "test_batch.bin: record 2", "label 10 out of range");
+    EXPECT_LOAD_ERROR("CIFAR10", dir, SBS_SPLIT_TEST, "test_batch.bin: record 2",
+                      "label 10 out of range");
 
     fresh_dir(dir, sizeof dir, "cifar-missing");
     write_cifar(dir);
@@ -621,7 +642,8 @@ static int t_storage_npy_cifar(void)
     CHECK(ok, "HWC -> CHW conversion or labels wrong");
 
     /* errors: MNIST shape in CIFAR mode, a bad label, a count mismatch */
-    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TRAIN, "TrainPatternStorage.npy: expected shape (N, 28, 28)",
+    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TRAIN,
+                      "TrainPatternStorage.npy: expected shape (N, 28, 28)",
                       "found (3, 32, 32, 3)");
     labf[1] = 2.5;
     snprintf(p, sizeof p, "%s/TestLabelStorage.npy", dir);
@@ -658,13 +680,14 @@ static int t_storage_npy_mnist(void)
     int r = sbs_dataset_load(&d, "MNIST_FASHION", dir, SBS_SPLIT_TRAIN, &e);
     if (r) free(x);
     CHECK(r == 0, "%s", e.msg);
-    bool ok = d.train.n == 4 && d.train.c == 1 && d.train.h == 28 && d.train.y[3] == 9 &&
-              d.test.n == 0;
+    bool ok =
+        d.train.n == 4 && d.train.c == 1 && d.train.h == 28 && d.train.y[3] == 9 && d.test.n == 0;
     for (int i = 0; ok && i < n * 784; i++) ok = d.train.x[i] == x[i] / 199.0f;
     sbs_dataset_free(&d);
     CHECK(ok, "values");
     /* test split asked for but absent */
-    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TRAIN | SBS_SPLIT_TEST, "cannot open", "TestPatternStorage.npy");
+    EXPECT_LOAD_ERROR("MNIST", dir, SBS_SPLIT_TRAIN | SBS_SPLIT_TEST, "cannot open",
+                      "TestPatternStorage.npy");
     /* negative pixels are refused */
     x[10] = -1;
     snprintf(p, sizeof p, "%s/TrainPatternStorage.npy", dir);
@@ -723,7 +746,8 @@ static int t_crop_center(void)
         for (int ch = 0; ch < 3; ch++)
             for (int y = 0; y < oh; y++)
                 for (int x = 0; x < ow; x++)
-                    if (out[((i * 3 + ch) * oh + y) * ow + x] != at(&s, 1 + i, ch, y + 2, x + 2) + 1e-20f)
+                    if (out[((i * 3 + ch) * oh + y) * ow + x] !=
+                        at(&s, 1 + i, ch, y + 2, x + 2) + 1e-20f)
                         bad++;
     /* crop 0: a copy plus 1e-20 (blank pixels become 1e-20) */
     s.x[0] = 0;
@@ -797,7 +821,8 @@ static int t_augment(void)
                     for (int ch = 0; ch < 3 && same; ch++)
                         for (int y = 0; y < 8 && same; y++)
                             for (int x = 0; x < 8 && same; x++)
-                                same = o1[(ch * 8 + y) * 8 + x] == at(&s, i, ch, y + oy, x + ox) + 1e-20f;
+                                same = o1[(ch * 8 + y) * 8 + x] ==
+                                       at(&s, i, ch, y + oy, x + ox) + 1e-20f;
                     if (same && !found) {
                         found = 1;
                         seen_y[oy]++, seen_x[ox]++;
@@ -856,7 +881,8 @@ static int t_augment(void)
         sbs_augment_image(&col, i, &ct, 21, 4, cout);
         const float *src = col.x + i * 75;
         double L = 0;
-        for (int k = 0; k < 25; k++) L += 0.299 * src[k] + 0.587 * src[25 + k] + 0.114 * src[50 + k];
+        for (int k = 0; k < 25; k++)
+            L += 0.299 * src[k] + 0.587 * src[25 + k] + 0.114 * src[50 + k];
         L /= 25;
         double f = -1;
         for (int k = 0; k < 75; k++) {

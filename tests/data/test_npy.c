@@ -16,8 +16,7 @@
 
 /* Build a .npy in memory: magic, version, header (padded to 64 with spaces and '\n'),
  * then n data bytes. */
-static unsigned char *make_npy(int major, const char *dict, const void *data, size_t n,
-                               size_t *len)
+static unsigned char *make_npy(int major, const char *dict, const void *data, size_t n, size_t *len)
 {
     size_t pre = major == 1 ? 10 : 12, dl = strlen(dict);
     size_t hlen = dl + 1;
@@ -95,12 +94,35 @@ static int roundtrip(int ndim, const long *shape)
     return r;
 }
 
-static int t_rt_1d(void) { long s[] = {7}; return roundtrip(1, s); }
-static int t_rt_2d(void) { long s[] = {25, 32}; return roundtrip(2, s); }
-static int t_rt_4d(void) { long s[] = {2, 3, 4, 5}; return roundtrip(4, s); }
-static int t_rt_zero(void) { long s[] = {3, 0}; return roundtrip(2, s); }
-static int t_rt_scalar(void) { return roundtrip(0, NULL); }
-static int t_rt_big_dim(void) { long s[] = {100000}; return roundtrip(1, s); }
+static int t_rt_1d(void)
+{
+    long s[] = {7};
+    return roundtrip(1, s);
+}
+static int t_rt_2d(void)
+{
+    long s[] = {25, 32};
+    return roundtrip(2, s);
+}
+static int t_rt_4d(void)
+{
+    long s[] = {2, 3, 4, 5};
+    return roundtrip(4, s);
+}
+static int t_rt_zero(void)
+{
+    long s[] = {3, 0};
+    return roundtrip(2, s);
+}
+static int t_rt_scalar(void)
+{
+    return roundtrip(0, NULL);
+}
+static int t_rt_big_dim(void)
+{
+    long s[] = {100000};
+    return roundtrip(1, s);
+}
 
 static const char expected_header_25_32[] =
     "\x93NUMPY\x01\x00\x76\x00"
@@ -183,8 +205,10 @@ static int t_reference_weights(void)
              root ? root : ".");
     struct stat st;
     if (stat(dir, &st) != 0) SKIPF("%s not found", dir);
-    static const struct { int layer; long r, c; } want[] = {
-        {0, 25, 32}, {2, 800, 64}, {4, 576, 96}, {5, 96, 10}};
+    static const struct {
+        int layer;
+        long r, c;
+    } want[] = {{0, 25, 32}, {2, 800, 64}, {4, 576, 96}, {5, 96, 10}};
     for (size_t i = 0; i < 4; i++) {
         char path[4300];
         sbs_err e;
@@ -213,9 +237,9 @@ typedef struct {
     const char *name;
     int major;
     const char *dict;
-    int data_bytes;      /* -1: exactly as needed for 6 floats of f6 */
+    int data_bytes; /* -1: exactly as needed for 6 floats of f6 */
     bool strict;
-    const char *expect;  /* substring of the error, or NULL when it must load */
+    const char *expect; /* substring of the error, or NULL when it must load */
 } bad_case;
 
 static const bad_case bad_cases[] = {
@@ -252,14 +276,15 @@ static const bad_case bad_cases[] = {
      "expected"},
     {"bad bool", 1, "{'descr': '<f4', 'fortran_order': false, 'shape': (6,)}", -1, true,
      "expected True or False for 'fortran_order', found 'f'"},
-    {"bad shape sep", 1, F4_DICT("(2; 3)"), -1, true, "expected ',' or ')' in the shape, found ';'"},
+    {"bad shape sep", 1, F4_DICT("(2; 3)"), -1, true,
+     "expected ',' or ')' in the shape, found ';'"},
     {"shape not tuple", 1, F4_DICT("[2, 3]"), -1, true, "expected '(' starting the shape tuple"},
     {"garbage after dict", 1, F4_DICT("(2, 3)") " x", -1, true,
      "expected only spaces after the header dictionary, found 'x'"},
     {"unclosed dict", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)", -1, true,
      "expected ',' or '}' in the header dictionary"},
-    {"structured dtype", 1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (6,)}",
-     -1, true, "structured dtypes are not supported"},
+    {"structured dtype", 1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (6,)}", -1,
+     true, "structured dtypes are not supported"},
     {"complex dtype", 1, "{'descr': '<c8', 'fortran_order': False, 'shape': (3,)}", -1, false,
      "expected a numeric dtype (b1, u1, u2, u4, u8, i1, i2, i4, i8, f4, f8), found '<c8'"},
     {"f2 dtype", 1, "{'descr': '<f2', 'fortran_order': False, 'shape': (12,)}", -1, false,
@@ -297,12 +322,15 @@ static int t_bad_table(void)
         free(buf);
         const char *why = NULL;
         if (c->expect) {
-            if (r == 0) why = "loaded, expected an error";
+            if (r == 0)
+                why = "loaded, expected an error";
             else if (!strstr(e.msg, c->expect) || strncmp(e.msg, "x.npy: ", 7) != 0)
                 why = "wrong message";
         } else {
-            if (r != 0) why = "failed to load";
-            else if (a.count != 6 || a.data[0] != 0.5f || a.data[5] != 0.0f) why = "wrong data";
+            if (r != 0)
+                why = "failed to load";
+            else if (a.count != 6 || a.data[0] != 0.5f || a.data[5] != 0.0f)
+                why = "wrong data";
         }
         if (r == 0) sbs_npy_free(&a);
         printf("    %-30s %s%s%s\n", c->name, why ? "FAIL: " : "ok", why ? why : "",
@@ -318,14 +346,22 @@ static int t_bad_table(void)
 
 static int t_bad_prefix(void)
 {
-    static const struct { const char *name; const char *bytes; size_t len; const char *expect; } c[] = {
+    static const struct {
+        const char *name;
+        const char *bytes;
+        size_t len;
+        const char *expect;
+    } c[] = {
         {"empty", "", 0, "offset 0: expected NumPy magic \\x93NUMPY, found an empty file"},
         {"bad magic", "\x93NUMPX\x01\x00", 8, "offset 0: expected NumPy magic"},
         {"text", "hello world", 11, "found \\x68\\x65"},
-        {"no version", "\x93NUMPY\x01", 7, "offset 7: expected format version (2 bytes), found end of file"},
-        {"bad version", "\x93NUMPY\x04\x00\x10\x00", 10, "offset 6: expected format version 1.0, 2.0 or 3.0, found 4.0"},
+        {"no version", "\x93NUMPY\x01", 7,
+         "offset 7: expected format version (2 bytes), found end of file"},
+        {"bad version", "\x93NUMPY\x04\x00\x10\x00", 10,
+         "offset 6: expected format version 1.0, 2.0 or 3.0, found 4.0"},
         {"bad minor", "\x93NUMPY\x01\x01\x10\x00", 10, "found 1.1"},
-        {"no header length", "\x93NUMPY\x02\x00\x10\x00", 10, "offset 8: expected header length (4 bytes)"},
+        {"no header length", "\x93NUMPY\x02\x00\x10\x00", 10,
+         "offset 8: expected header length (4 bytes)"},
         {"truncated header", "\x93NUMPY\x01\x00\x76\x00{'descr': '<f4'", 25,
          "offset 10: expected a header of 118 bytes, found end of file after 15 (truncated header)"},
     };
@@ -357,8 +393,13 @@ static void put_le(unsigned char *p, uint64_t v, int size)
 /* Every dtype and byte order converts to the same floats. */
 static int t_dtypes(void)
 {
-    static const struct { const char *descr; int size; char kind; bool big; } c[] = {
-        {"|b1", 1, 'b', false}, {"?", 1, 'b', false},  {"|u1", 1, 'u', false},
+    static const struct {
+        const char *descr;
+        int size;
+        char kind;
+        bool big;
+    } c[] = {
+        {"|b1", 1, 'b', false}, {"?", 1, 'b', false},   {"|u1", 1, 'u', false},
         {"|i1", 1, 'i', false}, {"<u2", 2, 'u', false}, {">u2", 2, 'u', true},
         {"<u4", 4, 'u', false}, {">u4", 4, 'u', true},  {"<u8", 8, 'u', false},
         {">u8", 8, 'u', true},  {"<i2", 2, 'i', false}, {">i2", 2, 'i', true},
@@ -388,8 +429,10 @@ static int t_dtypes(void)
             } else {
                 bits = (uint64_t)(int64_t)x;
             }
-            if (c[i].big) put_be(data + k * c[i].size, bits, c[i].size);
-            else put_le(data + k * c[i].size, bits, c[i].size);
+            if (c[i].big)
+                put_be(data + k * c[i].size, bits, c[i].size);
+            else
+                put_le(data + k * c[i].size, bits, c[i].size);
         }
         char dict[128];
         snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (2, 2), }",
@@ -413,7 +456,8 @@ static int t_dtypes(void)
     put_le(d2, UINT64_MAX, 8);
     put_le(d2 + 8, (uint64_t)INT64_MIN, 8);
     size_t len;
-    unsigned char *buf = make_npy(1, "{'descr': '<u8', 'fortran_order': False, 'shape': (2,)}", d2, 16, &len);
+    unsigned char *buf =
+        make_npy(1, "{'descr': '<u8', 'fortran_order': False, 'shape': (2,)}", d2, 16, &len);
     sbs_npy a;
     sbs_err e;
     CHECK(sbs_npy_parse(buf, len, "u8.npy", &a, false, &e) == 0, "%s", e.msg);
@@ -499,7 +543,8 @@ static int t_read_file(void)
     write_bytes(pgz, raw, n);
     r = sbs_npy_read(pgz, &a, true, &e);
     if (r == 0) sbs_npy_free(&a);
-    CHECK(r != 0 && strstr(e.msg, "w.npy.gz: not a valid gzip file"), "got %s", r ? e.msg : "success");
+    CHECK(r != 0 && strstr(e.msg, "w.npy.gz: not a valid gzip file"), "got %s",
+          r ? e.msg : "success");
 
     /* a truncated .gz (compressed bytes read back under a name without .gz) */
     char praw[4300];
@@ -515,7 +560,8 @@ static int t_read_file(void)
     free(raw);
     r = sbs_read_file(pgz, &raw, &n, &e);
     if (r == 0) free(raw);
-    CHECK(r != 0 && strstr(e.msg, "w.npy.gz: truncated gzip file"), "got %s", r ? e.msg : "success");
+    CHECK(r != 0 && strstr(e.msg, "w.npy.gz: truncated gzip file"), "got %s",
+          r ? e.msg : "success");
 
     /* corrupt deflate data */
     unsigned char junk[64] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff};
@@ -588,8 +634,7 @@ static int t_read_file_max(void)
             size_t len = 0;
             bool more = false;
             sbs_err e = {{0}};
-            CHECK(sbs_read_file_max(paths[k], maxes[m], &buf, &len, &more, &e) == 0, "%s",
-                  e.msg);
+            CHECK(sbs_read_file_max(paths[k], maxes[m], &buf, &len, &more, &e) == 0, "%s", e.msg);
             size_t want = maxes[m] < sizeof data ? maxes[m] : sizeof data;
             CHECK(len == want && more == (maxes[m] < sizeof data), "%s max %zu: len %zu more %d",
                   paths[k], maxes[m], len, more);
@@ -643,7 +688,8 @@ static int t_atomic_replace(void)
     bool ok = a.ndim == 2 && a.shape[0] == 3 && same_bits(a.data, f6, 6);
     sbs_npy_free(&a);
     CHECK(ok, "contents not replaced");
-    CHECK(count_entries(tmp_root, NULL) == 1, "%d entries (a .tmp left?)", count_entries(tmp_root, NULL));
+    CHECK(count_entries(tmp_root, NULL) == 1, "%d entries (a .tmp left?)",
+          count_entries(tmp_root, NULL));
     /* generic helper, 0 bytes */
     CHECK(sbs_write_file_atomic(p, "", 0, &e) == 0, "%s", e.msg);
     struct stat st;
@@ -718,8 +764,8 @@ static int t_find_layer(void)
     CHECK(sbs_find_layer_file(dir, "Weight", 1, path, sizeof path, &e) == 0, "empty dir");
 
     static const char *const files[] = {
-        "Weight_L10_S3.npy", "Weight_L1_S.npy", "Weight_L1_S5.npy.bak", "Weight_L1_Sx.npy",
-        "Bias_L1_S3.npy", "xWeight_L1_S3.npy", "Weight_L01_S3.npy", "Weight_L1_S3.npz",
+        "Weight_L10_S3.npy", "Weight_L1_S.npy",   "Weight_L1_S5.npy.bak", "Weight_L1_Sx.npy",
+        "Bias_L1_S3.npy",    "xWeight_L1_S3.npy", "Weight_L01_S3.npy",    "Weight_L1_S3.npz",
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
@@ -743,7 +789,8 @@ static int t_find_layer(void)
     int r = sbs_find_layer_file(dir, "Weight", 1, path, sizeof path, &e);
     CHECK(r == -1, "two matches gave %d", r);
     CHECK(strstr(e.msg, "Weight_L1_S199.npy") && strstr(e.msg, "Weight_L1_S2.npy") &&
-              !strstr(e.msg, "L10"), "message: %s", e.msg);
+              !strstr(e.msg, "L10"),
+          "message: %s", e.msg);
     rm_rf(dir);
     return PASS;
 }

@@ -21,7 +21,10 @@ static void fuzz_net_init(fuzz_net *f)
 {
     memset(f, 0, sizeof *f);
     sbs_config *cfg = &f->cfg;
-    static const struct { sbs_layer_kind kind; int in, out, k, s; } ls[] = {
+    static const struct {
+        sbs_layer_kind kind;
+        int in, out, k, s;
+    } ls[] = {
         {SBS_L_CONV2D, 2, 3, 2, 1},
         {SBS_L_RELU, -1, -1, 1, 1},
         {SBS_L_SBS_POOLING, 3, 3, 2, 2},

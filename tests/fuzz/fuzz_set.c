@@ -3,12 +3,11 @@
 #include "fuzz_util.h"
 #include "sbs/config.h"
 
-static const char net_json[] =
-    "{\"network_structure\": {\"number_of_output_neurons\": 10,\n"
-    " \"layer_type\": [\"SbS\", \"Average POOLING\", \"SbS\"],\n"
-    " \"strides\": [[1, 1], [4, 4], [1, 1]],\n"
-    " \"forward_neuron_numbers\": [[1, 16], [16, 16], [16, 10]],\n"
-    " \"forward_kernel_size\": [[5, 5], [4, 4], [5, 5]]}}\n";
+static const char net_json[] = "{\"network_structure\": {\"number_of_output_neurons\": 10,\n"
+                               " \"layer_type\": [\"SbS\", \"Average POOLING\", \"SbS\"],\n"
+                               " \"strides\": [[1, 1], [4, 4], [1, 1]],\n"
+                               " \"forward_neuron_numbers\": [[1, 16], [16, 16], [16, 10]],\n"
+                               " \"forward_kernel_size\": [[5, 5], [4, 4], [5, 5]]}}\n";
 static const char ds_json[] =
     "{\"data_path\": \"/nonexistent\", // a comment\n \"data_mode\": \"MNIST_FASHION\"}\n";
 static const char def_json[] =

@@ -49,7 +49,8 @@ __attribute__((unused)) static const char *fuzz_tmp(void)
 }
 
 /* Write n bytes to <tmp>/name; path gets the full name. */
-__attribute__((unused)) static void fuzz_write(const char *name, const void *data, size_t n, char *path, size_t size)
+__attribute__((unused)) static void fuzz_write(const char *name, const void *data, size_t n,
+                                               char *path, size_t size)
 {
     snprintf(path, size, "%s/%s", fuzz_tmp(), name);
     FILE *f = fopen(path, "wb");
@@ -82,8 +83,8 @@ typedef struct {
     size_t n;
 } fuzz_part;
 
-__attribute__((unused)) static int fuzz_split(const uint8_t *data, size_t size, const char *sep, fuzz_part *parts,
-                      int max)
+__attribute__((unused)) static int fuzz_split(const uint8_t *data, size_t size, const char *sep,
+                                              fuzz_part *parts, int max)
 {
     size_t sl = strlen(sep), start = 0;
     int n = 0;

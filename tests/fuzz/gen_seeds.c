@@ -106,22 +106,30 @@ int main(int argc, char **argv)
         memcpy(&u, &f6[i], 4);
         for (int k = 0; k < 4; k++) be[4 * i + k] = (unsigned char)(u >> (24 - 8 * k));
     }
-    npy("bigendian_f4.npy", 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }", be, 24);
+    npy("bigendian_f4.npy", 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }", be,
+        24);
     npy("fortran_f4.npy", 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", f6, 24);
     double d6[6] = {1, 2, 3, 4, 5, 6};
-    npy("fortran_f8_v2.npy", 2, "{'descr': '<f8', 'fortran_order': True, 'shape': (3, 2), }", d6, 48);
+    npy("fortran_f8_v2.npy", 2, "{'descr': '<f8', 'fortran_order': True, 'shape': (3, 2), }", d6,
+        48);
     npy("f8_v3.npy", 3, "{\"descr\": \"<f8\", \"fortran_order\": False, \"shape\": (6,)}", d6, 48);
-    unsigned char u8[24] = {0, 1, 2, 3, 255, 128, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23};
-    npy("u1_2x3x4.npy", 1, "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3, 4), }", u8, 24);
+    unsigned char u8[24] = {0,  1,  2,  3,  255, 128, 7,  9,  10, 11, 12,
+                            13, 14, 15, 16, 17,  18,  19, 20, 21, 22, 23};
+    npy("u1_2x3x4.npy", 1, "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3, 4), }", u8,
+        24);
     npy("b1.npy", 1, "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", u8, 3);
     int64_t i8[3] = {-1, 0, 1LL << 40};
     npy("i8_long.npy", 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (3L,), }", i8, 24);
-    npy("i2_be.npy", 1, "{'descr': '>i2', 'fortran_order': False, 'shape': (2, 2, 1, 1, 1, 1, 1, 1), }", u8, 8);
+    npy("i2_be.npy", 1,
+        "{'descr': '>i2', 'fortran_order': False, 'shape': (2, 2, 1, 1, 1, 1, 1, 1), }", u8, 8);
     float nan6[6] = {0, 1, NAN, 3, INFINITY, -1};
     npy("nan_inf_f4.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", nan6, 24);
-    npy("structured.npy", 1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }", f6, 4);
-    npy("bad_key.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), 'x': 1}", f6, 24);
-    npy("huge_shape.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", f6, 24);
+    npy("structured.npy", 1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }",
+        f6, 4);
+    npy("bad_key.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), 'x': 1}", f6,
+        24);
+    npy("huge_shape.npy", 1,
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", f6, 24);
 
     /* ---- idx */
     unsigned char img[16 + 3 * 4 * 5], lab[8 + 3], gzb[1024];
@@ -132,7 +140,8 @@ int main(int argc, char **argv)
     put("idx", "labels_3", lab, sizeof lab);
     put("idx", "images_truncated", img, sizeof img - 7);
     put("idx", "labels_count_too_big", "\x00\x00\x08\x01\x00\x00\x01\x00\x01\x02", 10);
-    put("idx", "images_zero_rows", "\x00\x00\x08\x03\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x05", 16);
+    put("idx", "images_zero_rows",
+        "\x00\x00\x08\x03\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x05", 16);
     size_t m = gz(img, sizeof img, gzb, sizeof gzb);
     put("idx", "images_3x4x5.gz", gzb, m);
     put("idx", "images_gz_truncated", gzb, m - 5);

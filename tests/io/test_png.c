@@ -115,12 +115,14 @@ static int draw_and_compare(sbs_net *net, const char *suffix, const int *hot)
 {
     const sbs_layer *L = &net->L[0];
     int r = sbs_png_net_weights(tmpdir, net, suffix, NULL), w, h;
-    uint8_t *want = expected_one_hot(L->N, L->g.C, L->g.kx, L->g.ky,
-                                     auto_scale(L->g.kx, L->g.ky), hot, &w, &h);
+    uint8_t *want =
+        expected_one_hot(L->N, L->g.C, L->g.kx, L->g.ky, auto_scale(L->g.kx, L->g.ky), hot, &w, &h);
     char path[512];
     snprintf(path, sizeof path, "%s/weights_L0%s.png", tmpdir, suffix);
-    if (r != 0) printf("    FAIL writing %s\n", path);
-    else r = same_picture(path, want, w, h);
+    if (r != 0)
+        printf("    FAIL writing %s\n", path);
+    else
+        r = same_picture(path, want, w, h);
     free(want);
     sbs_net_free(net);
     return r;
@@ -261,8 +263,8 @@ static int test_confusion(void)
             const uint8_t *p = pixel(&im, x + 2, y + 2);
             for (int q = 0; q < 3; q++) {
                 int want = (int)lrint(255.0 + (hot[q] - 255.0) * fr);
-                CHECK(abs(p[q] - want) <= 1, "cell (%d, %d) component %d: %d, expected %d", i, j,
-                      q, p[q], want);
+                CHECK(abs(p[q] - want) <= 1, "cell (%d, %d) component %d: %d, expected %d", i, j, q,
+                      p[q], want);
             }
             const uint8_t *fp = pixel(&im, x - 1, y + 3);
             CHECK(is_rgb(fp, SBS_PNG_FRAME_RGB), "frame left of cell (%d, %d)", i, j);

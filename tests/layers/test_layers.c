@@ -118,18 +118,21 @@ static int test_poisson_layer(void)
             s += v;
             if (b > 0) mean[i] += v / (B - 1);
         }
-        if (b == 0) CHECK(s == 0.0, "blank image: sum %g", s);
-        else CHECK(fabs(s - 1.0) < 1e-5, "image %d sums to %.8f", b, s);
+        if (b == 0)
+            CHECK(s == 0.0, "blank image: sum %g", s);
+        else
+            CHECK(fabs(s - 1.0) < 1e-5, "image %d sums to %.8f", b, s);
         if (b > 0) CHECK(o[b * per + 3] == 0.0f, "a zero pixel spiked");
     }
     /* E[c_i / sum c] ~ x_i / sum x (ratio of sums with ~T*sum(x)/max counts) */
     for (size_t i = 0; i < per; i++) {
         double want = img[i] / sx;
-        CHECK(fabs(mean[i] - want) < 0.05 * want + 2e-4, "pixel %zu: mean %g, want %g", i,
-              mean[i], want);
+        CHECK(fabs(mean[i] - want) < 0.05 * want + 2e-4, "pixel %zu: mean %g, want %g", i, mean[i],
+              want);
     }
     free(mean);
-    free(x); free(o);
+    free(x);
+    free(o);
     return 0;
 }
 
@@ -165,8 +168,8 @@ static int test_ispk(void)
             chi += (cnt - T * p) * (cnt - T * p) / (T * p);
             df++;
         }
-        CHECK(fabs(s - (double)per) < 1e-4 * per, "image %d: histogram sums to %g, want %zu", b,
-              s, per);
+        CHECK(fabs(s - (double)per) < 1e-4 * per, "image %d: histogram sums to %g, want %zu", b, s,
+              per);
         double crit = sbs_test_chi2_crit(df, 3.7);
         CHECK(chi < crit, "image %d: chi-square %.1f, df %d, critical %.1f", b, chi, df, crit);
         printf("    image %d (%s): sum %.4f, chi2 %.1f (df %d, crit %.1f)\n", b,

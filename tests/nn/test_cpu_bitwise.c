@@ -24,52 +24,50 @@
 
 /* ---- the previous main's AVX-512 dynamics (sbs_cpu.c at 1fd6a4f), kept as they were ---- */
 
-#define PREV_NORMALISE                                                                        \
-    for (int p = 0; p < P; p++) {                                                             \
-        float *hp = h + (size_t)p * ldw;                                                      \
-        float s = 0.0f;                                                                       \
-        for (int n = 0; n < N; n++) s += hp[n];                                               \
-        const float inv = 1.0f / s;                                                           \
-        for (int n = 0; n < N; n++) hp[n] *= inv;                                             \
+#define PREV_NORMALISE                            \
+    for (int p = 0; p < P; p++) {                 \
+        float *hp = h + (size_t)p * ldw;          \
+        float s = 0.0f;                           \
+        for (int n = 0; n < N; n++) s += hp[n];   \
+        const float inv = 1.0f / s;               \
+        for (int n = 0; n < N; n++) hp[n] *= inv; \
     }
 
-#define PREV_BODY(TMAX, LIVE, SPIKE)                                                          \
-    {                                                                                         \
-        const float fo = forgetting_offset > 0.0f ? forgetting_offset : 0.0f;                 \
-        const int tmax = (TMAX);                                                              \
-        const __m512 h0 = _mm512_set1_ps(1.0f / N);                                           \
-        for (int p = 0; p < P; p++)                                                           \
-            for (int v = 0; v < ldw; v += 16) {                                               \
-                __mmask16 live =                                                              \
-                    (__mmask16)(N - v >= 16 ? 0xFFFF : (1u << (N > v ? N - v : 0)) - 1);      \
-                _mm512_storeu_ps(h + (size_t)p * ldw + v, _mm512_maskz_mov_ps(live, h0));     \
-            }                                                                                 \
-        for (int t = 0; t < tmax; t++) {                                                      \
-            const float e = eps[t];                                                           \
-            const float a = 1.0f / (1.0f + e * (1.0f + fo));                                  \
-            const __m512 va = _mm512_set1_ps(a);                                              \
-            const __m512 vc = _mm512_set1_ps(e * fo * a / (float)N);                          \
-            const float ea = e * a;                                                           \
-            for (int p = 0; p < P; p++) {                                                     \
-                if (!(LIVE)) continue;                                                        \
-                const float *w = W + (size_t)(SPIKE) * ldw;                                   \
-                float *hp = h + (size_t)p * ldw;                                              \
-                __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(hp), _mm512_loadu_ps(w));          \
-                for (int v = 16; v < ldw; v += 16)                                            \
-                    acc = _mm512_fmadd_ps(_mm512_loadu_ps(hp + v), _mm512_loadu_ps(w + v),    \
-                                          acc);                                               \
-                const float r = _mm512_reduce_add_ps(acc);                                    \
-                if (r > 1e-10f) {                                                             \
-                    const __m512 vb = _mm512_set1_ps(ea / r);                                 \
-                    for (int v = 0; v < ldw; v += 16) {                                       \
-                        __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(w + v), va);           \
-                        _mm512_storeu_ps(hp + v,                                              \
-                                         _mm512_fmadd_ps(_mm512_loadu_ps(hp + v), f, vc));    \
-                    }                                                                         \
-                }                                                                             \
-            }                                                                                 \
-        }                                                                                     \
-        PREV_NORMALISE                                                                        \
+#define PREV_BODY(TMAX, LIVE, SPIKE)                                                               \
+    {                                                                                              \
+        const float fo = forgetting_offset > 0.0f ? forgetting_offset : 0.0f;                      \
+        const int tmax = (TMAX);                                                                   \
+        const __m512 h0 = _mm512_set1_ps(1.0f / N);                                                \
+        for (int p = 0; p < P; p++)                                                                \
+            for (int v = 0; v < ldw; v += 16) {                                                    \
+                __mmask16 live =                                                                   \
+                    (__mmask16)(N - v >= 16 ? 0xFFFF : (1u << (N > v ? N - v : 0)) - 1);           \
+                _mm512_storeu_ps(h + (size_t)p * ldw + v, _mm512_maskz_mov_ps(live, h0));          \
+            }                                                                                      \
+        for (int t = 0; t < tmax; t++) {                                                           \
+            const float e = eps[t];                                                                \
+            const float a = 1.0f / (1.0f + e * (1.0f + fo));                                       \
+            const __m512 va = _mm512_set1_ps(a);                                                   \
+            const __m512 vc = _mm512_set1_ps(e * fo * a / (float)N);                               \
+            const float ea = e * a;                                                                \
+            for (int p = 0; p < P; p++) {                                                          \
+                if (!(LIVE)) continue;                                                             \
+                const float *w = W + (size_t)(SPIKE)*ldw;                                          \
+                float *hp = h + (size_t)p * ldw;                                                   \
+                __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(hp), _mm512_loadu_ps(w));               \
+                for (int v = 16; v < ldw; v += 16)                                                 \
+                    acc = _mm512_fmadd_ps(_mm512_loadu_ps(hp + v), _mm512_loadu_ps(w + v), acc);   \
+                const float r = _mm512_reduce_add_ps(acc);                                         \
+                if (r > 1e-10f) {                                                                  \
+                    const __m512 vb = _mm512_set1_ps(ea / r);                                      \
+                    for (int v = 0; v < ldw; v += 16) {                                            \
+                        __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(w + v), va);                \
+                        _mm512_storeu_ps(hp + v, _mm512_fmadd_ps(_mm512_loadu_ps(hp + v), f, vc)); \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        PREV_NORMALISE                                                                             \
     }
 
 static inline int prev_steps(const int *len, int P)
@@ -85,16 +83,15 @@ PREV_AVX512 static void prev_fixed(const float *restrict W, int N, int ldw, int 
                                    float forgetting_offset, float *restrict h)
     PREV_BODY(T, 1, idx[(size_t)p * T + t])
 
-PREV_AVX512 static void prev_var(const float *restrict W, int N, int ldw, int P,
-                                 const int32_t *const *idx, const int *len,
-                                 const float *restrict eps, float forgetting_offset,
-                                 float *restrict h)
-    PREV_BODY(prev_steps(len, P), t < len[p], idx[p][t])
+        PREV_AVX512
+    static void prev_var(const float *restrict W, int N, int ldw, int P, const int32_t *const *idx,
+                         const int *len, const float *restrict eps, float forgetting_offset,
+                         float *restrict h) PREV_BODY(prev_steps(len, P), t < len[p], idx[p][t])
 
-/* ---- the comparison ---- */
+    /* ---- the comparison ---- */
 
-/* FNV-1a over the bytes of n floats, chained from hash */
-static uint64_t fnv(uint64_t hash, const float *x, size_t n)
+    /* FNV-1a over the bytes of n floats, chained from hash */
+    static uint64_t fnv(uint64_t hash, const float *x, size_t n)
 {
     const unsigned char *b = (const unsigned char *)x;
     for (size_t i = 0; i < n * sizeof *x; i++) hash = (hash ^ b[i]) * 0x100000001b3ull;
@@ -136,7 +133,11 @@ static void case_make(dyn_case *c, sbs_stream *st, int N, int T, int P, int vari
 
 static void case_free(dyn_case *c)
 {
-    free(c->W); free(c->eps); free(c->idx); free(c->len); free(c->rows);
+    free(c->W);
+    free(c->eps);
+    free(c->idx);
+    free(c->len);
+    free(c->rows);
 }
 
 /* the first differing float of two P x ldw outputs, or -1 */
@@ -158,8 +159,8 @@ static int case_check(const dyn_case *c, const char *simd, uint64_t *hash)
         memset(got, 0, n * sizeof(float));
         if (var) {
             prev_var(c->W, c->N, c->ldw, c->P, c->rows, c->len, c->eps, c->fo, want);
-            sbs_cpu_dynamics_var(simd, c->W, c->N, c->ldw, c->P, c->rows, c->len, c->eps,
-                                 c->fo, got);
+            sbs_cpu_dynamics_var(simd, c->W, c->N, c->ldw, c->P, c->rows, c->len, c->eps, c->fo,
+                                 got);
         } else {
             prev_fixed(c->W, c->N, c->ldw, c->P, c->idx, c->T, c->eps, c->fo, want);
             sbs_cpu_dynamics(simd, c->W, c->N, c->ldw, c->P, c->idx, c->T, c->eps, c->fo, got);
@@ -168,13 +169,16 @@ static int case_check(const dyn_case *c, const char *simd, uint64_t *hash)
         long d = first_diff(want, got, n);
         if (d >= 0) {
             printf("    FAIL %s %s N=%d T=%d P=%d fo=%g: position %ld neuron %ld: %.9g, previous "
-                   "%.9g\n", simd, var ? "variable" : "fixed", c->N, c->T, c->P, c->fo,
-                   d / c->ldw, d % c->ldw, got[d], want[d]);
-            free(want); free(got);
+                   "%.9g\n",
+                   simd, var ? "variable" : "fixed", c->N, c->T, c->P, c->fo, d / c->ldw,
+                   d % c->ldw, got[d], want[d]);
+            free(want);
+            free(got);
             return 1;
         }
     }
-    free(want); free(got);
+    free(want);
+    free(got);
     return 0;
 }
 
@@ -202,8 +206,14 @@ static int test_bitwise(const char *simd)
     return 0;
 }
 
-static int test_avx512(void) { return test_bitwise("avx512"); }
-static int test_avx2(void) { return test_bitwise("avx2"); }
+static int test_avx512(void)
+{
+    return test_bitwise("avx512");
+}
+static int test_avx2(void)
+{
+    return test_bitwise("avx2");
+}
 
 /* The kept copy against hashes of the previous main's outputs (its sbs_cpu_dynamics, AVX-512,
  * on these very inputs): N = 32, T = 1600, P = 16 and N = 96, T = 100, P = 5, all variants. */
@@ -229,9 +239,10 @@ static int test_golden(void)
         }
         printf("    N=%d T=%d P=%d: hash %016llx\n", gold[g].N, gold[g].T, gold[g].P,
                (unsigned long long)hash);
-        CHECK(hash == gold[g].hash, "N=%d T=%d: outputs hash to %016llx, the previous main's to "
-              "%016llx", gold[g].N, gold[g].T, (unsigned long long)hash,
-              (unsigned long long)gold[g].hash);
+        CHECK(hash == gold[g].hash,
+              "N=%d T=%d: outputs hash to %016llx, the previous main's to "
+              "%016llx",
+              gold[g].N, gold[g].T, (unsigned long long)hash, (unsigned long long)gold[g].hash);
     }
     return 0;
 }
@@ -244,7 +255,11 @@ static int test_draw(void)
     sbs_stream_init(&st, 12, SBS_RNG_INIT, 5, 0);
     const int Ts[] = {1, 15, 16, 17, 63, 64, 65, 200, 1600};
     int cases = 0;
-    for (int K = 1; K <= 800; K = K < 40 ? K + 1 : K == 40 ? 64 : K == 64 ? 65 : K == 65 ? 800 : 801) {
+    for (int K = 1; K <= 800; K = K < 40    ? K + 1
+                                  : K == 40 ? 64
+                                  : K == 64 ? 65
+                                  : K == 65 ? 800
+                                            : 801) {
         float *x = malloc((size_t)K * sizeof *x);
         uint32_t *thr = malloc((size_t)K * 4), *al = malloc((size_t)K * 4);
         double *scr = malloc((size_t)3 * K * sizeof *scr);
@@ -265,7 +280,12 @@ static int test_draw(void)
                       b[t], a[t]);
             cases++;
         }
-        free(x); free(thr); free(al); free(scr); free(a); free(b);
+        free(x);
+        free(thr);
+        free(al);
+        free(scr);
+        free(a);
+        free(b);
     }
     printf("    %d draws bitwise equal to the portable sampler\n", cases);
     return 0;
@@ -307,7 +327,12 @@ static int test_alias(void)
                       shape, i, t2[i], a2[i], t1[i], a1[i]);
             cases++;
         }
-        free(x); free(t1); free(a1); free(t2); free(a2); free(scr);
+        free(x);
+        free(t1);
+        free(a1);
+        free(t2);
+        free(a2);
+        free(scr);
     }
     printf("    %d tables bitwise equal to sbs_alias_build's\n", cases);
     return 0;

@@ -28,10 +28,12 @@ static int test_dynamics_vs_oracle(void)
                 float *eps = malloc((size_t)T * sizeof *eps);
                 sbs_eps_table(variant == 2 ? 0.7f : 1.0f, cool, 25.0f, T, eps);
                 int32_t *idx = malloc((size_t)P * T * sizeof *idx);
-                for (int i = 0; i < P * T; i++) idx[i] = (int32_t)sbs_stream_below(&st, (uint32_t)K);
+                for (int i = 0; i < P * T; i++)
+                    idx[i] = (int32_t)sbs_stream_below(&st, (uint32_t)K);
                 float *ref = malloc((size_t)P * N * sizeof *ref);
                 for (int p = 0; p < P; p++)
-                    sbs_ref_dynamics(W, N, ldw, idx + (size_t)p * T, T, eps, fo, ref + (size_t)p * N);
+                    sbs_ref_dynamics(W, N, ldw, idx + (size_t)p * T, T, eps, fo,
+                                     ref + (size_t)p * N);
                 float *h = xaligned((size_t)P * ldw * sizeof *h);
                 for (int s = 0; s < SBS_TEST_N_SIMD; s++) {
                     const char *simd = sbs_test_simd(s);
@@ -41,7 +43,8 @@ static int test_dynamics_vs_oracle(void)
                     for (int p = 0; p < P; p++) {
                         double sum = 0;
                         for (int n = 0; n < N; n++) {
-                            double d = fabs((double)h[(size_t)p * ldw + n] - ref[(size_t)p * N + n]);
+                            double d =
+                                fabs((double)h[(size_t)p * ldw + n] - ref[(size_t)p * N + n]);
                             if (d > worst) worst = d;
                             sum += h[(size_t)p * ldw + n];
                         }
@@ -51,7 +54,11 @@ static int test_dynamics_vs_oracle(void)
                     CHECK(worst < 2e-5, "%s N=%d T=%d fo=%g cool=%d: max |fast - oracle| = %g",
                           simd, N, T, fo, cool, worst);
                 }
-                free(W); free(eps); free(idx); free(ref); free(h);
+                free(W);
+                free(eps);
+                free(idx);
+                free(ref);
+                free(h);
             }
     return 0;
 }
@@ -77,15 +84,20 @@ static int test_sampler_simd_equal(void)
                 const char *simd = sbs_test_simd(s);
                 if (!simd) continue;
                 memset(b, 0xff, (size_t)T * 4);
-                sbs_spikes_draw_fast(simd, thr, al, K, 123456789ull, sbs_spike_tag(3, 17), 5,
-                                     9, T, b);
+                sbs_spikes_draw_fast(simd, thr, al, K, 123456789ull, sbs_spike_tag(3, 17), 5, 9, T,
+                                     b);
                 CHECK(!memcmp(a, b, (size_t)T * 4), "%s K=%d T=%d: spikes differ", simd, K, T);
             }
             for (int t = 0; t < T; t++) {
                 CHECK(a[t] >= 0 && a[t] < K, "index %d out of range", a[t]);
                 CHECK(!(K > 2 && a[t] == 1), "drew an index with probability 0");
             }
-            free(x); free(thr); free(al); free(scr); free(a); free(b);
+            free(x);
+            free(thr);
+            free(al);
+            free(scr);
+            free(a);
+            free(b);
         }
     return 0;
 }
@@ -147,9 +159,10 @@ static int test_patch_order(void)
                 for (int u = 0; u < 3; u++)
                     for (int v = 0; v < 2; v++) {
                         int r = ox * 2 - 1 + u * 2, q = oy * 3 - 2 + v * 1;
-                        float want = (r < 0 || r >= 7 || q < 0 || q >= 9) ? 0.0f
-                                                                          : img[(c * 7 + r) * 9 + q];
-                        CHECK(win[c * 6 + u * 2 + v] == want, "(%d,%d) c%d u%d v%d", ox, oy, c, u, v);
+                        float want =
+                            (r < 0 || r >= 7 || q < 0 || q >= 9) ? 0.0f : img[(c * 7 + r) * 9 + q];
+                        CHECK(win[c * 6 + u * 2 + v] == want, "(%d,%d) c%d u%d v%d", ox, oy, c, u,
+                              v);
                     }
         }
     CHECK(sbs_out_size(4, 5, 1, 1, 0) <= 0, "window larger than input must not fit");
@@ -157,7 +170,9 @@ static int test_patch_order(void)
 }
 
 /* full-layer spike routing (spike_full_layer_input_distribution) against the window code */
-typedef struct { int C, H, W, kx, ky, sx, sy, dx, dy, px, py; } geo;
+typedef struct {
+    int C, H, W, kx, ky, sx, sy, dx, dy, px, py;
+} geo;
 
 static const geo geos[] = {
     {1, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1},   /* padding 1 */
@@ -174,7 +189,8 @@ static int test_route_subset(void)
         const geo *q = &geos[gi];
         sbs_geom g;
         CHECK(sbs_geom_init(&g, q->C, q->H, q->W, q->kx, q->ky, q->sx, q->sy, q->dx, q->dy, q->px,
-                            q->py) == 0, "geometry %zu", gi);
+                            q->py) == 0,
+              "geometry %zu", gi);
         int CHW = g.C * g.H * g.W, XY = g.X * g.Y, T = 300;
         /* pixel ids (+1; 0 marks a padded slot) gathered through the ordinary window code */
         float *ids = malloc((size_t)CHW * 4), *win = malloc((size_t)g.K * 4);
@@ -197,14 +213,14 @@ static int test_route_subset(void)
                 for (int i = 0; i < g.K; i++)
                     if (win[i] == (float)(spk[t] + 1)) want[nw++] = i;
             int got = start[m + 1] - start[m];
-            CHECK(got == nw, "geometry %zu position %d: %d spikes routed, %d in its window", gi,
-                  m, got, nw);
+            CHECK(got == nw, "geometry %zu position %d: %d spikes routed, %d in its window", gi, m,
+                  got, nw);
             for (int k = 0; k < nw; k++) {
                 int i = list[start[m] + k];
                 CHECK(i == want[k], "geometry %zu position %d spike %d: slot %d, expected %d", gi,
                       m, k, i, want[k]);
-                CHECK(win[i] != 0.0f, "geometry %zu position %d: padded slot %d is a target", gi,
-                      m, i);
+                CHECK(win[i] != 0.0f, "geometry %zu position %d: padded slot %d is a target", gi, m,
+                      i);
             }
             for (int i = 0; i < g.K; i++) pix0 += win[i] == 1.0f;
             total += nw;
@@ -221,7 +237,12 @@ static int test_route_subset(void)
         for (int t = 0; t < T; t++) n0 += spk[t] == 0;
         CHECK(got0 == n0 * pix0, "geometry %zu: pixel 0 reached %ld slots, expected %ld", gi, got0,
               n0 * pix0);
-        free(ids); free(win); free(spk); free(start); free(list); free(want);
+        free(ids);
+        free(win);
+        free(spk);
+        free(start);
+        free(list);
+        free(want);
     }
     printf("    %zu geometries, including padding, stride, dilation\n", sizeof geos / sizeof *geos);
     return 0;

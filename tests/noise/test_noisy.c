@@ -27,8 +27,8 @@ static sbs_layer_args args_for(int C, int H, int W, int k, int s, int d, int p, 
 }
 
 /* the oracle's spikes of (image b, position m) as sbs_ref_forward draws them, histogrammed */
-static void oracle_hist(const sbs_layer_args *a, const float *img, const sbs_spike_key *key,
-                        int b, int m, int64_t *hist)
+static void oracle_hist(const sbs_layer_args *a, const float *img, const sbs_spike_key *key, int b,
+                        int m, int64_t *hist)
 {
     int K = a->g.K;
     float *win = xmalloc((size_t)K * sizeof *win);
@@ -41,7 +41,11 @@ static void oracle_hist(const sbs_layer_args *a, const float *img, const sbs_spi
                     key->first_sample + (uint32_t)b, (uint32_t)m, a->T, idx);
     memset(hist, 0, (size_t)K * sizeof *hist);
     for (int t = 0; t < a->T; t++) hist[idx[t]]++;
-    free(win); free(thr); free(al); free(scr); free(idx);
+    free(win);
+    free(thr);
+    free(al);
+    free(scr);
+    free(idx);
 }
 
 static int test_counts_match_oracle(void)
@@ -62,14 +66,16 @@ static int test_counts_match_oracle(void)
             int64_t sum = 0;
             for (int i = 0; i < K; i++) {
                 int64_t c = cnt[((size_t)b * K + i) * XY + m];
-                CHECK(c == h[i], "image %d position %d entry %d: count %lld, oracle %lld", b, m,
-                      i, (long long)c, (long long)h[i]);
+                CHECK(c == h[i], "image %d position %d entry %d: count %lld, oracle %lld", b, m, i,
+                      (long long)c, (long long)h[i]);
                 sum += c;
             }
             CHECK(sum == a.T, "image %d position %d: counts sum to %lld, not T = %d", b, m,
                   (long long)sum, a.T);
         }
-    free(x); free(cnt); free(h);
+    free(x);
+    free(cnt);
+    free(h);
     return 0;
 }
 
@@ -95,7 +101,10 @@ static int test_counts_threads_split(void)
     CHECK(!memcmp(c1, cs, B * per * sizeof *c1), "one batch and two (3 + 4) differ");
     sbs_pool_destroy(p1);
     sbs_pool_destroy(p3);
-    free(x); free(c1); free(c3); free(cs);
+    free(x);
+    free(c1);
+    free(c3);
+    free(cs);
     return 0;
 }
 
@@ -130,20 +139,29 @@ static int test_counts_full_layer(void)
                             for (int v = 0; v < g->ky; v++)
                                 if (ox * g->sx - g->px + u * g->dx == r &&
                                     oy * g->sy - g->py + v * g->dy == q)
-                                    want[(size_t)((c * g->kx + u) * g->ky + v) * XY +
-                                         ox * g->Y + oy]++;
+                                    want[(size_t)((c * g->kx + u) * g->ky + v) * XY + ox * g->Y +
+                                         oy]++;
                     }
             int64_t total = 0;
             for (size_t i = 0; i < (size_t)K * XY; i++) {
-                CHECK(cnt[(size_t)b * K * XY + i] == want[i], "%s: image %d entry %zu: %lld, "
-                      "scan %lld", tiled ? "tiled" : "overlapping", b, i,
-                      (long long)cnt[(size_t)b * K * XY + i], (long long)want[i]);
+                CHECK(cnt[(size_t)b * K * XY + i] == want[i],
+                      "%s: image %d entry %zu: %lld, "
+                      "scan %lld",
+                      tiled ? "tiled" : "overlapping", b, i, (long long)cnt[(size_t)b * K * XY + i],
+                      (long long)want[i]);
                 total += want[i];
             }
-            if (tiled) CHECK(total == a.T, "tiled windows: %lld spikes counted, T = %d",
-                             (long long)total, a.T);
+            if (tiled)
+                CHECK(total == a.T, "tiled windows: %lld spikes counted, T = %d", (long long)total,
+                      a.T);
         }
-        free(x); free(cnt); free(want); free(thr); free(al); free(scr); free(spk);
+        free(x);
+        free(cnt);
+        free(want);
+        free(thr);
+        free(al);
+        free(scr);
+        free(spk);
     }
     return 0;
 }
@@ -180,7 +198,8 @@ static int test_npy_bytes(void)
     unsigned char *buf = NULL;
     size_t len;
     CHECK(sbs_npy_encode("c.npy", "<c16", v, 1, s2, &buf, &len, &e) != 0 &&
-          strstr(e.msg, "c.npy") && strstr(e.msg, "<c16"), "an unsupported dtype is refused");
+              strstr(e.msg, "c.npy") && strstr(e.msg, "<c16"),
+          "an unsupported dtype is refused");
     return 0;
 }
 
@@ -231,10 +250,11 @@ static int check_npz(const char *path, const int64_t *cnt, const uint8_t *labels
         CHECK(!strcmp(a.dtype, "<i8"), "%s: dtype %s", member[k], a.dtype);
         if (k == 0) {
             CHECK(a.ndim == 4 && a.shape[0] == b && a.shape[1] == L->g.K && a.shape[2] == L->X &&
-                  a.shape[3] == L->Y, "%s: the_images shape", path);
+                      a.shape[3] == L->Y,
+                  "%s: the_images shape", path);
             for (size_t i = 0; i < b * per; i++)
-                CHECK(a.data[i] == (float)cnt[i], "%s: the_images[%zu] = %g, count %lld", path,
-                      i, (double)a.data[i], (long long)cnt[i]);
+                CHECK(a.data[i] == (float)cnt[i], "%s: the_images[%zu] = %g, count %lld", path, i,
+                      (double)a.data[i], (long long)cnt[i]);
         } else {
             CHECK(a.ndim == 1 && a.shape[0] == b, "%s: labels shape", path);
             for (int i = 0; i < b; i++) CHECK(a.data[i] == labels[i], "%s: labels[%d]", path, i);
@@ -287,7 +307,8 @@ static int test_writer(void)
     CHECK(sbs_noisy_add(&nz, x, B, &key, labels, 0, NULL, &e) == 0, "%s", e.msg);
     CHECK(same_file(p0, copy), "the same pass written twice differs");
     CHECK(sbs_noisy_add(&nz, x, B, &key, labels, 7, NULL, &e) != 0 && strstr(e.msg, "in order") &&
-          nz.failed, "images out of order are refused: %s", e.msg);
+              nz.failed,
+          "images out of order are refused: %s", e.msg);
     unlink(p0);
     unlink(p1);
     unlink(copy);
@@ -299,7 +320,8 @@ static int test_writer(void)
     /* a folder that cannot be created: one line naming it */
     sbs_noisy bad;
     CHECK(sbs_noisy_open(&bad, &net, "/proc/no-such/x", 3, &e) != 0 &&
-          strstr(e.msg, "/proc/no-such"), "an impossible folder is refused: %s", e.msg);
+              strstr(e.msg, "/proc/no-such"),
+          "an impossible folder is refused: %s", e.msg);
     sbs_noisy_close(&bad);
     sbs_noisy_close(&nz);
     free(x);
@@ -313,19 +335,28 @@ static int test_noise_parse(void)
     sbs_noise nz;
     sbs_err e;
     CHECK(sbs_noise_parse("gaussian:0,0.1,0.25", &nz, &e) == 0 && nz.kind == SBS_NOISE_GAUSSIAN &&
-          nz.n == 3 && nz.level[2] == 0.25, "gaussian:0,0.1,0.25");
+              nz.n == 3 && nz.level[2] == 0.25,
+          "gaussian:0,0.1,0.25");
     CHECK(sbs_noise_parse("saltpepper:1", &nz, &e) == 0 && nz.n == 1, "saltpepper:1");
     CHECK(sbs_noise_parse("poisson:0.01", &nz, &e) == 0, "poisson");
     CHECK(sbs_noise_parse("uniform:0.3", &nz, &e) == 0, "uniform");
-    static const char *const bad[] = {"", "gauss:0.1", "gaussian", "gaussian:", "gaussian:0.1,",
-                                      "gaussian:-1", "gaussian:x", "gaussian:0.1x",
-                                      "gaussian:nan", "gaussian:inf", "saltpepper:1.5",
+    static const char *const bad[] = {"",
+                                      "gauss:0.1",
+                                      "gaussian",
+                                      "gaussian:",
+                                      "gaussian:0.1,",
+                                      "gaussian:-1",
+                                      "gaussian:x",
+                                      "gaussian:0.1x",
+                                      "gaussian:nan",
+                                      "gaussian:inf",
+                                      "saltpepper:1.5",
                                       "gaussian:0,,1"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         e.msg[0] = 0;
         CHECK(sbs_noise_parse(bad[i], &nz, &e) != 0, "'%s' is accepted", bad[i]);
-        CHECK(!strncmp(e.msg, "--noise: ", 9) && !strchr(e.msg, '\n'), "'%s': message '%s'",
-              bad[i], e.msg);
+        CHECK(!strncmp(e.msg, "--noise: ", 9) && !strchr(e.msg, '\n'), "'%s': message '%s'", bad[i],
+              e.msg);
     }
     return 0;
 }
@@ -366,7 +397,9 @@ static int test_noise_apply(void)
         CHECK(memcmp(y, z, n * px * sizeof *y), "%s: seeds 1 and 2 give the same noise",
               sbs_noise_name(k));
     }
-    free(x); free(y); free(z);
+    free(x);
+    free(y);
+    free(z);
     return 0;
 }
 
@@ -377,7 +410,10 @@ static int test_noise_stats(void)
     size_t px = 1000;
     int n = 200;
     float *y = xmalloc(n * px * sizeof *y);
-    struct { int kind; double level, mean, sd, frac; } c[] = {
+    struct {
+        int kind;
+        double level, mean, sd, frac;
+    } c[] = {
         {SBS_NOISE_GAUSSIAN, 0.1, 0.5, 0.1, 1},
         {SBS_NOISE_UNIFORM, 0.2, 0.5, 0.2 / sqrt(3.0), 1},
         {SBS_NOISE_POISSON, 0.01, 0.5, sqrt(0.01 * 0.5), 0},
@@ -397,12 +433,12 @@ static int test_noise_stats(void)
         const char *name = sbs_noise_name(c[j].kind);
         if (c[j].kind == SBS_NOISE_SALTPEPPER) {
             double f = changed / N;
-            CHECK(fabs(f - c[j].frac) < 0.005, "%s: %.4f of the pixels changed, want %.3f", name,
-                  f, c[j].frac);
+            CHECK(fabs(f - c[j].frac) < 0.005, "%s: %.4f of the pixels changed, want %.3f", name, f,
+                  c[j].frac);
             continue;
         }
-        CHECK(fabs(mean - c[j].mean) < 0.002, "%s %g: mean %.5f, want %.3f", name, c[j].level,
-              mean, c[j].mean);
+        CHECK(fabs(mean - c[j].mean) < 0.002, "%s %g: mean %.5f, want %.3f", name, c[j].level, mean,
+              c[j].mean);
         CHECK(fabs(sd / c[j].sd - 1) < 0.02, "%s %g: standard deviation %.5f, want %.5f", name,
               c[j].level, sd, c[j].sd);
     }

@@ -20,8 +20,8 @@ static uint32_t next(void)
 
 static void be32(FILE *f, uint32_t v)
 {
-    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
-                          (unsigned char)v};
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
     fwrite(b, 1, 4, f);
 }
 
@@ -42,8 +42,12 @@ static int idx(const char *dir, const char *split, int n)
     snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", dir, split);
     FILE *fl = fopen(p, "wb");
     if (!fi || !fl) return 1;
-    be32(fi, 0x803); be32(fi, (uint32_t)n); be32(fi, 28); be32(fi, 28);
-    be32(fl, 0x801); be32(fl, (uint32_t)n);
+    be32(fi, 0x803);
+    be32(fi, (uint32_t)n);
+    be32(fi, 28);
+    be32(fi, 28);
+    be32(fl, 0x801);
+    be32(fl, (uint32_t)n);
     unsigned char px[784];
     for (int i = 0; i < n; i++) {
         int lab = (int)(next() % 10);

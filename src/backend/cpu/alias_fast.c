@@ -22,8 +22,7 @@ static inline double positive(float x)
 #endif
 }
 
-void sbs_alias_build_fast(const float *x, int K, uint32_t *thr, uint32_t *alias,
-                          double *scratch)
+void sbs_alias_build_fast(const float *x, int K, uint32_t *thr, uint32_t *alias, double *scratch)
 {
     double *q = scratch;
     int *small = (int *)(scratch + K); /* K ints fit in K doubles */

@@ -59,8 +59,10 @@ void sbs_blas_core_init(char **argv)
     bool name = want != NULL;
     for (const char *c = want; c && *c; c++) name = name && isalnum((unsigned char)*c);
     if (want && !name) {
-        fprintf(stderr, "SBS_BLAS_CORETYPE: expected keep, auto or an OpenBLAS core name "
-                        "(e.g. SkylakeX, Haswell), found '%s'\n", want);
+        fprintf(stderr,
+                "SBS_BLAS_CORETYPE: expected keep, auto or an OpenBLAS core name "
+                "(e.g. SkylakeX, Haswell), found '%s'\n",
+                want);
         exit(SBS_EXIT_USAGE);
     }
     const char *set = getenv("OPENBLAS_CORETYPE");
@@ -77,8 +79,10 @@ void sbs_blas_core_init(char **argv)
     fflush(NULL);
     execv("/proc/self/exe", argv);
     /* still here: carry on with the library's kernels */
-    fprintf(stderr, "%s: OpenBLAS chose the %s kernels; restarting with OPENBLAS_CORETYPE=%s "
-                    "failed, continuing with them\n", argv[0], core ? core : "?", pick);
+    fprintf(stderr,
+            "%s: OpenBLAS chose the %s kernels; restarting with OPENBLAS_CORETYPE=%s "
+            "failed, continuing with them\n",
+            argv[0], core ? core : "?", pick);
     unsetenv("OPENBLAS_CORETYPE");
     unsetenv(SBS_BLAS_MARK);
 }

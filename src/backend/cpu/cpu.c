@@ -149,8 +149,7 @@ static double cpu_loss(sbs_backend *be, const sbs_loss_args *a)
             for (int n = 0; n < n_out; n++) z += exp(h[n] - mx);
             double lz = log(z) + mx;
             total += lz - h[lab];
-            for (int n = 0; g && n < n_out; n++)
-                g[n] = (float)((exp(h[n] - lz) - (n == lab)) / B);
+            for (int n = 0; g && n < n_out; n++) g[n] = (float)((exp(h[n] - lz) - (n == lab)) / B);
         } else {
             double cs = (double)a->c_mse + a->c_kl, l = 0;
             for (int n = 0; n < n_out; n++) {
@@ -158,8 +157,9 @@ static double cpu_loss(sbs_backend *be, const sbs_loss_args *a)
                 l += a->c_mse * (hv - t) * (hv - t) +
                      a->c_kl * (t + 1e-20) * (log(t + 1e-20) - log(hv + 1e-20));
                 if (g)
-                    g[n] = (float)((2.0 * a->c_mse * (hv - t) - a->c_kl * (t + 1e-20) / (hv + 1e-20)) /
-                                   cs);
+                    g[n] =
+                        (float)((2.0 * a->c_mse * (hv - t) - a->c_kl * (t + 1e-20) / (hv + 1e-20)) /
+                                cs);
             }
             total += l / cs;
         }
@@ -196,8 +196,10 @@ static void adam(const sbs_update_args *a)
         v[i] = (float)(b2 * v[i] + (1 - b2) * gi * gi);
         double den = sqrt((double)v[i]) / a->c2 + eps;
         double step = a->lr_t * m[i] / den;
-        if (a->multiplicative) w[i] = (float)(w[i] * (1.0 + 0.5 * tanh(-step)));
-        else w[i] = (float)(w[i] - step);
+        if (a->multiplicative)
+            w[i] = (float)(w[i] * (1.0 + 0.5 * tanh(-step)));
+        else
+            w[i] = (float)(w[i] - step);
     }
 }
 
@@ -237,37 +239,27 @@ static const sbs_layer_kernels *cpu_kernels(sbs_backend *be, sbs_layer_kind k)
     (void)be;
     switch (k) {
     case SBS_L_SBS:
-    case SBS_L_SBS_POOLING:
-        return &cpu_k_sbs;
-    case SBS_L_CONV2D:
-        return &cpu_k_conv2d;
-    case SBS_L_RELU:
-        return &cpu_k_relu;
+    case SBS_L_SBS_POOLING: return &cpu_k_sbs;
+    case SBS_L_CONV2D: return &cpu_k_conv2d;
+    case SBS_L_RELU: return &cpu_k_relu;
     case SBS_L_MAX_POOLING:
-    case SBS_L_AVERAGE_POOLING:
-        return &cpu_k_pool;
-    case SBS_L_ONOFF:
-        return &cpu_k_onoff;
-    case SBS_L_POISSON:
-        return &cpu_k_poisson;
-    case SBS_L_INPUT_SPIKE_IMAGE:
-        return &cpu_k_input_spike_image;
-    case SBS_L_APPROX_CONV2D:
-        return &cpu_k_approx_conv2d;
-    case SBS_L_NNMF:
-        return &cpu_k_nnmf;
-    case SBS_L_BP_SBS_NNMF:
-        return &cpu_k_bp_sbs_nnmf;
-    case SBS_L_SBS_LOCAL:
-        return &cpu_k_sbs_local;
-    case SBS_L_RECONSTRUCTION:
-        return &cpu_k_reconstruction;
-    default:
-        return NULL;
+    case SBS_L_AVERAGE_POOLING: return &cpu_k_pool;
+    case SBS_L_ONOFF: return &cpu_k_onoff;
+    case SBS_L_POISSON: return &cpu_k_poisson;
+    case SBS_L_INPUT_SPIKE_IMAGE: return &cpu_k_input_spike_image;
+    case SBS_L_APPROX_CONV2D: return &cpu_k_approx_conv2d;
+    case SBS_L_NNMF: return &cpu_k_nnmf;
+    case SBS_L_BP_SBS_NNMF: return &cpu_k_bp_sbs_nnmf;
+    case SBS_L_SBS_LOCAL: return &cpu_k_sbs_local;
+    case SBS_L_RECONSTRUCTION: return &cpu_k_reconstruction;
+    default: return NULL;
     }
 }
 
-static const char *cpu_describe(sbs_backend *be) { return cpu_of(be)->desc; }
+static const char *cpu_describe(sbs_backend *be)
+{
+    return cpu_of(be)->desc;
+}
 
 static void cpu_destroy(sbs_backend *be)
 {

@@ -15,23 +15,29 @@ typedef struct sbs_cpu_engine sbs_cpu_engine; /* sbs_cpu.c: the fused SbS forwar
 typedef struct {
     sbs_pool *pool;
     int threads;
-    const char *simd;           /* the SIMD level in use */
+    const char *simd; /* the SIMD level in use */
     sbs_cpu_engine *sbs;
-    float **scr;                /* per worker scratch, scr_cap floats each */
+    float **scr; /* per worker scratch, scr_cap floats each */
     size_t scr_cap;
-    float *parts;               /* per-image weight gradients before the ordered sum */
+    float *parts; /* per-image weight gradients before the ordered sum */
     size_t parts_cap;
     char desc[96];
 } cpu_be;
 
-static inline cpu_be *cpu_of(sbs_backend *be) { return (cpu_be *)be->impl; }
+static inline cpu_be *cpu_of(sbs_backend *be)
+{
+    return (cpu_be *)be->impl;
+}
 
 /* Run fn(ctx, b, worker) for every b < n on the pool (the caller waits). */
 void cpu_run(sbs_backend *be, long n, void (*fn)(void *, long, int), void *ctx);
 /* Per-worker scratch of at least `floats` floats (call before cpu_run; grows, never
  * shrinks; the contents are undefined). */
 void cpu_reserve(sbs_backend *be, size_t floats);
-static inline float *cpu_scratch(sbs_backend *be, int worker) { return cpu_of(be)->scr[worker]; }
+static inline float *cpu_scratch(sbs_backend *be, int worker)
+{
+    return cpu_of(be)->scr[worker];
+}
 /* Room for B per-image gradient tensors of n floats each (parts + b * n), zeroed. */
 float *cpu_parts(sbs_backend *be, int B, size_t n);
 /* acc += parts[0] + parts[1] + ... + parts[B-1], added one image after another (so the sum

@@ -110,8 +110,8 @@ typedef struct {
     const sbs_op_args *a;
     sbs_approx_cfg ac;
     ap_eff eff;
-    bool w_ok;            /* weights finite: the fast path may be used */
-    uint32_t *wsig;       /* decomposed weights (O x K) */
+    bool w_ok;      /* weights finite: the fast path may be used */
+    uint32_t *wsig; /* decomposed weights (O x K) */
     int32_t *wexp;
 } fwd_job;
 

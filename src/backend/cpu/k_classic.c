@@ -9,7 +9,7 @@
 #include <string.h>
 
 static void sbs_conv2d_forward_img(const sbs_geom *g, int O, const float *W, const float *bias,
-                            const float *x, float *y, float *cols)
+                                   const float *x, float *y, float *cols)
 {
     int XY = g->X * g->Y, K = g->K;
     for (int ox = 0; ox < g->X; ox++)
@@ -39,8 +39,10 @@ static void sbs_pool_forward_img(const sbs_geom *g, bool is_max, const float *x,
                         int q = oy * g->sy - g->py + v * g->dy;
                         if (q < 0 || q >= g->W) continue;
                         float val = plane[(size_t)r * g->W + q];
-                        if (is_max) acc = val > acc ? val : acc;
-                        else acc += val;
+                        if (is_max)
+                            acc = val > acc ? val : acc;
+                        else
+                            acc += val;
                     }
                 }
                 out[ox * g->Y + oy] = is_max ? acc : acc * inv;
@@ -90,7 +92,7 @@ static void classic_forward(sbs_backend *be, const sbs_op_args *a)
 typedef struct {
     sbs_backend *be;
     const sbs_op_args *a;
-    float *parts;         /* B x n_w weight gradients, then B x n_b bias gradients */
+    float *parts; /* B x n_w weight gradients, then B x n_b bias gradients */
 } bwd_job;
 
 static void bwd_img(void *ctx, long b, int worker)
@@ -130,7 +132,8 @@ static void bwd_img(void *ctx, long b, int worker)
                             int q = oy * g->sy - g->py + v * g->dy;
                             if (q < 0 || q >= g->W) continue;
                             long at = (long)r * g->W + q;
-                            if (!is_max) dplane[at] += gv * inv;
+                            if (!is_max)
+                                dplane[at] += gv * inv;
                             else if (best < 0 || plane[at] > bv) {
                                 best = at;
                                 bv = plane[at];
@@ -145,7 +148,8 @@ static void bwd_img(void *ctx, long b, int worker)
     default: { /* CONV2D */
         int K = g->K, O = L->N;
         float *cols = cpu_scratch(j->be, worker), *dcols = cols + (size_t)M * K;
-        for (int m = 0; m < M; m++) sbs_patch_gather(g, x, m / g->Y, m % g->Y, cols + (size_t)m * K);
+        for (int m = 0; m < M; m++)
+            sbs_patch_gather(g, x, m / g->Y, m % g->Y, cols + (size_t)m * K);
         if (j->parts) {
             float *dW = j->parts + (size_t)b * L->n_w;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, K, M, 1.0f, gy, M, cols, K,

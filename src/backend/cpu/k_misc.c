@@ -80,8 +80,7 @@ static long identity_backward(sbs_backend *be, const sbs_op_args *a)
 
 static inline uint32_t poisson_tag(int layer, uint32_t pass)
 {
-    return ((uint32_t)SBS_RNG_POISSON << 24) | ((uint32_t)(layer & 0xff) << 16) |
-           (pass & 0xffffu);
+    return ((uint32_t)SBS_RNG_POISSON << 24) | ((uint32_t)(layer & 0xff) << 16) | (pass & 0xffffu);
 }
 
 static void poisson_fwd_img(void *ctx, long b, int worker)
@@ -143,7 +142,6 @@ static void ispk_forward(sbs_backend *be, const sbs_op_args *a)
 }
 
 const sbs_layer_kernels cpu_k_onoff = {.forward = onoff_forward, .backward = onoff_backward};
-const sbs_layer_kernels cpu_k_poisson = {.forward = poisson_forward,
-                                         .backward = identity_backward};
+const sbs_layer_kernels cpu_k_poisson = {.forward = poisson_forward, .backward = identity_backward};
 const sbs_layer_kernels cpu_k_input_spike_image = {.forward = ispk_forward,
                                                    .backward = identity_backward};

@@ -48,12 +48,12 @@ static void h_init(float *h, int N, int M)
 
 /* One iteration on M positions: h (N x M) -> hn (may be h). R (K x M) receives R (may be Z:
  * then it is overwritten by Z), Z (K x M), S (N x M), cs (M) scratch. */
-NNMF_CLONES static void nnmf_step(const float *W, int ldw, int K, int N, int M, float eps, const float *P,
-                      const float *h, float *hn, float *R, float *Z, float *S, float *cs)
+NNMF_CLONES static void nnmf_step(const float *W, int ldw, int K, int N, int M, float eps,
+                                  const float *P, const float *h, float *hn, float *R, float *Z,
+                                  float *S, float *cs)
 {
     size_t KM = (size_t)K * M;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, M, N, 1.0f, W, ldw, h, M, 0.0f, R,
-                M);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, M, N, 1.0f, W, ldw, h, M, 0.0f, R, M);
     for (size_t i = 0; i < KM; i++) Z[i] = P[i] / (R[i] + NNMF_EPS);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, M, K, 1.0f, W, ldw, Z, M, 0.0f, S, M);
     for (int m = 0; m < M; m++) cs[m] = 0.0f;
@@ -83,7 +83,7 @@ NNMF_CLONES static void nnmf_step(const float *W, int ldw, int K, int N, int M, 
 typedef struct {
     sbs_backend *be;
     const sbs_op_args *a;
-    float *parts;         /* backward: B per-image weight gradients */
+    float *parts; /* backward: B per-image weight gradients */
 } img_job;
 
 static void nnmf_fwd_img(void *ctx, long b, int worker)
@@ -95,7 +95,8 @@ static void nnmf_fwd_img(void *ctx, long b, int worker)
     size_t in_sz = (size_t)L->C * L->H * L->W;
     const float *x = j->a->x + (size_t)b * in_sz;
     float *h = j->a->y + (size_t)b * N * M;
-    float *P = cpu_scratch(j->be, worker), *Z = P + al16((size_t)K * M), *S = Z + al16((size_t)K * M);
+    float *P = cpu_scratch(j->be, worker), *Z = P + al16((size_t)K * M),
+          *S = Z + al16((size_t)K * M);
     float *cs = S + al16((size_t)N * M), *win = cs + al16((size_t)M);
     gather_p(&L->g, x, M, P, cs, win);
     h_init(h, N, M);
@@ -137,14 +138,15 @@ NNMF_CLONES static void nnmf_bwd_img(void *ctx, long b, int worker)
     const float *x = a->x + (size_t)b * in_sz;
     sbs_nnmf_store st = sbs_nnmf_store_plan(K, N, M, T, L->bwd_scr - sbs_nnmf_bwd_fixed(K, N, M));
 
-    float *P = cpu_scratch(j->be, worker), *Z = P + al16(KM), *GZ = Z + al16(KM), *GP = GZ + al16(KM);
+    float *P = cpu_scratch(j->be, worker), *Z = P + al16(KM), *GZ = Z + al16(KM),
+          *GP = GZ + al16(KM);
     float *G = GP + al16(KM), *GH = G + al16(NM), *GS = GH + al16(NM);
     float *cs = GS + al16(NM), *inv = cs + al16((size_t)M), *acol = inv + al16((size_t)M);
     float *win = acol + al16((size_t)M);
-    float *seg_h = win + al16((size_t)K);                 /* c+1 iterates h */
-    float *seg_r = seg_h + (size_t)(st.c + 1) * st.hsz;   /* c R */
-    float *seg_s = seg_r + (size_t)st.c * st.rsz;         /* c S */
-    float *ckpt = seg_s + (size_t)st.c * st.hsz;          /* nseg h (when nseg > 1) */
+    float *seg_h = win + al16((size_t)K);               /* c+1 iterates h */
+    float *seg_r = seg_h + (size_t)(st.c + 1) * st.hsz; /* c R */
+    float *seg_s = seg_r + (size_t)st.c * st.rsz;       /* c S */
+    float *ckpt = seg_s + (size_t)st.c * st.hsz;        /* nseg h (when nseg > 1) */
 
     gather_p(&L->g, x, M, P, inv, win);
     if (st.nseg > 1) {
@@ -166,8 +168,10 @@ NNMF_CLONES static void nnmf_bwd_img(void *ctx, long b, int worker)
     }
     for (int k = st.nseg - 1; k >= 0; k--) {
         int t0 = k * st.c, t1 = t0 + st.c < T ? t0 + st.c : T;
-        if (st.nseg > 1) memcpy(seg_h, ckpt + (size_t)k * st.hsz, NM * sizeof(float));
-        else h_init(seg_h, N, M);
+        if (st.nseg > 1)
+            memcpy(seg_h, ckpt + (size_t)k * st.hsz, NM * sizeof(float));
+        else
+            h_init(seg_h, N, M);
         for (int t = t0; t < t1; t++) {
             int r = t - t0;
             nnmf_step(W, ldw, K, N, M, eps, P, seg_h + (size_t)r * st.hsz,
@@ -192,8 +196,8 @@ NNMF_CLONES static void nnmf_bwd_img(void *ctx, long b, int worker)
             }
             for (int m = 0; m < M; m++) cs[m] = 1.0f / (cs[m] + NNMF_EPS);
             for (int n = 0; n < N; n++)
-                grad_row(M, eps, h + (size_t)n * M, S + (size_t)n * M, G + (size_t)n * M, acol,
-                         cs, GH + (size_t)n * M, GS + (size_t)n * M);
+                grad_row(M, eps, h + (size_t)n * M, S + (size_t)n * M, G + (size_t)n * M, acol, cs,
+                         GH + (size_t)n * M, GS + (size_t)n * M);
             /* gZ (K x M) = W gS */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, M, N, 1.0f, W, ldw, GS, M,
                         0.0f, GZ, M);

@@ -24,8 +24,8 @@ static void reconstruct(const sbs_layer *S, const float *W, const float *hn, int
                         float *colsum)
 {
     int K = S->g.K;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, M, S->N, 1.0f, W, S->ldw, hn, M,
-                0.0f, R, M);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, M, S->N, 1.0f, W, S->ldw, hn, M, 0.0f,
+                R, M);
     for (int m = 0; m < M; m++) colsum[m] = 0.0f;
     for (int i = 0; i < K; i++)
         for (int m = 0; m < M; m++) colsum[m] += R[(size_t)i * M + m];
@@ -34,9 +34,9 @@ static void reconstruct(const sbs_layer *S, const float *W, const float *hn, int
 typedef struct {
     sbs_backend *be;
     const sbs_op_args *a;
-    const sbs_layer *S;   /* the SbS layer L->ref_layer */
-    float *g;             /* loss: dL/do to write */
-    double *loss;         /* loss: per image */
+    const sbs_layer *S; /* the SbS layer L->ref_layer */
+    float *g;           /* loss: dL/do to write */
+    double *loss;       /* loss: per image */
 } recon_job;
 
 static recon_job job(sbs_backend *be, const sbs_op_args *a)
@@ -90,15 +90,16 @@ static void recon_bwd_img(void *ctx, long b, int worker)
         for (int m = 0; m < M; m++)
             R[(size_t)i * M + m] = (g[(size_t)i * M + m] - gdot[m]) * rsum[m];
     /* R = W hn:  dL/dhn (C x M) = W^T dL/dR */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, M, K, 1.0f, W, S->ldw, R, M, 0.0f,
-                dh, M);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, M, K, 1.0f, W, S->ldw, R, M, 0.0f, dh,
+                M);
     /* hn = h / sum h:  dL/dh_n = (dL/dhn_n - sum_k dL/dhn_k hn_k) / sum h */
     for (int m = 0; m < M; m++) d[m] = 0.0f;
     for (int n = 0; n < C; n++)
         for (int m = 0; m < M; m++) d[m] += dh[(size_t)n * M + m] * hn[(size_t)n * M + m];
     for (int n = 0; n < C; n++)
         for (int m = 0; m < M; m++)
-            dh[(size_t)n * M + m] = hsum[m] > 0.0f ? (dh[(size_t)n * M + m] - d[m]) / hsum[m] : 0.0f;
+            dh[(size_t)n * M + m] =
+                hsum[m] > 0.0f ? (dh[(size_t)n * M + m] - d[m]) / hsum[m] : 0.0f;
 }
 
 /* no weights of its own: only dL/dh */
@@ -128,8 +129,10 @@ static void recon_loss_img(void *ctx, long b, int worker)
         for (int i = 0; i < K; i++) sum += p[i];
         for (int i = 0; i < K; i++) {
             double t = sum > 0 ? p[i] / sum : 1.0 / K, ov = o[(size_t)i * M + m];
-            total += cm * (ov - t) * (ov - t) + ck * (t + 1e-20) * (log(t + 1e-20) - log(ov + 1e-20));
-            g[(size_t)i * M + m] = (float)((2.0 * cm * (ov - t) - ck * (t + 1e-20) / (ov + 1e-20)) / cs);
+            total +=
+                cm * (ov - t) * (ov - t) + ck * (t + 1e-20) * (log(t + 1e-20) - log(ov + 1e-20));
+            g[(size_t)i * M + m] =
+                (float)((2.0 * cm * (ov - t) - ck * (t + 1e-20) / (ov + 1e-20)) / cs);
         }
     }
     j->loss[b] = total / cs;

@@ -12,8 +12,14 @@
 void cpu_sbs_forward(sbs_backend *be, const sbs_op_args *a)
 {
     const sbs_layer *L = a->L;
-    sbs_layer_args la = {.g = L->g, .N = L->N, .W = a->W, .ldw = L->ldw, .T = L->T,
-                         .eps = L->eps, .forgetting_offset = L->fo, .layer = L->index,
+    sbs_layer_args la = {.g = L->g,
+                         .N = L->N,
+                         .W = a->W,
+                         .ldw = L->ldw,
+                         .T = L->T,
+                         .eps = L->eps,
+                         .forgetting_offset = L->fo,
+                         .layer = L->index,
                          .full_layer = L->cfg->spike_full_layer_input_distribution};
     sbs_cpu_engine_forward(cpu_of(be)->sbs, &la, a->x, a->B, a->key, a->y);
 }
@@ -52,10 +58,8 @@ static void sbs_bwd_img(void *ctx, long b, int worker)
     cpu_sbs_windows(L, x, P);
     for (size_t i = 0; i < (size_t)N * M; i++) HG[i] = H[i] * Gh[i];
     /* R (M x K) = H^T W^T,  Q (M x K) = HG^T W^T */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, M, K, N, 1.0f, H, M, a->W, ldw, 0.0f, R,
-                K);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, M, K, N, 1.0f, HG, M, a->W, ldw, 0.0f, Q,
-                K);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, M, K, N, 1.0f, H, M, a->W, ldw, 0.0f, R, K);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, M, K, N, 1.0f, HG, M, a->W, ldw, 0.0f, Q, K);
     if (a->gx) {
         float *dx = a->gx + (size_t)b * in_sz;
         memset(dx, 0, in_sz * sizeof(float));

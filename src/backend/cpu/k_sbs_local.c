@@ -11,7 +11,7 @@ typedef struct {
     sbs_backend *be;
     const sbs_op_args *a;
     float *parts;
-    bool output;          /* last layer: one-hot of the label instead of h */
+    bool output; /* last layer: one-hot of the label instead of h */
 } local_job;
 
 static void local_dw_img(void *ctx, long b, int worker)
@@ -26,8 +26,7 @@ static void local_dw_img(void *ctx, long b, int worker)
     float *P = cpu_scratch(j->be, worker), *R = P + (size_t)M * K;
     cpu_sbs_windows(L, x, P);
     /* R (M x K) = H^T W^T, then D = -2 (P - R) in place of R */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, M, K, N, 1.0f, H, M, a->W, ldw, 0.0f, R,
-                K);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, M, K, N, 1.0f, H, M, a->W, ldw, 0.0f, R, K);
     for (size_t i = 0; i < (size_t)M * K; i++) R[i] = -2.0f * (P[i] - R[i]);
     float *dW = j->parts + (size_t)b * K * ldw;
     if (!j->output) {

@@ -23,13 +23,13 @@
 #define SBS_P 16 /* positions per group: one AVX-512 block, interleaved in the other paths */
 
 /* the last step of every dynamics body: each position's h divided by its sum */
-#define SBS_DYN_NORMALISE                                                                     \
-    for (int p = 0; p < P; p++) {                                                             \
-        float *hp = h + (size_t)p * ldw;                                                      \
-        float s = 0.0f;                                                                       \
-        for (int n = 0; n < N; n++) s += hp[n];                                               \
-        const float inv = 1.0f / s;                                                           \
-        for (int n = 0; n < N; n++) hp[n] *= inv;                                             \
+#define SBS_DYN_NORMALISE                         \
+    for (int p = 0; p < P; p++) {                 \
+        float *hp = h + (size_t)p * ldw;          \
+        float s = 0.0f;                           \
+        for (int n = 0; n < N; n++) s += hp[n];   \
+        const float inv = 1.0f / s;               \
+        for (int n = 0; n < N; n++) hp[n] *= inv; \
     }
 
 /* The per-step coefficients of the scalar path, unfused (its CPUs have no FMA; sbs_step.h
@@ -50,44 +50,44 @@ static inline sbs_step_coef step_coefs_unfused(float e, float fo, int N)
  * with the spike SPIKE (both in terms of p and t). Expanded for fixed-length spike rows (LIVE
  * is 1: the test compiles away, the hot loop is as if written out) and for the
  * variable-length rows of full-layer spikes. */
-#define SBS_DYN_BODY(TMAX, LIVE, SPIKE, COEFS)                                                \
-    {                                                                                         \
-        const float fo = sbs_step_fo(forgetting_offset);                                      \
-        const int tmax = (TMAX);                                                              \
-        for (int p = 0; p < P; p++)                                                           \
-            for (int n = 0; n < ldw; n++) h[(size_t)p * ldw + n] = n < N ? 1.0f / N : 0.0f;   \
-        for (int t = 0; t < tmax; t++) {                                                      \
-            const sbs_step_coef k = COEFS(eps[t], fo, N);                                     \
-            const float a = k.a, c = k.c;                                                     \
-            for (int p = 0; p < P; p++) {                                                     \
-                if (!(LIVE)) continue;                                                        \
-                const float *restrict w = W + (size_t)(SPIKE) * ldw;                          \
-                float *restrict hp = h + (size_t)p * ldw;                                     \
-                float acc[16];                                                                \
-                for (int j = 0; j < 16; j++) acc[j] = hp[j] * w[j];                           \
-                for (int v = 16; v < ldw; v += 16)                                            \
-                    for (int j = 0; j < 16; j++) acc[j] += hp[v + j] * w[v + j];              \
-                for (int j = 0; j < 8; j++) acc[j] += acc[j + 8];                             \
-                for (int j = 0; j < 4; j++) acc[j] += acc[j + 4];                             \
-                for (int j = 0; j < 2; j++) acc[j] += acc[j + 2];                             \
-                const float r = acc[0] + acc[1];                                              \
-                if (r > 1e-10f) {                                                             \
-                    const float b = k.ea / r;                                                 \
-                    for (int n = 0; n < ldw; n++) hp[n] = hp[n] * (a + b * w[n]) + c;         \
-                }                                                                             \
-            }                                                                                 \
-        }                                                                                     \
-        SBS_DYN_NORMALISE                                                                     \
+#define SBS_DYN_BODY(TMAX, LIVE, SPIKE, COEFS)                                              \
+    {                                                                                       \
+        const float fo = sbs_step_fo(forgetting_offset);                                    \
+        const int tmax = (TMAX);                                                            \
+        for (int p = 0; p < P; p++)                                                         \
+            for (int n = 0; n < ldw; n++) h[(size_t)p * ldw + n] = n < N ? 1.0f / N : 0.0f; \
+        for (int t = 0; t < tmax; t++) {                                                    \
+            const sbs_step_coef k = COEFS(eps[t], fo, N);                                   \
+            const float a = k.a, c = k.c;                                                   \
+            for (int p = 0; p < P; p++) {                                                   \
+                if (!(LIVE)) continue;                                                      \
+                const float *restrict w = W + (size_t)(SPIKE)*ldw;                          \
+                float *restrict hp = h + (size_t)p * ldw;                                   \
+                float acc[16];                                                              \
+                for (int j = 0; j < 16; j++) acc[j] = hp[j] * w[j];                         \
+                for (int v = 16; v < ldw; v += 16)                                          \
+                    for (int j = 0; j < 16; j++) acc[j] += hp[v + j] * w[v + j];            \
+                for (int j = 0; j < 8; j++) acc[j] += acc[j + 8];                           \
+                for (int j = 0; j < 4; j++) acc[j] += acc[j + 4];                           \
+                for (int j = 0; j < 2; j++) acc[j] += acc[j + 2];                           \
+                const float r = acc[0] + acc[1];                                            \
+                if (r > 1e-10f) {                                                           \
+                    const float b = k.ea / r;                                               \
+                    for (int n = 0; n < ldw; n++) hp[n] = hp[n] * (a + b * w[n]) + c;       \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+        SBS_DYN_NORMALISE                                                                   \
     }
 
 /* fixed length: position p's spikes are idx[p*T .. p*T + T-1] */
 #define SBS_DYN_FIXED_BODY(COEFS) SBS_DYN_BODY(T, 1, idx[(size_t)p * T + t], COEFS)
 
-#define SBS_DYN_ARGS                                                                          \
-    (const float *restrict W, int N, int ldw, int P, const int32_t *restrict idx, int T,      \
+#define SBS_DYN_ARGS                                                                     \
+    (const float *restrict W, int N, int ldw, int P, const int32_t *restrict idx, int T, \
      const float *restrict eps, float forgetting_offset, float *restrict h)
 
-typedef void (*dyn_fn) SBS_DYN_ARGS;
+typedef void(*dyn_fn) SBS_DYN_ARGS;
 
 /* the longest spike row of a group */
 static inline int dynv_steps(const int *len, int P)
@@ -112,7 +112,7 @@ static inline int dynv_steps(const int *len, int P)
 
 /* The accumulator slot of position p: the network's output lane i holds slot 4(i%4) + i/4
  * (a map that is its own inverse), so filling slot SLOT(p) puts position p's sum in lane p. */
-#define SBS_SLOT(p) (4 * ((p) & 3) + ((p) >> 2))
+#define SBS_SLOT(p) (4 * ((p)&3) + ((p) >> 2))
 
 /* the 16 sums of 16 registers of lane partial sums, each reduced by halves */
 SBS_AVX512 static inline __m512 reduce16x16(const __m512 *v)
@@ -139,9 +139,8 @@ SBS_AVX512 static inline __m512 reduce16x16(const __m512 *v)
 /* Row offsets (in floats) of position p's spikes at steps t0 .. t0+n (n+1 of them) into
  * off: idx[p*T + t] * ldw (fixed rows, vidx NULL) or vidx[p][t] * ldw, and 0 (row 0, read
  * but never used) where p takes no part: p >= P, t >= T or t >= len[p]. */
-static inline void block_offsets(int p, int P, int t0, int n, int ldw, const int32_t *idx,
-                                 int T, const int32_t *const *vidx, const int *len,
-                                 int32_t *restrict off)
+static inline void block_offsets(int p, int P, int t0, int n, int ldw, const int32_t *idx, int T,
+                                 const int32_t *const *vidx, const int *len, int32_t *restrict off)
 {
     const int32_t *row = p >= P ? NULL : vidx ? vidx[p] + t0 : idx + (size_t)p * T + t0;
     int m = p >= P ? 0 : (vidx ? len[p] : T) - t0;
@@ -197,12 +196,14 @@ dyn_block_avx512(const float *restrict W, int N, int ldw, const int NV, int P,
             const sbs_step_coef k = sbs_step_coefs(eps[t0 + i], fo, N);
             const __m512 va = _mm512_set1_ps(k.a), vc = _mm512_set1_ps(k.c);
             const __m512 r = reduce16x16(acc);
-            const unsigned upd = _mm512_mask_cmp_ps_mask(
-                _mm512_cmpgt_epi32_mask(vlen, _mm512_set1_epi32(t0 + i)), r,
-                _mm512_set1_ps(1e-10f), _CMP_GT_OQ);
+            const unsigned upd =
+                _mm512_mask_cmp_ps_mask(_mm512_cmpgt_epi32_mask(vlen, _mm512_set1_epi32(t0 + i)), r,
+                                        _mm512_set1_ps(1e-10f), _CMP_GT_OQ);
             const __m512 b = _mm512_div_ps(_mm512_set1_ps(k.ea), r);
-            const __m512 bl[4] = {_mm512_shuffle_f32x4(b, b, 0x00), _mm512_shuffle_f32x4(b, b, 0x55),
-                                  _mm512_shuffle_f32x4(b, b, 0xAA), _mm512_shuffle_f32x4(b, b, 0xFF)};
+            const __m512 bl[4] = {_mm512_shuffle_f32x4(b, b, 0x00),
+                                  _mm512_shuffle_f32x4(b, b, 0x55),
+                                  _mm512_shuffle_f32x4(b, b, 0xAA),
+                                  _mm512_shuffle_f32x4(b, b, 0xFF)};
             /* h through an opaque copy of its address: GCC would otherwise keep all of it in
              * registers from step to step, which it does not have, and spill */
             float *hs = h;
@@ -248,11 +249,11 @@ dyn_blocks_avx512(const float *W, int N, int ldw, int P, const int32_t *idx, int
         float *bh = h + (size_t)p0 * ldw;
         if (q < 16) bh = tail = xaligned((size_t)16 * ldw * sizeof *tail);
         switch (ldw) {
-#define SBS_DYN_CASE(nv)                                                                      \
-    case 16 * nv:                                                                             \
-        if (vidx)                                                                             \
+#define SBS_DYN_CASE(nv)                                                                       \
+    case 16 * nv:                                                                              \
+        if (vidx)                                                                              \
             dyn_block_avx512(W, N, ldw, nv, q, NULL, 0, bv, bl, eps, forgetting_offset, bh);   \
-        else                                                                                  \
+        else                                                                                   \
             dyn_block_avx512(W, N, ldw, nv, q, bi, T, NULL, NULL, eps, forgetting_offset, bh); \
         break;
             SBS_DYN_CASE(1)
@@ -286,22 +287,22 @@ SBS_AVX512 static void dyn_avx512 SBS_DYN_ARGS
 /* the words of lanes 0-7 (a) and 8-15 (b), low halves of 64-bit lanes, as 16 dwords */
 SBS_AVX512 static inline __m512i pack_lo(__m512i a, __m512i b)
 {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     return _mm512_permutex2var_epi32(a, even, b);
 }
 
 /* the same for the high halves */
 SBS_AVX512 static inline __m512i pack_hi(__m512i a, __m512i b)
 {
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27,
-                                          29, 31);
+    const __m512i odd =
+        _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     return _mm512_permutex2var_epi32(a, odd, b);
 }
 
-SBS_AVX512 static void draw_avx512(const uint32_t *thr, const uint32_t *alias, int K,
-                                   uint64_t seed, uint32_t tag, uint32_t sample,
-                                   uint32_t position, int T, int32_t *idx)
+SBS_AVX512 static void draw_avx512(const uint32_t *thr, const uint32_t *alias, int K, uint64_t seed,
+                                   uint32_t tag, uint32_t sample, uint32_t position, int T,
+                                   int32_t *idx)
 {
     const __m512i M0 = _mm512_set1_epi64(0xD2511F53u), M1 = _mm512_set1_epi64(0xCD9E8D57u);
     const __m512i vK = _mm512_set1_epi64((uint32_t)K);
@@ -336,10 +337,10 @@ SBS_AVX512 static void draw_avx512(const uint32_t *thr, const uint32_t *alias, i
         for (int r = 0; r < 10; r++)
             for (int hf = 0; hf < 2; hf++) {
                 __m512i p0 = _mm512_mul_epu32(M0, c[hf][0]), p1 = _mm512_mul_epu32(M1, c[hf][2]);
-                __m512i n0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c[hf][1],
-                                                       key0[r], 0x96);
-                __m512i n2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c[hf][3],
-                                                       key1[r], 0x96);
+                __m512i n0 =
+                    _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c[hf][1], key0[r], 0x96);
+                __m512i n2 =
+                    _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c[hf][3], key1[r], 0x96);
                 c[hf][0] = n0;
                 c[hf][1] = p1;
                 c[hf][2] = n2;
@@ -366,13 +367,13 @@ SBS_AVX512 static void draw_avx512(const uint32_t *thr, const uint32_t *alias, i
 }
 
 __attribute__((target("avx2,fma"))) static void dyn_avx2 SBS_DYN_ARGS
-    SBS_DYN_FIXED_BODY(sbs_step_coefs)
+SBS_DYN_FIXED_BODY(sbs_step_coefs)
 #define SBS_HAVE_X86 1
 #endif
 
-static void dyn_scalar SBS_DYN_ARGS SBS_DYN_FIXED_BODY(step_coefs_unfused)
+    static void dyn_scalar SBS_DYN_ARGS SBS_DYN_FIXED_BODY(step_coefs_unfused)
 
-static const char *simd_auto(void)
+        static const char *simd_auto(void)
 {
 #ifdef SBS_HAVE_X86
     __builtin_cpu_init();
@@ -421,13 +422,13 @@ static draw_fn pick_draw(const char *simd)
  * P positions interleaved as above, position p running over its own len[p] spikes idx[p][..]
  * with eps indexed by its own count (all positions of a group share eps[t] at step t). The
  * same bodies as the fixed-length dynamics; used only by the full-layer path. */
-#define SBS_DYNV_ARGS                                                                         \
-    (const float *restrict W, int N, int ldw, int P, const int32_t *const *idx,              \
-     const int *len, const float *restrict eps, float forgetting_offset, float *restrict h)
+#define SBS_DYNV_ARGS                                                                           \
+    (const float *restrict W, int N, int ldw, int P, const int32_t *const *idx, const int *len, \
+     const float *restrict eps, float forgetting_offset, float *restrict h)
 
 #define SBS_DYNV_BODY(COEFS) SBS_DYN_BODY(dynv_steps(len, P), t < len[p], idx[p][t], COEFS)
 
-typedef void (*dynv_fn) SBS_DYNV_ARGS;
+typedef void(*dynv_fn) SBS_DYNV_ARGS;
 
 #ifdef SBS_HAVE_X86
 SBS_AVX512 static void dynv_avx512 SBS_DYNV_ARGS
@@ -436,13 +437,13 @@ SBS_AVX512 static void dynv_avx512 SBS_DYNV_ARGS
 }
 
 __attribute__((target("avx2,fma"))) static void dynv_avx2 SBS_DYNV_ARGS
-    SBS_DYNV_BODY(sbs_step_coefs)
+SBS_DYNV_BODY(sbs_step_coefs)
 #endif
 
-static void dynv_scalar SBS_DYNV_ARGS SBS_DYNV_BODY(step_coefs_unfused)
+    static void dynv_scalar SBS_DYNV_ARGS SBS_DYNV_BODY(step_coefs_unfused)
 
-/* the variable-length dynamics of the SIMD level `name` (as chosen by pick) */
-static dynv_fn pick_dynv(const char *name)
+    /* the variable-length dynamics of the SIMD level `name` (as chosen by pick) */
+    static dynv_fn pick_dynv(const char *name)
 {
 #ifdef SBS_HAVE_X86
     if (!strcmp(name, "avx512")) return dynv_avx512;
@@ -452,15 +453,14 @@ static dynv_fn pick_dynv(const char *name)
 }
 
 void sbs_spikes_draw_fast(const char *simd, const uint32_t *thr, const uint32_t *alias, int K,
-                          uint64_t seed, uint32_t tag, uint32_t sample, uint32_t position,
-                          int T, int32_t *idx)
+                          uint64_t seed, uint32_t tag, uint32_t sample, uint32_t position, int T,
+                          int32_t *idx)
 {
     pick_draw(simd)(thr, alias, K, seed, tag, sample, position, T, idx);
 }
 
-void sbs_cpu_dynamics(const char *simd, const float *W, int N, int ldw, int P,
-                      const int32_t *idx, int T, const float *eps, float forgetting_offset,
-                      float *h)
+void sbs_cpu_dynamics(const char *simd, const float *W, int N, int ldw, int P, const int32_t *idx,
+                      int T, const float *eps, float forgetting_offset, float *h)
 {
     const char *name;
     pick(simd, &name)(W, N, ldw, P, idx, T, eps, forgetting_offset, h);
@@ -478,16 +478,16 @@ void sbs_cpu_dynamics_var(const char *simd, const float *W, int N, int ldw, int 
 /* ---- the engine: SbS forward over the backend's pool ---- */
 
 typedef struct {
-    size_t cap;        /* bytes */
+    size_t cap; /* bytes */
     unsigned char *mem;
 } scratch;
 
 typedef struct sbs_cpu_engine {
     dyn_fn dyn;
-    dynv_fn dynv;      /* variable-length dynamics (full-layer spikes) */
+    dynv_fn dynv; /* variable-length dynamics (full-layer spikes) */
     draw_fn draw;
     const char *simd;
-    scratch *ws;       /* one per worker */
+    scratch *ws; /* one per worker */
     sbs_pool *pool;
     int threads;
 } cpu_impl;
@@ -499,7 +499,7 @@ typedef struct {
     const sbs_spike_key *key;
     float *h;
     cpu_impl *impl;
-    long n_items;      /* B * X * Y */
+    long n_items;                                       /* B * X * Y */
     size_t off_thr, off_alias, off_scr, off_idx, off_h; /* scratch layout */
 } fwd_job;
 
@@ -508,8 +508,7 @@ typedef struct {
 static void patch_gather(const sbs_geom *g, const float *img, int ox, int oy, float *win)
 {
     const int r0 = ox * g->sx - g->px, q0 = oy * g->sy - g->py;
-    if (r0 < 0 || q0 < 0 || r0 + (g->kx - 1) * g->dx >= g->H ||
-        q0 + (g->ky - 1) * g->dy >= g->W) {
+    if (r0 < 0 || q0 < 0 || r0 + (g->kx - 1) * g->dx >= g->H || q0 + (g->ky - 1) * g->dy >= g->W) {
         sbs_patch_gather(g, img, ox, oy, win);
         return;
     }
@@ -548,7 +547,7 @@ static void fwd_group(void *ctx, long gi, int worker)
         patch_gather(g, j->x + (size_t)b * img_size, pos / g->Y, pos % g->Y, win);
         sbs_alias_build_fast(win, K, thr, al, scr);
         j->impl->draw(thr, al, K, j->key->seed, tag, j->key->first_sample + (uint32_t)b,
-                        (uint32_t)pos, T, idx + (size_t)p * T);
+                      (uint32_t)pos, T, idx + (size_t)p * T);
     }
     j->impl->dyn(a->W, a->N, ldw, P, idx, T, a->eps, a->forgetting_offset, h);
     for (int p = 0; p < P; p++) {
@@ -560,7 +559,10 @@ static void fwd_group(void *ctx, long gi, int worker)
     }
 }
 
-static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+static size_t align64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
 
 /* every worker's scratch at least need bytes */
 static void ensure_ws(cpu_impl *impl, size_t need)
@@ -694,7 +696,10 @@ sbs_cpu_engine *sbs_cpu_engine_create(const char *simd, sbs_pool *pool, int thre
     return impl;
 }
 
-const char *sbs_cpu_engine_simd(const sbs_cpu_engine *impl) { return impl->simd; }
+const char *sbs_cpu_engine_simd(const sbs_cpu_engine *impl)
+{
+    return impl->simd;
+}
 
 const char *const sbs_cpu_simd_levels[3] = {"avx512", "avx2", "scalar"};
 
