@@ -110,6 +110,20 @@ int sbs_plan_for_data(sbs_net *net, const sbs_config *cfg, int *c, int *h, int *
  * planning; 0 if unknown). */
 size_t sbs_mode_data_bytes(const char *data_mode);
 
+/* The arguments of an SbS layer's forward (sbs.h) for planned layer L with weights W. */
+static inline sbs_layer_args sbs_layer_args_of(const sbs_layer *L, const float *W)
+{
+    return (sbs_layer_args){.g = L->g,
+                            .N = L->N,
+                            .W = W,
+                            .ldw = L->ldw,
+                            .T = L->T,
+                            .eps = L->eps,
+                            .forgetting_offset = L->fo,
+                            .layer = L->index,
+                            .full_layer = L->cfg->spike_full_layer_input_distribution};
+}
+
 /* Floats of layer l's activation per image (l = 0: the input; l = n: the output). */
 static inline size_t sbs_act_floats(const sbs_net *net, int l)
 {

@@ -94,15 +94,7 @@ int sbs_noisy_open(sbs_noisy *nz, const sbs_net *net, const char *base, int per_
     }
     if (nz->layer < 0) return 0;
     const sbs_layer *L = &net->L[nz->layer];
-    nz->args = (sbs_layer_args){.g = L->g,
-                                .N = L->N,
-                                .W = L->weight,
-                                .ldw = L->ldw,
-                                .T = L->T,
-                                .eps = L->eps,
-                                .forgetting_offset = L->fo,
-                                .layer = L->index,
-                                .full_layer = L->cfg->spike_full_layer_input_distribution};
+    nz->args = sbs_layer_args_of(L, L->weight);
     if ((size_t)snprintf(nz->dir, sizeof nz->dir, "%s/noisy_picture_data/%d", base, L->T) >=
         sizeof nz->dir)
         return sbs_fail(e, "extract_noisy_pictures: folder name too long: %s/noisy_picture_data",

@@ -1189,15 +1189,7 @@ static void to_double(const float *f, double *d, size_t n)
 static void ref_sbs(ctx *c, double *ref)
 {
     const sbs_layer *L = c->L;
-    sbs_layer_args a = {.g = L->g,
-                        .N = L->N,
-                        .W = L->weight,
-                        .ldw = L->ldw,
-                        .T = L->T,
-                        .eps = L->eps,
-                        .forgetting_offset = L->fo,
-                        .layer = L->index,
-                        .full_layer = L->cfg->spike_full_layer_input_distribution};
+    sbs_layer_args a = sbs_layer_args_of(L, L->weight);
     float *h = xmalloc(c->nout * sizeof *h);
     sbs_ref_forward(&a, c->x, c->B, &c->key, h);
     to_double(h, ref, c->nout);

@@ -12,15 +12,7 @@
 void cpu_sbs_forward(sbs_backend *be, const sbs_op_args *a)
 {
     const sbs_layer *L = a->L;
-    sbs_layer_args la = {.g = L->g,
-                         .N = L->N,
-                         .W = a->W,
-                         .ldw = L->ldw,
-                         .T = L->T,
-                         .eps = L->eps,
-                         .forgetting_offset = L->fo,
-                         .layer = L->index,
-                         .full_layer = L->cfg->spike_full_layer_input_distribution};
+    sbs_layer_args la = sbs_layer_args_of(L, a->W);
     sbs_cpu_engine_forward(cpu_of(be)->sbs, &la, a->x, a->B, a->key, a->y);
 }
 
