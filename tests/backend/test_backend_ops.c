@@ -2505,6 +2505,7 @@ static int check_saveload(ctx *c0, const bk *b, int bi, case_store *cs, char *ms
         snprintf(msg, mn, "parse: %s", e.msg);
         goto out;
     }
+    free(st2.run_def); /* the run definition (NULL when saved without one) */
     if (memcmp(c->net.params, c2->net.params, np * 4) ||
         memcmp(t->s.moments, c2->t.s.moments, 2 * np * 4) || st2.epoch != 2 || st2.next_sub != 5 ||
         st2.seed != 7 || st2.opt.t != 1 || st2.ep_seen != 8) {

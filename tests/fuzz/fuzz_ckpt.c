@@ -40,6 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int r = sbs_ckpt_parse(buf, size, "fuzz.ckpt", &st, &fnet->ts, &e);
         fuzz_note(fix ? "ckpt (crc fixed)" : "ckpt", r, e.msg);
         if (r != 0) fuzz_check_msg(e.msg);
+        if (r == 0) free(st.run_def);
         free(buf);
     }
     return 0;
