@@ -191,11 +191,12 @@ static int parse(const unsigned char *buf, size_t len, const char *name, sbs_ckp
     memcpy(&nl0, buf + 12, 4);
     /* the plan hash sits at a fixed offset: a checkpoint of another network is named as such,
      * not as a file of the wrong size */
-    uint64_t hash0;
     bool known = ver0 == 1 || ver0 == CKPT_VERSION;
     uint32_t deflen = 0;
     if (ver0 >= 2 && len >= CKPT_RUNDEF_AT + 4) memcpy(&deflen, buf + CKPT_RUNDEF_AT, 4);
-    if (known && len >= 32 && (memcpy(&hash0, buf + 24, 8), hash0 != sbs_plan_hash(net)))
+    uint64_t hash0 = 0;
+    if (len >= 32) memcpy(&hash0, buf + 24, 8);
+    if (known && len >= 32 && hash0 != sbs_plan_hash(net))
         return sbs_fail(e,
                         "%s: the checkpoint was made for another network, batch size or "
                         "update window (plan hash %016llx, this config %016llx)",

@@ -455,13 +455,11 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
             goto done;
         }
     }
+    /* the other ranks take rank 0's start state, and keep their own run definition (the
+     * state they receive holds rank 0's pointer) */
+    int shared = sbs_ranks_share_start(red, &st, &ts, e);
     st.run_def = run_def;
-    /* the other ranks take rank 0's start state (their own copy of the run definition) */
-    if (sbs_ranks_share_start(red, &st, &ts, e) != 0) {
-        st.run_def = run_def;
-        goto done;
-    }
-    st.run_def = run_def;
+    if (shared != 0) goto done;
     if (sbs_exec_init(&ex, &net, be, cap, learn, &status, e) != 0) goto done;
     ts.ex = &ex;
     sbs_trainer_state_upload(&ts);

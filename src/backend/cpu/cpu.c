@@ -118,8 +118,7 @@ static size_t cpu_workspace(sbs_backend *be, const sbs_net *net, int B, bool tra
     size_t scr = 0, parts = 0, engine = 0;
     for (int l = 0; l < net->n; l++) {
         const sbs_layer *L = &net->L[l];
-        size_t s = L->fwd_scr > (training ? L->bwd_scr : 0) ? L->fwd_scr : L->bwd_scr;
-        if (!training) s = L->fwd_scr;
+        size_t s = training && L->bwd_scr > L->fwd_scr ? L->bwd_scr : L->fwd_scr;
         if (s > scr) scr = s;
         size_t e = sbs_cpu_engine_workspace(L, c->threads);
         if (e > engine) engine = e;
