@@ -101,6 +101,10 @@ struct sbs_backend {
     /* Bytes of working memory the backend needs besides the bound net's buffers for a net
      * in batches of B images (scratch of every worker). */
     size_t (*workspace)(sbs_backend *be, const sbs_net *net, int B, bool training);
+    /* Address space the backend's threads map besides its allocations and workspace, mostly
+     * untouched (the CPU backend's: OpenBLAS's buffer and a malloc arena per thread). It
+     * counts against an address-space limit (ulimit -v), not against free memory. */
+    size_t reserve;
 
     /* layer kinds: NULL for a kind this backend does not support */
     const sbs_layer_kernels *(*kernels)(sbs_backend *be, sbs_layer_kind kind);

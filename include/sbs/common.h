@@ -73,6 +73,12 @@ double sbs_now(void);
  * unknown). */
 size_t sbs_mem_available(void);
 
+/* Whether `bytes` more of address space can be mapped under this process's RLIMIT_AS
+ * (ulimit -v; true when there is none): probed with one PROT_NONE mapping of that size,
+ * which touches no memory and is unmapped at once. *left, when not NULL, gets what the limit
+ * leaves (limit minus the address space mapped now), SIZE_MAX without a limit. */
+bool sbs_address_space_fits(size_t bytes, size_t *left);
+
 /* Number of CPU cores this process may run on: its affinity mask (taskset, an MPI launcher's
  * binding, a SLURM allocation), else the online cores (>= 1). */
 int sbs_num_cores(void);

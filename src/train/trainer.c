@@ -37,7 +37,7 @@ static bool g_writer = true; /* this process writes the files (rank 0 of several
  * 130). A second one, or the first when the stop has not happened within STOP_GRACE seconds
  * (a thread stuck in a library, say), ends the process at once: every file is written
  * atomically, so what is on disk stays whole. */
-#define STOP_GRACE 30
+#define STOP_GRACE 10
 
 static void on_alarm(int sig)
 {
@@ -401,6 +401,18 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
                      "on %s, data %.1f GiB), only %.1f GiB are available",
                      need / 1073741824.0, netb / 1073741824.0, B, be->describe(be),
                      sbs_mode_data_bytes(cfg->data_mode) / 1073741824.0, avail / 1073741824.0);
+            status = SBS_EXIT_NOMEM;
+            goto done;
+        }
+        size_t left;
+        if (!sbs_address_space_fits(need + be->reserve, &left)) {
+            sbs_fail(e,
+                     "this run needs about %.1f GiB of address space (network %.1f GiB, data "
+                     "%.1f GiB, %.1f GiB for the threads of %s), the limit (ulimit -v) leaves "
+                     "only %.1f GiB",
+                     (need + be->reserve) / 1073741824.0, netb / 1073741824.0,
+                     sbs_mode_data_bytes(cfg->data_mode) / 1073741824.0, be->reserve / 1073741824.0,
+                     be->describe(be), left / 1073741824.0);
             status = SBS_EXIT_NOMEM;
             goto done;
         }

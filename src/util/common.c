@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -136,6 +136,29 @@ size_t sbs_mem_available(void)
     if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < avail)
         avail = (size_t)rl.rlim_cur;
     return avail;
+}
+
+bool sbs_address_space_fits(size_t bytes, size_t *left)
+{
+    struct rlimit rl;
+    if (left) *left = SIZE_MAX;
+    if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return true;
+    if (left) {
+        size_t mapped = 0;
+        unsigned long long pages = 0;
+        FILE *f = fopen("/proc/self/statm", "r");
+        if (f) {
+            if (fscanf(f, "%llu", &pages) == 1)
+                mapped = (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+            fclose(f);
+        }
+        *left = mapped < rl.rlim_cur ? (size_t)rl.rlim_cur - mapped : 0;
+    }
+    if (bytes == 0) return true;
+    void *p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return false;
+    munmap(p, bytes);
+    return true;
 }
 
 int sbs_mkdir_p(const char *path, sbs_err *e)

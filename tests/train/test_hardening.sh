@@ -70,6 +70,25 @@ check "resume with another --limit-train: exit 2 naming training_images" '[ $rc 
 out=$("$TRAIN" "$CFG" --out "$T/chg" --epochs 2 --limit-train 96 --resume "${common[@]}" 2>&1); rc=$?
 check "resume unchanged: exit 0" '[ $rc -eq 0 ]'
 
+# address-space limits (ulimit -v, as batch schedulers set them): OpenBLAS maps a buffer per
+# thread and retried forever when it could not (the run hung, and its exit too); every limit
+# now either runs or exits 3 at once with a line that says what is needed
+# (not under AddressSanitizer, whose shadow memory needs terabytes of address space)
+ulimits="150000 300000 450000 600000 700000 800000 1000000"
+if ldd "$TRAIN" 2>/dev/null | grep -q libasan; then
+    echo "skipped: address-space limits under AddressSanitizer (its shadow needs terabytes)"
+    ulimits=""
+fi
+for kb in $ulimits; do
+    for t in 1 2; do
+        out=$( (ulimit -v "$kb"; timeout -s KILL 90 "$TRAIN" "$CFG" --out "$T/ulim$kb-$t" --epochs 1 \
+               --limit-train 96 --limit-test 48 --quiet --threads "$t") 2>&1); rc=$?
+        check "ulimit -v $kb, $t threads: finished (0) or out of memory (3), no hang (exit $rc)" \
+              '[ $rc -eq 0 ] || { [ $rc -eq 3 ] && grep -qE "needs about .* (of memory|of address space)" <<<"$out"; }'
+        [ $rc -ne 0 ] && echo "    $(tail -n 1 <<<"$out")"
+    done
+done
+
 # a metrics file that cannot be written is an error, not an empty file and exit 0
 if [ -w /dev/full ]; then
     out=$("$TRAIN" "$CFG" --out "$T/full" --metrics /dev/full --epochs 1 --limit-train 96 "${common[@]}" 2>&1); rc=$?

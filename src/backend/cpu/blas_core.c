@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* OpenBLAS's (cblas.h declares it; the build always links OpenBLAS) */
@@ -54,7 +55,8 @@ void sbs_blas_core_init(char **argv)
     }
     const char *want = getenv("SBS_BLAS_CORETYPE");
     if (want && !*want) want = NULL;
-    if (want && !strcasecmp(want, "keep")) return;
+    const bool keep = want && !strcasecmp(want, "keep");
+    if (keep) want = NULL;
     if (want && !strcasecmp(want, "auto")) want = NULL;
     bool name = want != NULL;
     for (const char *c = want; c && *c; c++) name = name && isalnum((unsigned char)*c);
@@ -66,23 +68,40 @@ void sbs_blas_core_init(char **argv)
         exit(SBS_EXIT_USAGE);
     }
     const char *set = getenv("OPENBLAS_CORETYPE");
-    if (set && *set) return;
     const char *core = openblas_get_corename();
-    const char *pick = want ? (core && !strcasecmp(core, want) ? NULL : want)
-                            : sbs_blas_core_pick(core, sbs_blas_cpu_level());
-    if (!pick) return;
+    const char *pick = keep || (set && *set) ? NULL
+                       : want                ? (core && !strcasecmp(core, want) ? NULL : want)
+                                             : sbs_blas_core_pick(core, sbs_blas_cpu_level());
+    /* Under an address-space limit (ulimit -v), the library's own threads are a hazard: each
+     * maps a buffer of about 128 MiB when it starts, retries forever when it cannot, and the
+     * exit then waits for it. The programs never use them (one BLAS thread per call, from
+     * their own pool), and the library starts them only when OPENBLAS_NUM_THREADS, read as
+     * it loads, asks for more than one: so start again with it set to 1. */
+    const char *nt = getenv("OPENBLAS_NUM_THREADS");
+    struct rlimit rl;
+    bool one_thread =
+        (!nt || strcmp(nt, "1")) && getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+    if (!pick && !one_thread) return;
     /* under valgrind the restart would run the program outside it */
     const char *pre = getenv("LD_PRELOAD");
     if (pre && strstr(pre, "vgpreload")) return;
-    setenv("OPENBLAS_CORETYPE", pick, 1);
+    if (pick) setenv("OPENBLAS_CORETYPE", pick, 1);
+    if (one_thread) setenv("OPENBLAS_NUM_THREADS", "1", 1);
     setenv(SBS_BLAS_MARK, core ? core : "?", 1);
     fflush(NULL);
     execv("/proc/self/exe", argv);
     /* still here: carry on with the library's kernels */
-    fprintf(stderr,
-            "%s: OpenBLAS chose the %s kernels; restarting with OPENBLAS_CORETYPE=%s "
-            "failed, continuing with them\n",
-            argv[0], core ? core : "?", pick);
-    unsetenv("OPENBLAS_CORETYPE");
+    if (pick)
+        fprintf(stderr,
+                "%s: OpenBLAS chose the %s kernels; restarting with OPENBLAS_CORETYPE=%s "
+                "failed, continuing with them\n",
+                argv[0], core ? core : "?", pick);
+    else
+        fprintf(stderr,
+                "%s: restarting with OPENBLAS_NUM_THREADS=1 (under an address-space limit) "
+                "failed, continuing\n",
+                argv[0]);
+    if (pick) unsetenv("OPENBLAS_CORETYPE");
+    if (one_thread) unsetenv("OPENBLAS_NUM_THREADS");
     unsetenv(SBS_BLAS_MARK);
 }

@@ -273,6 +273,13 @@ static void cpu_destroy(sbs_backend *be)
     free(be);
 }
 
+/* Each thread that calls OpenBLAS maps a buffer of its own (Debian's 0.3.21:
+ * 128 MiB + 4 KiB, seen in blas_memory_alloc), and when it cannot, the library retries
+ * forever; each thread that allocates gets a glibc malloc arena of 64 MiB of address space.
+ * The memory check counts both (be->reserve) against an address-space limit. */
+#define SBS_OPENBLAS_BUFFER (((size_t)128 << 20) + 4096)
+#define SBS_MALLOC_ARENA ((size_t)64 << 20)
+
 sbs_backend *sbs_cpu_backend_create(const sbs_backend_opts *o, sbs_err *e);
 sbs_backend *sbs_cpu_backend_create(const sbs_backend_opts *o, sbs_err *e)
 {
@@ -301,6 +308,7 @@ sbs_backend *sbs_cpu_backend_create(const sbs_backend_opts *o, sbs_err *e)
     be->download = cpu_copy;
     be->zero = cpu_zero;
     be->workspace = cpu_workspace;
+    be->reserve = (size_t)c->threads * (SBS_OPENBLAS_BUFFER + SBS_MALLOC_ARENA);
     be->kernels = cpu_kernels;
     be->loss = cpu_loss;
     be->absmax = cpu_absmax;
