@@ -78,6 +78,29 @@ static void catch_signals(void)
     signal(SIGXFSZ, SIG_IGN);
 }
 
+/* A log or metrics file opened for appending. A FIFO that no process reads would block the
+ * open for ever: it is opened without waiting (ENXIO: nobody reads it), then made blocking,
+ * so --metrics /dev/stdout into a pipe still works. */
+static FILE *open_append(const char *path, const char *what, sbs_err *e)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0666);
+    if (fd < 0) {
+        if (errno == ENXIO)
+            sbs_fail(e, "cannot open %s %s: it is a FIFO that no process reads", what, path);
+        else
+            sbs_fail(e, "cannot open %s %s: %s", what, path, strerror(errno));
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "a");
+    if (!f) {
+        sbs_fail(e, "cannot open %s %s: %s", what, path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
 /* One run per output folder: an exclusive flock on OUT/.sbs-train.lock, released by the
  * kernel when the process ends however it ends (a killed run never blocks the next). The
  * file holds the pid of the holder for the message. Returns the open descriptor or -1. */
@@ -482,28 +505,28 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
         status = SBS_EXIT_USAGE;
         goto done;
     }
-    /* outputs: train.log and metrics.jsonl go to --out, else to log_path */
+    /* outputs: train.log and metrics.jsonl go to --out, else to log_path. Appended, never
+     * truncated: an earlier run's records in the same folder are kept; a "start" record
+     * marks where each run (or resumption) begins. */
     const char *log_dir = o->out_dir ? o->out_dir : cfg->log_path;
+    char metrics_what[PATH_MAX + 96];
     if (!writer) goto outputs_open; /* the other ranks open no files */
     if (sbs_mkdir_p(log_dir, e) != 0) goto done;
-    snprintf(path, sizeof path, "%s/train.log", log_dir);
-    out.log = fopen(path, "a");
-    if (!out.log) {
-        sbs_fail(e, "cannot open log file %s: %s", path, strerror(errno));
+    if ((size_t)snprintf(path, sizeof path, "%s/train.log", log_dir) >= sizeof path) {
+        sbs_fail(e, "log folder name too long (%zu characters, at most %d): %.60s...",
+                 strlen(log_dir), PATH_MAX - 11, log_dir);
         goto done;
     }
-    if (o->metrics_path)
-        snprintf(path, sizeof path, "%s", o->metrics_path);
-    else
-        snprintf(path, sizeof path, "%s/metrics.jsonl", log_dir);
-    /* appended, never truncated: an earlier run's records in the same folder are kept; a
-     * "start" record marks where each run (or resumption) begins */
-    out.metrics = fopen(path, "a");
-    if (!out.metrics) {
-        sbs_fail(e, "cannot open metrics file %s: %s", path, strerror(errno));
+    if (!(out.log = open_append(path, "log file", e))) goto done;
+    size_t plen = o->metrics_path
+                      ? (size_t)snprintf(path, sizeof path, "%s", o->metrics_path)
+                      : (size_t)snprintf(path, sizeof path, "%s/metrics.jsonl", log_dir);
+    if (plen >= sizeof path) {
+        sbs_fail(e, "--metrics: file name too long (%zu characters, at most %d): %.60s...", plen,
+                 PATH_MAX - 1, path);
         goto done;
     }
-    char metrics_what[PATH_MAX + 96];
+    if (!(out.metrics = open_append(path, "metrics file", e))) goto done;
     snprintf(metrics_what, sizeof metrics_what, "metrics file %s", path);
     if (write_record(out.metrics, metrics_what, e,
                      "{\"type\": \"start\", \"epoch\": %d, \"step\": %d, \"resume\": %s, "

@@ -165,7 +165,8 @@ int sbs_mkdir_p(const char *path, sbs_err *e)
 {
     char buf[PATH_MAX];
     if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
-        return sbs_fail(e, "folder name too long: %s", path);
+        return sbs_fail(e, "folder name too long (%zu characters, at most %d): %.60s...",
+                        strlen(path), PATH_MAX - 1, path);
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/') continue;
         *p = 0;

@@ -89,6 +89,17 @@ for kb in $ulimits; do
     done
 done
 
+# a FIFO that nobody reads as the metrics file blocked the open for ever: refused at once
+mkfifo "$T/fifo"
+out=$(timeout -s KILL 60 "$TRAIN" "$CFG" --out "$T/fifo-out" --metrics "$T/fifo" --epochs 1 --limit-train 96 "${common[@]}" 2>&1); rc=$?
+check "metrics into a FIFO nobody reads: refused, no hang (exit $rc)" '[ $rc -ne 0 ] && [ $rc -ne 137 ] && grep -q "FIFO that no process reads" <<<"$out"'
+echo "    $(tail -n 1 <<<"$out")"
+# an --out longer than PATH_MAX: refused with its length, not cut
+long="$T/$(printf 'd%.0s' $(seq 5000))"
+out=$("$TRAIN" "$CFG" --out "$long" --epochs 1 --limit-train 96 "${common[@]}" 2>&1); rc=$?
+check "--out of 5000 characters: exit 2, too long" '[ $rc -eq 2 ] && grep -q "too long (50[0-9][0-9] characters" <<<"$out"'
+echo "    $(tail -n 1 <<<"$out" | cut -c1-160)"
+
 # a metrics file that cannot be written is an error, not an empty file and exit 0
 if [ -w /dev/full ]; then
     out=$("$TRAIN" "$CFG" --out "$T/full" --metrics /dev/full --epochs 1 --limit-train 96 "${common[@]}" 2>&1); rc=$?
