@@ -188,7 +188,7 @@ static int test_bitwise(const char *simd)
     sbs_stream_init(&st, 12, SBS_RNG_INIT, 4, 0);
     const int Ns[] = {3, 10, 16, 17, 32, 64, 96};
     const int Ts[] = {1, 2, 15, 16, 17, 64, 100, 1600};
-    const int Ps[] = {1, 5, 16, 17, 40};
+    const int Ps[] = {1, 5, 16, 17, 32, 33, 40, 64};
     int cases = 0;
     for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
         for (size_t ti = 0; ti < sizeof Ts / sizeof *Ts; ti++)

@@ -20,7 +20,7 @@
 #include <immintrin.h>
 #endif
 
-#define SBS_P 16 /* positions per group: one AVX-512 block, interleaved in the other paths */
+#define SBS_P 32 /* positions per group: two AVX-512 blocks, interleaved in the other paths */
 
 /* the last step of every dynamics body: each position's h divided by its sum */
 #define SBS_DYN_NORMALISE                         \
@@ -160,113 +160,146 @@ SBS_AVX512 static inline __attribute__((always_inline)) __m512 dot16(const float
     return s;
 }
 
-/* The dynamics of one block of P <= 16 positions with NV = ldw/16 registers per row (a
- * constant where the caller specialises it). Fixed-length spike rows when vidx is NULL
- * (position p's spikes idx[p*T + t], t < T), else variable ones (vidx[p][t], t < len[p]).
- * h has room for 16 positions. All 16 lanes run every step; a lane that takes no part in a
- * step (p >= P, or past the end of its row) reads row 0 and its update is masked off. A position's dot product with its
- * next spike row is taken while its updated h is still in registers, so a step's chain is
- * reduce -> divide -> update -> next dot. */
+/* The dynamics of NB <= 2 blocks of 16 positions (P <= 16 NB of them) with NV = ldw/16
+ * registers per row (constants where the caller specialises them). Fixed-length spike rows
+ * when vidx is NULL (position p's spikes idx[p*T + t], t < T), else variable ones
+ * (vidx[p][t], t < len[p]). h has room for 16 NB positions. All lanes run every step; a lane
+ * that takes no part in a step (p >= P, or past the end of its row) reads row 0 and its
+ * update is masked off. A position's dot product with its next spike row is taken while its
+ * updated h is still in registers. A step first reduces and divides for every block (a
+ * chain of latencies: transpose-and-add, division, broadcast), then updates the blocks one
+ * after the other: block 0's updates are ready at once, and block 1's reduction of the next
+ * step runs while they do. Every position sees the same operations in the same order. */
 SBS_AVX512 static inline __attribute__((always_inline)) void
-dyn_block_avx512(const float *restrict W, int N, int ldw, const int NV, int P,
+dyn_block_avx512(const float *restrict W, int N, int ldw, const int NV, const int NB, int P,
                  const int32_t *restrict idx, int T, const int32_t *const *vidx, const int *len,
                  const float *restrict eps, float forgetting_offset, float *restrict h)
 {
     const float fo = sbs_step_fo(forgetting_offset);
     const int tmax = vidx ? dynv_steps(len, P) : T;
     const __m512 h0 = _mm512_set1_ps(1.0f / N);
-    for (int p = 0; p < 16; p++)
+    for (int p = 0; p < 16 * NB; p++)
         for (int v = 0; v < NV; v++) {
             int n0 = 16 * v;
             __mmask16 m = (__mmask16)(N - n0 >= 16 ? 0xFFFF : (1u << (N > n0 ? N - n0 : 0)) - 1);
             _mm512_storeu_ps(h + (size_t)p * ldw + n0, _mm512_maskz_mov_ps(m, h0));
         }
-    int lenl[16] __attribute__((aligned(64)));
-    for (int p = 0; p < 16; p++) lenl[p] = p < P ? (vidx ? len[p] : tmax) : 0;
-    const __m512i vlen = _mm512_load_si512(lenl);
-    int32_t off[16][SBS_CHUNK + 1] __attribute__((aligned(64)));
-    __m512 acc[16]; /* this step's dot products, position p in slot SBS_SLOT(p) */
+    int lenl[2][16] __attribute__((aligned(64)));
+    for (int p = 0; p < 32; p++) lenl[p >> 4][p & 15] = p < P ? (vidx ? len[p] : tmax) : 0;
+    int32_t off[32][SBS_CHUNK + 1] __attribute__((aligned(64)));
+    /* this step's dot products, block k's position p in acc[k][SBS_SLOT(p)] */
+    __m512 acc[2][16] __attribute__((aligned(64)));
     for (int t0 = 0; t0 < tmax; t0 += SBS_CHUNK) {
         const int n = tmax - t0 < SBS_CHUNK ? tmax - t0 : SBS_CHUNK;
-        for (int p = 0; p < 16; p++) block_offsets(p, P, t0, n, ldw, idx, T, vidx, len, off[p]);
+        for (int p = 0; p < 16 * NB; p++)
+            block_offsets(p, P, t0, n, ldw, idx, T, vidx, len, off[p]);
         if (t0 == 0)
-            for (int p = 0; p < 16; p++)
-                acc[SBS_SLOT(p)] = dot16(h + (size_t)p * ldw, W + off[p][0], NV);
+            for (int p = 0; p < 16 * NB; p++)
+                acc[p >> 4][SBS_SLOT(p & 15)] = dot16(h + (size_t)p * ldw, W + off[p][0], NV);
         for (int i = 0; i < n; i++) {
             const sbs_step_coef k = sbs_step_coefs(eps[t0 + i], fo, N);
             const __m512 va = _mm512_set1_ps(k.a), vc = _mm512_set1_ps(k.c);
-            const __m512 r = reduce16x16(acc);
-            const unsigned upd =
-                _mm512_mask_cmp_ps_mask(_mm512_cmpgt_epi32_mask(vlen, _mm512_set1_epi32(t0 + i)), r,
-                                        _mm512_set1_ps(1e-10f), _CMP_GT_OQ);
-            const __m512 b = _mm512_div_ps(_mm512_set1_ps(k.ea), r);
-            const __m512 bl[4] = {_mm512_shuffle_f32x4(b, b, 0x00),
-                                  _mm512_shuffle_f32x4(b, b, 0x55),
-                                  _mm512_shuffle_f32x4(b, b, 0xAA),
-                                  _mm512_shuffle_f32x4(b, b, 0xFF)};
-            /* h through an opaque copy of its address: GCC would otherwise keep all of it in
-             * registers from step to step, which it does not have, and spill */
-            float *hs = h;
-            __asm__("" : "+r"(hs));
+            __m512 bk[2];
+            unsigned updk[2];
+#pragma GCC unroll 2
+            for (int kb = 0; kb < NB; kb++) {
+                const __m512 r = reduce16x16(acc[kb]);
+                updk[kb] =
+                    _mm512_mask_cmp_ps_mask(_mm512_cmpgt_epi32_mask(_mm512_load_si512(lenl[kb]),
+                                                                    _mm512_set1_epi32(t0 + i)),
+                                            r, _mm512_set1_ps(1e-10f), _CMP_GT_OQ);
+                bk[kb] = _mm512_div_ps(_mm512_set1_ps(k.ea), r);
+            }
+#pragma GCC unroll 2
+            for (int kb = 0; kb < NB; kb++) {
+                const __m512 b = bk[kb];
+                const unsigned upd = updk[kb];
+                const __m512 bl[4] = {_mm512_shuffle_f32x4(b, b, 0x00),
+                                      _mm512_shuffle_f32x4(b, b, 0x55),
+                                      _mm512_shuffle_f32x4(b, b, 0xAA),
+                                      _mm512_shuffle_f32x4(b, b, 0xFF)};
+                /* h through an opaque copy of its address: GCC would otherwise keep all of it
+                 * in registers from step to step, which it does not have, and spill */
+                float *hs = h + (size_t)16 * kb * ldw;
+                __asm__("" : "+r"(hs));
 #pragma GCC unroll 16
-            for (int p = 0; p < 16; p++) {
-                const float *w = W + off[p][i], *wn = W + off[p][i + 1];
-                float *hq = hs + (size_t)p * ldw;
-                __m512 s = _mm512_setzero_ps();
-                if (__builtin_expect(upd >> p & 1, 1)) {
-                    const __m512 vb = _mm512_shuffle_ps(bl[p >> 2], bl[p >> 2], (p & 3) * 0x55);
-                    for (int v = 0; v < NV; v++) {
-                        __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(w + 16 * v), va);
-                        __m512 hv = _mm512_fmadd_ps(_mm512_loadu_ps(hq + 16 * v), f, vc);
-                        _mm512_storeu_ps(hq + 16 * v, hv);
-                        s = v ? _mm512_fmadd_ps(hv, _mm512_loadu_ps(wn + 16 * v), s)
-                              : _mm512_mul_ps(hv, _mm512_loadu_ps(wn));
+                for (int p = 0; p < 16; p++) {
+                    const int32_t *op = off[16 * kb + p];
+                    const float *w = W + op[i], *wn = W + op[i + 1];
+                    float *hq = hs + (size_t)p * ldw;
+                    __m512 s = _mm512_setzero_ps();
+                    if (__builtin_expect(upd >> p & 1, 1)) {
+                        const __m512 vb = _mm512_shuffle_ps(bl[p >> 2], bl[p >> 2], (p & 3) * 0x55);
+                        for (int v = 0; v < NV; v++) {
+                            __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(w + 16 * v), va);
+                            __m512 hv = _mm512_fmadd_ps(_mm512_loadu_ps(hq + 16 * v), f, vc);
+                            _mm512_storeu_ps(hq + 16 * v, hv);
+                            s = v ? _mm512_fmadd_ps(hv, _mm512_loadu_ps(wn + 16 * v), s)
+                                  : _mm512_mul_ps(hv, _mm512_loadu_ps(wn));
+                        }
+                    } else {
+                        s = dot16(hq, wn, NV);
                     }
-                } else {
-                    s = dot16(hq, wn, NV);
+                    acc[kb][SBS_SLOT(p)] = s;
                 }
-                acc[SBS_SLOT(p)] = s;
             }
         }
     }
     SBS_DYN_NORMALISE
 }
 
-/* Blocks of 16 positions, specialised for rows of 1-6 registers (N <= 96). A last block of
- * fewer than 16 runs in a 16-position buffer. (No predictive commoning: GCC would carry each
- * lane's row offset from step to step in registers it does not have.) */
+/* Pairs of blocks of 16 positions, specialised for rows of 1-6 registers (N <= 96); a last
+ * group of 16 or fewer runs as one block. A last block of fewer than 16 positions runs in a
+ * buffer with room for all of its block's lanes. (No predictive commoning: GCC would carry
+ * each lane's row offset from step to step in registers it does not have.) */
 __attribute__((optimize("no-predictive-commoning"))) SBS_AVX512 static void
 dyn_blocks_avx512(const float *W, int N, int ldw, int P, const int32_t *idx, int T,
                   const int32_t *const *vidx, const int *len, const float *eps,
                   float forgetting_offset, float *h)
 {
     float *tail = NULL;
-    for (int p0 = 0; p0 < P; p0 += 16) {
-        int q = P - p0 < 16 ? P - p0 : 16;
+    for (int p0 = 0; p0 < P; p0 += 32) {
+        int q = P - p0 < 32 ? P - p0 : 32;
+        const int nb = q > 16 ? 2 : 1;
         const int32_t *bi = idx ? idx + (size_t)p0 * T : NULL;
         const int32_t *const *bv = vidx ? vidx + p0 : NULL;
         const int *bl = vidx ? len + p0 : NULL;
         float *bh = h + (size_t)p0 * ldw;
-        if (q < 16) bh = tail = xaligned((size_t)16 * ldw * sizeof *tail);
-        switch (ldw) {
-#define SBS_DYN_CASE(nv)                                                                       \
-    case 16 * nv:                                                                              \
-        if (vidx)                                                                              \
-            dyn_block_avx512(W, N, ldw, nv, q, NULL, 0, bv, bl, eps, forgetting_offset, bh);   \
-        else                                                                                   \
-            dyn_block_avx512(W, N, ldw, nv, q, bi, T, NULL, NULL, eps, forgetting_offset, bh); \
+        if (q < 16 * nb) {
+            if (!tail) tail = xaligned((size_t)32 * ldw * sizeof *tail);
+            bh = tail;
+        }
+#define SBS_DYN_CALL(nv, NBK)                                                                     \
+    do {                                                                                          \
+        if (vidx)                                                                                 \
+            dyn_block_avx512(W, N, ldw, nv, NBK, q, NULL, 0, bv, bl, eps, forgetting_offset, bh); \
+        else                                                                                      \
+            dyn_block_avx512(W, N, ldw, nv, NBK, q, bi, T, NULL, NULL, eps, forgetting_offset,    \
+                             bh);                                                                 \
+    } while (0)
+#define SBS_DYN_CASE(nv)         \
+    case 16 * nv:                \
+        if (nb == 2)             \
+            SBS_DYN_CALL(nv, 2); \
+        else                     \
+            SBS_DYN_CALL(nv, 1); \
         break;
+        switch (ldw) {
             SBS_DYN_CASE(1)
             SBS_DYN_CASE(2)
             SBS_DYN_CASE(3)
             SBS_DYN_CASE(4)
             SBS_DYN_CASE(5)
             SBS_DYN_CASE(6)
-#undef SBS_DYN_CASE
         default:
-            dyn_block_avx512(W, N, ldw, ldw / 16, q, bi, T, bv, bl, eps, forgetting_offset, bh);
+            if (nb == 2)
+                SBS_DYN_CALL(ldw / 16, 2);
+            else
+                SBS_DYN_CALL(ldw / 16, 1);
         }
-        if (tail) memcpy(h + (size_t)p0 * ldw, tail, (size_t)q * ldw * sizeof *tail);
+#undef SBS_DYN_CASE
+#undef SBS_DYN_CALL
+        if (bh == tail) memcpy(h + (size_t)p0 * ldw, tail, (size_t)q * ldw * sizeof *tail);
     }
     free(tail);
 }
