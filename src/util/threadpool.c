@@ -2,10 +2,12 @@
 #include "sbs/threadpool.h"
 #include "sbs/common.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct sbs_pool {
     int threads;
@@ -70,9 +72,12 @@ sbs_pool *sbs_pool_create(int threads)
         worker_arg *wa = xmalloc(sizeof *wa);
         wa->p = p;
         wa->worker = i;
-        if (pthread_create(&p->tid[i], NULL, worker_main, wa) != 0) {
-            fprintf(stderr, "error: cannot start worker thread %d\n", i);
-            exit(SBS_EXIT_FAILURE);
+        int rc = pthread_create(&p->tid[i], NULL, worker_main, wa);
+        if (rc != 0) {
+            /* EAGAIN: no memory for its stack (ulimit -v) or too many threads */
+            fprintf(stderr, "error: cannot start worker thread %d of %d: %s\n", i, threads,
+                    strerror(rc));
+            exit(rc == EAGAIN || rc == ENOMEM ? SBS_EXIT_NOMEM : SBS_EXIT_FAILURE);
         }
     }
     return p;
