@@ -150,6 +150,18 @@ static inline void block_offsets(int p, int P, int t0, int n, int ldw, const int
     for (int i = m; i <= n; i++) off[i] = 0;
 }
 
+/* Element j of each 128-bit lane of x in all four places of that lane: the shuffle's
+ * immediate must be a constant for clang, whatever the unrolling makes of p & 3. */
+SBS_AVX512 static inline __attribute__((always_inline)) __m512 bcast_lane(__m512 x, int j)
+{
+    switch (j) {
+    case 0: return _mm512_shuffle_ps(x, x, 0x00);
+    case 1: return _mm512_shuffle_ps(x, x, 0x55);
+    case 2: return _mm512_shuffle_ps(x, x, 0xAA);
+    default: return _mm512_shuffle_ps(x, x, 0xFF);
+    }
+}
+
 /* <h, w> as 16 lane partial sums: a multiply, then FMAs over the NV registers of a row */
 SBS_AVX512 static inline __attribute__((always_inline)) __m512 dot16(const float *hp,
                                                                      const float *w, int NV)
@@ -229,7 +241,7 @@ dyn_block_avx512(const float *restrict W, int N, int ldw, const int NV, const in
                     float *hq = hs + (size_t)p * ldw;
                     __m512 s = _mm512_setzero_ps();
                     if (__builtin_expect(upd >> p & 1, 1)) {
-                        const __m512 vb = _mm512_shuffle_ps(bl[p >> 2], bl[p >> 2], (p & 3) * 0x55);
+                        const __m512 vb = bcast_lane(bl[p >> 2], p & 3);
                         for (int v = 0; v < NV; v++) {
                             __m512 f = _mm512_fmadd_ps(vb, _mm512_loadu_ps(w + 16 * v), va);
                             __m512 hv = _mm512_fmadd_ps(_mm512_loadu_ps(hq + 16 * v), f, vc);
