@@ -1,9 +1,11 @@
 /* layer.h — the plan of a layer kind, one file per kind in src/nn/layer_*.c: from L->C/H/W
- * (input shape) and L->cfg it sets L->N/X/Y, the geometry, the parameters (n_w, n_b, ldw,
- * has_weights, file_weights, sbs_w; fixed weights such as SbS POOLING's are written into the
- * planned L->weight, which the net then moves into its arena), spikes (L->T, L->eps), the
- * flags own_target / grad_scaled and the CPU kernels' scratch sizes. Errors name the config
- * key. The compute of each kind lives in the backends (backend.h). */
+ * (input shape) and L->cfg it sets L->N/X/Y, the geometry, the parameter shapes (n_w, n_b,
+ * ldw, has_weights, file_weights, sbs_w), spikes (L->T), the flags own_target / grad_scaled
+ * and the CPU kernels' scratch sizes, allocating nothing whose size comes from the config
+ * (sbs_net_plan_shapes). Errors name the config key. Once the net's arena exists
+ * (sbs_net_alloc_params) and L->weight / L->bias point into it, zeroed, init_params (if any)
+ * writes the layer's fixed values: SbS POOLING's weights, the SbS step sizes (L->eps).
+ * The compute of each kind lives in the backends (backend.h). */
 #ifndef SBS_LAYER_H
 #define SBS_LAYER_H
 
@@ -11,6 +13,7 @@
 
 typedef struct sbs_layer_ops {
     int (*plan)(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e);
+    void (*init_params)(sbs_layer *L); /* NULL: nothing beyond the zeroed parameters */
 } sbs_layer_ops;
 
 /* The plan of a layer kind; NULL if the kind is not supported. */
@@ -50,7 +53,8 @@ size_t sbs_nnmf_fwd_scratch(int K, int N, int M);
 size_t sbs_nnmf_bwd_scratch(int K, int N, int M, int T, size_t store_limit);
 
 /* Shared helpers for layer files. */
-/* Window geometry from the layer's config (kernel, stride, dilation, padding); sets X, Y. */
+/* Window geometry from the layer's config (kernel, stride, dilation, padding); sets X, Y.
+ * Refuses a window K = C*kx*ky or X*Y output positions beyond SBS_MAX_COUNT. */
 int sbs_layer_window(sbs_layer *L, const char *nf, sbs_err *e);
 /* Check forward_neuron_numbers: `in` must match the input channels (done by the caller);
  * for layers that keep the channels, `out` (if given) must equal C. */

@@ -58,15 +58,34 @@ typedef struct sbs_net {
     size_t n_params;
 } sbs_net;
 
-/* Build the plan for input images (C, H, W) (after cropping). Errors name the config file and
- * key: "network.json: network_structure.forward_neuron_numbers[2]: ...". */
+/* The largest count a plan accepts for a layer's input C*H*W, window K = C*kx*ky, weights
+ * (K*ldw, O*K), output positions X*Y and output N*X*Y per image, and full-layer spike routes
+ * T*kx*ky: the kernels index these with int. Bigger is refused by the plan, naming the key. */
+#define SBS_MAX_COUNT 2147483647
+
+/* Build the plan for input images (C, H, W) (after cropping): every layer's shapes, sizes
+ * and flags, checked (sizes in 64-bit, against SBS_MAX_COUNT), and the parameter layout
+ * (n_params, w_off, b_off), without allocating the parameters: net->params, L->weight,
+ * L->bias and L->eps stay NULL, so a plan of any size is cheap (--dry-run, sbs_net_memory).
+ * Errors name the config file and key: "network.json: network_structure.forward_neuron_
+ * numbers[2]: ...". On failure nothing is left to free. */
+int sbs_net_plan_shapes(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_err *e);
+/* Allocate a shapes-only plan's parameter arena (zeroed; out of memory exits 3, see
+ * common.h), point each layer's weight / bias views into it and write each layer's fixed
+ * values (its ops' init_params: SbS POOLING's weights, the SbS step sizes). */
+void sbs_net_alloc_params(sbs_net *net);
+/* sbs_net_plan_shapes + sbs_net_alloc_params. */
 int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_err *e);
+/* Frees a net planned either way. */
 void sbs_net_free(sbs_net *net);
 void sbs_net_print_plan(const sbs_net *net, FILE *f);
 /* Bytes a bound net needs for batches of B patterns (parameters, activations; with training
  * also gradients, chunk sums, Adam moments and input gradients), backend workspace and data
- * sets not included. */
+ * sets not included. Works on a shapes-only plan. Computed with overflow checks: a figure
+ * beyond SBS_MEM_HUGE (no machine has it) is returned as SBS_MEM_HUGE, so that a caller may
+ * add a few such figures without a wrap. */
 size_t sbs_net_memory(const sbs_net *net, int B, bool training);
+#define SBS_MEM_HUGE (SIZE_MAX / 8)
 /* Spike updates (spikes drawn) per image. */
 double sbs_net_spikes_per_image(const sbs_net *net);
 
@@ -105,6 +124,10 @@ int sbs_mode_shape(const char *data_mode, int *c, int *h, int *w);
  * data_mode and crop_width_in_pixel, then sbs_net_plan. c/h/w (may be NULL) get the image
  * shape before cropping. One line in e on failure. */
 int sbs_plan_for_data(sbs_net *net, const sbs_config *cfg, int *c, int *h, int *w, sbs_err *e);
+/* The same with sbs_net_plan_shapes: no parameters allocated (sbs_net_alloc_params later,
+ * e.g. after a memory check). */
+int sbs_plan_shapes_for_data(sbs_net *net, const sbs_config *cfg, int *c, int *h, int *w,
+                             sbs_err *e);
 
 /* Bytes the full train + test split of a data_mode take in memory (an estimate for
  * planning; 0 if unknown). */

@@ -23,9 +23,12 @@ typedef struct {
     int K;                      /* C*kx*ky */
 } sbs_geom;
 
-/* Output size per axis (SPEC §1.1); <= 0 if the window does not fit. */
+/* Output size per axis (SPEC §1.1); <= 0 if the window does not fit, -1 also if the size is
+ * beyond INT_MAX. Computed in 64-bit. */
 int sbs_out_size(int L, int k, int s, int d, int p);
-/* Fill g from the input shape and kernel parameters; returns -1 if the output is empty. */
+/* Fill g from the input shape and kernel parameters; returns -1 if the output is empty, -2
+ * if a size does not fit an int: the window K = C*kx*ky, X, Y, or a padded extent H + 2px,
+ * W + 2py (all computed in 64-bit; such a g has K, X or Y 0 and must not be used). */
 int sbs_geom_init(sbs_geom *g, int C, int H, int W, int kx, int ky, int sx, int sy, int dx, int dy,
                   int px, int py);
 

@@ -174,16 +174,17 @@ int main(int argc, char **argv)
     }
     int ic, ih, iw, crop = cfg.aug.crop_width_in_pixel;
     sbs_net net;
-    if (sbs_plan_for_data(&net, &cfg, &ic, &ih, &iw, &e) != 0) {
+    if (sbs_plan_shapes_for_data(&net, &cfg, &ic, &ih, &iw, &e) != 0) {
         fprintf(stderr, "sbs-eval: %s\n", e.msg);
         return SBS_EXIT_USAGE;
     }
-    if (plan_only) {
+    if (plan_only) { /* shapes only: a plan of any size is printed, nothing allocated */
         sbs_net_print_plan(&net, stdout);
         printf("spike updates per image: %.0f\n", sbs_net_spikes_per_image(&net));
         sbs_net_free(&net);
         return 0;
     }
+    sbs_net_alloc_params(&net);
     const char *wdir = weights ? weights : cfg.learn.overload_path;
     long *ep_list = NULL; /* --epochs: the epochs to evaluate; their weights load one by one */
     size_t n_ep = 0;

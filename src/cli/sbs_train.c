@@ -64,7 +64,8 @@ static void usage(FILE *f)
         "  --png DIR          after every epoch, pictures in DIR: weight mosaics\n"
         "                     weights_L<l>_S<epoch>.png, confusion matrix confusion_S<epoch>.png\n"
         "  --quiet            no log lines on stderr (errors still)\n"
-        "  --dry-run          print the resolved network plan and exit\n"
+        "  --dry-run          print the resolved network plan and the memory it needs, and\n"
+        "                     exit (nothing is allocated)\n"
         "  --version, --help\n"
         "The last line on stdout is one JSON object with the results.\n"
         "Data-parallel over processes (builds with MPI): mpiexec -n N sbs-train ... gives the\n"
@@ -181,9 +182,9 @@ int main(int argc, char **argv)
                          : (cfg.number_of_cpu_processes > 0 ? cfg.number_of_cpu_processes : 0);
     o.be_opts.threads = th;
     o.be_opts.device = (int)device;
-    if (dry) {
+    if (dry) { /* the plan's shapes only: a net of any size is printed, none allocated */
         sbs_net net;
-        if (sbs_plan_for_data(&net, &cfg, NULL, NULL, NULL, &e) != 0) {
+        if (sbs_plan_shapes_for_data(&net, &cfg, NULL, NULL, NULL, &e) != 0) {
             fprintf(stderr, "sbs-train: %s\n", e.msg);
             return SBS_EXIT_USAGE;
         }
@@ -197,12 +198,21 @@ int main(int argc, char **argv)
         printf("spike updates per image: %.0f\n", sbs_net_spikes_per_image(&net));
         int B = cfg.batch_size < 64 ? 64 : cfg.batch_size;
         bool tr = cfg.learn.learning_active;
-        size_t nm = sbs_net_memory(&net, B, tr) + be->workspace(be, &net, B, tr);
-        size_t dm = sbs_mode_data_bytes(cfg.data_mode);
+        size_t nm = 0, dm = sbs_mode_data_bytes(cfg.data_mode), need = 0;
+        if (!sbs_add_size(sbs_net_memory(&net, B, tr), be->workspace(be, &net, B, tr), &nm))
+            nm = SIZE_MAX;
+        if (!sbs_add_size(nm, dm, &need)) need = SIZE_MAX;
+        size_t avail = sbs_mem_available();
         printf("memory: %.1f MiB (network, batch %d, %s, training %s) + %.1f MiB (data "
                "set) = %.1f MiB; available %.1f MiB\n",
                nm / 1048576.0, B, be->describe(be), tr ? "on" : "off", dm / 1048576.0,
-               (nm + dm) / 1048576.0, sbs_mem_available() / 1048576.0);
+               need / 1048576.0, avail / 1048576.0);
+        if (need > avail) { /* a plan, not a run: say so, and still exit 0 */
+            fprintf(stderr,
+                    "sbs-train: --dry-run: this run needs about %.1f GiB of memory, this "
+                    "machine has %.1f GiB available: a run would stop (exit 3)\n",
+                    need / 1073741824.0, avail / 1073741824.0);
+        }
         sbs_backend_destroy(be);
         sbs_net_free(&net);
         return 0;

@@ -17,9 +17,7 @@ static int conv_plan(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e)
     if (sbs_layer_window(L, nf, e) != 0) return -1;
     L->N = c->out;
     L->n_w = (size_t)L->N * L->g.K;
-    L->n_b = (size_t)L->N;
-    L->weight = xcalloc(L->n_w, sizeof(float));
-    L->bias = xcalloc(L->n_b, sizeof(float));
+    L->n_b = (size_t)L->N; /* weights and bias start at 0 (the zeroed arena) */
     L->has_weights = L->file_weights = true;
     L->fwd_scr = (size_t)L->g.K * L->X * L->Y;
     L->bwd_scr = 2 * L->fwd_scr;

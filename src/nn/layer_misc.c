@@ -29,6 +29,11 @@ static int onoff_plan(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e)
 {
     (void)net;
     const sbs_layer_cfg *c = L->cfg;
+    if (2LL * L->C > SBS_MAX_COUNT)
+        return sbs_fail(e,
+                        "%s: network_structure.layer_type[%d]: ONOFF doubles the %d input "
+                        "channels to %lld, more than %d this build supports",
+                        nf, L->index, L->C, 2LL * L->C, SBS_MAX_COUNT);
     if (c->out >= 0 && c->out != 2 * L->C)
         return sbs_fail(e,
                         "%s: network_structure.forward_neuron_numbers[%d]: ONOFF doubles the "

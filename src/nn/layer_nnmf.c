@@ -26,8 +26,6 @@
  * (pattern, position) counts as one contribution. */
 #include "sbs/layer.h"
 
-#include <string.h>
-
 static size_t al16(size_t n)
 {
     return (n + 15) & ~(size_t)15;
@@ -97,9 +95,7 @@ static int nnmf_plan(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e)
     if (sbs_layer_window(L, nf, e) != 0) return -1;
     L->N = c->out;
     L->ldw = sbs_pad_n(L->N);
-    L->n_w = (size_t)L->g.K * L->N;
-    L->weight = xaligned((size_t)L->g.K * L->ldw * sizeof(float));
-    memset(L->weight, 0, (size_t)L->g.K * L->ldw * sizeof(float));
+    L->n_w = (size_t)L->g.K * L->N; /* the weights start at 0 (the zeroed arena) */
     L->has_weights = true;
     L->sbs_w = true;
     L->file_weights = true;

@@ -1,9 +1,8 @@
-/* layer_sbs.c — the plan of the SbS layer and SbS POOLING (SPEC §1.2, §1.3): window, step
- * sizes, weights (SbS POOLING's fixed), and the CPU kernels' scratch. The kernels are in each
- * backend (src/backend/cpu/k_sbs.c). */
+/* layer_sbs.c — the plan of the SbS layer and SbS POOLING (SPEC §1.2, §1.3): window, spikes,
+ * weight shape and the CPU kernels' scratch; once the parameters exist (sbs_net_alloc_params),
+ * the step sizes and SbS POOLING's fixed weights. The kernels are in each backend
+ * (src/backend/cpu/k_sbs.c). */
 #include "sbs/layer.h"
-
-#include <string.h>
 
 static int sbs_plan(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e)
 {
@@ -28,26 +27,31 @@ static int sbs_plan(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e)
     if (sbs_layer_window(L, nf, e) != 0) return -1;
     L->N = c->out;
     L->T = c->spikes;
-    L->eps = xmalloc((size_t)L->T * sizeof(float));
-    sbs_eps_table(c->epsilon_0, c->cooldown_after_number_of_spikes, c->reduction_cooldown, L->T,
-                  L->eps);
     L->fo = c->forgetting_offset;
     L->ldw = sbs_pad_n(L->N);
     L->n_w = (size_t)L->g.K * L->N;
-    L->weight = xaligned((size_t)L->g.K * L->ldw * sizeof(float));
-    memset(L->weight, 0, (size_t)L->g.K * L->ldw * sizeof(float));
     L->has_weights = true;
     L->sbs_w = true;
     L->grad_scaled = true;
     L->file_weights = c->kind != SBS_L_SBS_POOLING;
-    if (c->kind == SBS_L_SBS_POOLING) {
-        int k = c->kernel[0] * c->kernel[1];
-        for (int ch = 0; ch < L->C; ch++)
-            for (int j = 0; j < k; j++) L->weight[(size_t)(ch * k + j) * L->ldw + ch] = 1.0f / k;
-    }
     size_t M = (size_t)L->X * L->Y, K = (size_t)L->g.K;
     L->bwd_scr = 3 * M * K + (size_t)L->N * M + K;
     return 0;
 }
 
-const sbs_layer_ops sbs_ops_sbs = {.plan = sbs_plan};
+/* The step sizes; SbS POOLING's fixed weights (1 / (kx ky) from each input channel's window
+ * to the neuron of that channel) into its zeroed weight view. */
+static void sbs_init_params(sbs_layer *L)
+{
+    const sbs_layer_cfg *c = L->cfg;
+    L->eps = xmalloc((size_t)L->T * sizeof(float));
+    sbs_eps_table(c->epsilon_0, c->cooldown_after_number_of_spikes, c->reduction_cooldown, L->T,
+                  L->eps);
+    if (c->kind == SBS_L_SBS_POOLING) {
+        int k = c->kernel[0] * c->kernel[1];
+        for (int ch = 0; ch < L->C; ch++)
+            for (int j = 0; j < k; j++) L->weight[((size_t)ch * k + j) * L->ldw + ch] = 1.0f / k;
+    }
+}
+
+const sbs_layer_ops sbs_ops_sbs = {.plan = sbs_plan, .init_params = sbs_init_params};

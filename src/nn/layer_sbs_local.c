@@ -22,4 +22,9 @@ static int local_plan(sbs_net *net, sbs_layer *L, const char *nf, sbs_err *e)
     return sbs_ops_sbs.plan(net, L, nf, e);
 }
 
-const sbs_layer_ops sbs_ops_sbs_local = {.plan = local_plan};
+static void local_init_params(sbs_layer *L)
+{
+    sbs_ops_sbs.init_params(L);
+}
+
+const sbs_layer_ops sbs_ops_sbs_local = {.plan = local_plan, .init_params = local_init_params};

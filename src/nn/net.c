@@ -19,37 +19,74 @@ static size_t al16(size_t n)
     return (n + 15) & ~(size_t)15;
 }
 
-/* Move every layer's planned parameters (and the fixed values a plan wrote into them) into
- * one arena, each view 64-byte aligned. */
-static void arena(sbs_net *net)
+static const char *def_name(const sbs_config *cfg)
+{
+    return cfg->def_file[0] ? base_name(cfg->def_file) : "def.json";
+}
+
+/* One layer's planned sizes against SBS_MAX_COUNT, in 64-bit: its weights and its output per
+ * image; full-layer spikes route up to T*kx*ky entries per image (int32 offsets). Its input
+ * is the previous layer's output (or checked by the caller); its window and output positions
+ * were checked by sbs_layer_window. */
+static int check_counts(const sbs_config *cfg, const sbs_layer *L, const char *nf, sbs_err *e)
+{
+    const sbs_layer_cfg *c = L->cfg;
+    int l = L->index;
+    if (L->has_weights) {
+        unsigned long long w = L->sbs_w ? (unsigned long long)L->g.K * L->ldw : L->n_w;
+        if (w > SBS_MAX_COUNT) {
+            char pad[48] = "";
+            if (L->sbs_w && L->ldw != L->N) snprintf(pad, sizeof pad, " (padded to %d)", L->ldw);
+            return sbs_fail(e,
+                            "%s: network_structure.forward_neuron_numbers[%d]: layer %d (%s) "
+                            "has %d x %d%s = %llu weights (window x neurons), more than %d this "
+                            "build supports",
+                            nf, l, l, c->type, L->g.K, L->N, pad, w, SBS_MAX_COUNT);
+        }
+    }
+    long long out = (long long)L->N * L->X * L->Y;
+    if (out > SBS_MAX_COUNT)
+        return sbs_fail(e,
+                        "%s: network_structure.forward_neuron_numbers[%d]: layer %d (%s) gives "
+                        "%d x %d x %d = %lld values per image, more than %d this build supports",
+                        nf, l, l, c->type, L->N, L->X, L->Y, out, SBS_MAX_COUNT);
+    if (L->T > 0 && c->spike_full_layer_input_distribution) {
+        long long routes = (long long)L->T * L->g.kx * L->g.ky;
+        if (routes > SBS_MAX_COUNT)
+            return sbs_fail(e,
+                            "%s: number_of_spikes[%d]: the full-layer spikes "
+                            "(spike_full_layer_input_distribution) of layer %d route %d spikes "
+                            "x %dx%d kernel = %lld entries per image, more than %d this build "
+                            "supports",
+                            def_name(cfg), l, l, L->T, L->g.kx, L->g.ky, routes, SBS_MAX_COUNT);
+    }
+    return 0;
+}
+
+/* The parameter layout: each layer's weights then bias, 16-float (64-byte) aligned views of
+ * one arena of n_params floats. Sizes are checked: the arena's bytes fit a size_t. */
+static int layout(sbs_net *net, const char *nf, sbs_err *e)
 {
     size_t n = 0;
+    bool ok = true;
     for (int l = 0; l < net->n; l++) {
         sbs_layer *L = &net->L[l];
         L->w_off = n;
-        n += al16(L->weight ? sbs_weight_floats(L) : 0);
+        ok = ok && sbs_add_size(n, al16(L->has_weights ? sbs_weight_floats(L) : 0), &n);
         L->b_off = n;
-        n += al16(L->bias ? L->n_b : 0);
+        ok = ok && sbs_add_size(n, al16(L->has_weights ? L->n_b : 0), &n);
     }
+    size_t bytes;
+    if (!ok || !sbs_mul_size(n, sizeof(float), &bytes))
+        return sbs_fail(e,
+                        "%s: network_structure: the parameters do not fit this machine's "
+                        "address space",
+                        nf);
     net->n_params = n;
-    net->params = xaligned((n ? n : 1) * sizeof(float));
-    memset(net->params, 0, (n ? n : 1) * sizeof(float));
-    for (int l = 0; l < net->n; l++) {
-        sbs_layer *L = &net->L[l];
-        if (L->weight) {
-            memcpy(net->params + L->w_off, L->weight, sbs_weight_floats(L) * sizeof(float));
-            free(L->weight);
-            L->weight = net->params + L->w_off;
-        }
-        if (L->bias) {
-            memcpy(net->params + L->b_off, L->bias, L->n_b * sizeof(float));
-            free(L->bias);
-            L->bias = net->params + L->b_off;
-        }
-    }
+    return 0;
 }
 
-int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_err *e)
+int sbs_net_plan_shapes(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_err *e)
 {
     memset(net, 0, sizeof *net);
     net->cfg = cfg;
@@ -61,6 +98,12 @@ int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_e
     net->L = xcalloc((size_t)net->n, sizeof *net->L);
     const char *nf = cfg->network_file[0] ? base_name(cfg->network_file) : "network.json";
     int ok = 0;
+    long long in = (long long)C * H * W;
+    if (in > SBS_MAX_COUNT)
+        ok = sbs_fail(e,
+                      "%s: the input %d x %d x %d = %lld values per image is more than %d this "
+                      "build supports",
+                      nf, C, H, W, in, SBS_MAX_COUNT);
     for (int l = 0; l < net->n && ok == 0; l++) {
         sbs_layer *L = &net->L[l];
         const sbs_layer_cfg *c = &cfg->layers[l];
@@ -88,6 +131,7 @@ int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_e
             break;
         }
         if ((ok = L->ops->plan(net, L, nf, e)) != 0) break;
+        if ((ok = check_counts(cfg, L, nf, e)) != 0) break;
         C = L->N;
         H = L->X;
         W = L->Y;
@@ -98,6 +142,7 @@ int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_e
                       "%s: network_structure: the last layer must give number_of_output_neurons "
                       "x 1 x 1 = %d x 1 x 1 for the input %dx%dx%d, found %d x %d x %d",
                       nf, net->n_out, net->in_c, net->in_h, net->in_w, C, H, W);
+    if (ok == 0) ok = layout(net, nf, e);
     if (ok != 0) {
         sbs_net_free(net);
         return -1;
@@ -112,20 +157,35 @@ int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_e
         learns_below |= L->file_weights && L->cfg->w_trainable && cfg->learn.learning_active &&
                         L->kind != SBS_L_SBS_LOCAL;
     }
-    arena(net);
+    return 0;
+}
+
+void sbs_net_alloc_params(sbs_net *net)
+{
+    size_t n = net->n_params ? net->n_params : 1; /* n_params * sizeof(float) fits (layout) */
+    net->params = xaligned(n * sizeof(float));
+    memset(net->params, 0, n * sizeof(float));
+    for (int l = 0; l < net->n; l++) {
+        sbs_layer *L = &net->L[l];
+        if (L->has_weights) {
+            L->weight = net->params + L->w_off;
+            if (L->n_b) L->bias = net->params + L->b_off;
+        }
+        if (L->ops->init_params) L->ops->init_params(L);
+    }
+}
+
+int sbs_net_plan(sbs_net *net, const sbs_config *cfg, int C, int H, int W, sbs_err *e)
+{
+    if (sbs_net_plan_shapes(net, cfg, C, H, W, e) != 0) return -1;
+    sbs_net_alloc_params(net);
     return 0;
 }
 
 void sbs_net_free(sbs_net *net)
 {
     if (!net->L) return;
-    for (int l = 0; l < net->n; l++) {
-        if (!net->params) { /* a plan that failed: the layers still own their parameters */
-            free(net->L[l].weight);
-            free(net->L[l].bias);
-        }
-        free(net->L[l].eps);
-    }
+    for (int l = 0; l < net->n; l++) free(net->L[l].eps);
     free(net->params);
     free(net->L);
     memset(net, 0, sizeof *net);
@@ -139,15 +199,28 @@ double sbs_net_spikes_per_image(const sbs_net *net)
     return s;
 }
 
+/* a * b and a + b, saturating at SBS_MEM_HUGE */
+static size_t mul_huge(size_t a, size_t b)
+{
+    size_t r;
+    return sbs_mul_size(a, b, &r) && r < SBS_MEM_HUGE ? r : SBS_MEM_HUGE;
+}
+static size_t add_huge(size_t a, size_t b)
+{
+    size_t r;
+    return sbs_add_size(a, b, &r) && r < SBS_MEM_HUGE ? r : SBS_MEM_HUGE;
+}
+
 size_t sbs_net_memory(const sbs_net *net, int B, bool training)
 {
-    size_t act = 0, eps = 0;
-    for (int l = 0; l <= net->n; l++) act += sbs_act_floats(net, l);
-    for (int l = 0; l < net->n; l++) eps += (size_t)net->L[l].T;
+    size_t act = 0, eps = 0, b = B > 0 ? (size_t)B : 0;
+    for (int l = 0; l <= net->n; l++) act = add_huge(act, sbs_act_floats(net, l));
+    for (int l = 0; l < net->n; l++) eps = add_huge(eps, (size_t)net->L[l].T);
     /* parameters (+ gradients, chunk sums, Adam m and v), activations (+ their gradients) */
-    size_t floats = net->n_params * (training ? 5 : 1) + act * (size_t)B * (training ? 2 : 1) +
-                    (size_t)B * net->n_out + eps;
-    return floats * sizeof(float);
+    size_t floats = mul_huge(net->n_params, training ? 5 : 1);
+    floats = add_huge(floats, mul_huge(mul_huge(act, b), training ? 2 : 1));
+    floats = add_huge(floats, add_huge(mul_huge(b, (size_t)net->n_out), eps));
+    return mul_huge(floats, sizeof(float));
 }
 
 void sbs_net_print_plan(const sbs_net *net, FILE *f)
@@ -344,7 +417,8 @@ int sbs_mode_shape(const char *m, int *c, int *h, int *w)
     return -1;
 }
 
-int sbs_plan_for_data(sbs_net *net, const sbs_config *cfg, int *c, int *h, int *w, sbs_err *e)
+int sbs_plan_shapes_for_data(sbs_net *net, const sbs_config *cfg, int *c, int *h, int *w,
+                             sbs_err *e)
 {
     int ic, ih, iw;
     if (sbs_mode_shape(cfg->data_mode, &ic, &ih, &iw) != 0)
@@ -354,7 +428,7 @@ int sbs_plan_for_data(sbs_net *net, const sbs_config *cfg, int *c, int *h, int *
     if (2 * crop >= ih || 2 * crop >= iw)
         return sbs_fail(e, "augmentation.crop_width_in_pixel: %d leaves nothing of a %dx%d image",
                         crop, ih, iw);
-    if (sbs_net_plan(net, cfg, ic, ih - 2 * crop, iw - 2 * crop, e) != 0) return -1;
+    if (sbs_net_plan_shapes(net, cfg, ic, ih - 2 * crop, iw - 2 * crop, e) != 0) return -1;
     /* every data set here has 10 classes; a label must index an output */
     if (!net->L[net->n - 1].own_target && net->n_out < SBS_N_CLASSES) {
         const char *nf = cfg->network_file[0] ? base_name(cfg->network_file) : "network.json";
@@ -368,6 +442,13 @@ int sbs_plan_for_data(sbs_net *net, const sbs_config *cfg, int *c, int *h, int *
     if (c) *c = ic;
     if (h) *h = ih;
     if (w) *w = iw;
+    return 0;
+}
+
+int sbs_plan_for_data(sbs_net *net, const sbs_config *cfg, int *c, int *h, int *w, sbs_err *e)
+{
+    if (sbs_plan_shapes_for_data(net, cfg, c, h, w, e) != 0) return -1;
+    sbs_net_alloc_params(net);
     return 0;
 }
 

@@ -4,15 +4,23 @@
 #include "sbs/sbs.h"
 #include "sbs/rng.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Output size per axis in 64-bit: L + 2p and d(k - 1) cannot wrap for any int arguments. */
+static long long out_size64(int L, int k, int s, int d, int p)
+{
+    long long num = (long long)L + 2LL * p - (long long)d * (k - 1) - 1;
+    if (num < 0 || s <= 0) return 0;
+    return num / s + 1;
+}
+
 int sbs_out_size(int L, int k, int s, int d, int p)
 {
-    long num = (long)L + 2L * p - (long)d * (k - 1) - 1;
-    if (num < 0 || s <= 0) return 0;
-    return (int)(num / s + 1);
+    long long n = out_size64(L, k, s, d, p);
+    return n > INT_MAX ? -1 : (int)n;
 }
 
 int sbs_geom_init(sbs_geom *g, int C, int H, int W, int kx, int ky, int sx, int sy, int dx, int dy,
@@ -29,10 +37,18 @@ int sbs_geom_init(sbs_geom *g, int C, int H, int W, int kx, int ky, int sx, int 
     g->dy = dy;
     g->px = px;
     g->py = py;
-    g->X = sbs_out_size(H, kx, sx, dx, px);
-    g->Y = sbs_out_size(W, ky, sy, dy, py);
-    g->K = C * kx * ky;
-    return (g->X > 0 && g->Y > 0) ? 0 : -1;
+    /* in 64-bit: a window, an output size or a padded extent beyond int is refused (-2)
+     * rather than wrapped; the kernels index windows and rows with int */
+    long long X = out_size64(H, kx, sx, dx, px), Y = out_size64(W, ky, sy, dy, py);
+    long long K = (long long)C * kx * ky;
+    g->X = X > INT_MAX ? 0 : (int)X;
+    g->Y = Y > INT_MAX ? 0 : (int)Y;
+    g->K = K > INT_MAX || K < 0 ? 0 : (int)K;
+    if (X <= 0 || Y <= 0) return -1;
+    if (X > INT_MAX || Y > INT_MAX || K > INT_MAX || K < 0 || (long long)H + 2LL * px > INT_MAX ||
+        (long long)W + 2LL * py > INT_MAX)
+        return -2;
+    return 0;
 }
 
 void sbs_patch_gather(const sbs_geom *g, const float *img, int ox, int oy, float *win)

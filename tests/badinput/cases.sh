@@ -207,3 +207,13 @@ t data-fifo                2 't10k-labels-idx1-ubyte|not a regular file|FIFO' 'r
 t ckpt-fifo                2 'checkpoint.sbs|not a regular file|FIFO' 'rm out/checkpoint.sbs && mkfifo out/checkpoint.sbs' "${CK[@]}"
 # a .gz is inflated only as far as its IDX header says
 t data-gz-past-header      2 't10k-labels-idx1-ubyte.gz|12 labels|inflates to more' 'head -c 65536 /dev/zero >> data/t10k-labels-idx1-ubyte && gzip data/t10k-labels-idx1-ubyte' "${EV[@]}"
+# sizes computed from the config beyond an int are refused by the plan, naming layer and key
+# (the window 4104 x 1023 x 1023 wrapped to a negative K: "out of memory allocating 1844...")
+t cfg-window-overflow      2 'network.json|forward_kernel_size[2]|window 4104 x 1023 x 1023|more than 2147483647' "put cfg/network.json '{$NET, \"forward_neuron_numbers\": [[1, 4104], [4104, 4104], [4104, 10]], \"forward_kernel_size\": [[5, 5], [4, 4], [1023, 1023]], \"padding\": [[0, 0], [0, 0], [509, 509]]}}'" "${TR[@]}"
+t cfg-window-overflow-conv 2 'network.json|forward_kernel_size[2]|window 4104 x 1023 x 1023|more than 2147483647' "put cfg/network.json '{$NS, \"layer_type\": [\"SbS\", \"Average POOLING\", \"CONV2D\"], \"forward_neuron_numbers\": [[1, 4104], [4104, 4104], [4104, 10]], \"forward_kernel_size\": [[5, 5], [4, 4], [1023, 1023]], \"padding\": [[0, 0], [0, 0], [509, 509]]}}'" "${EV[@]}"
+t cfg-weights-overflow     2 'network.json|forward_neuron_numbers[2]|weights|more than 2147483647' "put cfg/network.json '{$NET, \"forward_neuron_numbers\": [[1, 2000], [2000, 2000], [2000, 10]], \"forward_kernel_size\": [[5, 5], [4, 4], [1023, 1023]], \"padding\": [[0, 0], [0, 0], [509, 509]]}}'" "${EV[@]}"
+t cfg-activations-overflow 2 'network.json|forward_neuron_numbers[0]|1000 x 2072 x 2072|values per image' "put cfg/network.json '{$NET, \"forward_neuron_numbers\": [[1, 1000], [1000, 1000], [1000, 10]], \"forward_kernel_size\": [[1, 1], [4, 4], [5, 5]], \"padding\": [[1024, 1024]]}}'" "${TR[@]}"
+# --dry-run plans shapes only: a huge but valid net (1 GiB of weights, 1 GiB of activations
+# per image) is printed with its memory and exit 0, and says it would not fit (it died
+# allocating the weights: exit 3)
+t cli-dry-run-huge         0 '--dry-run|needs about|GiB|available|exit 3' "put cfg/network.json '{$NET, \"forward_neuron_numbers\": [[1, 64], [64, 64], [64, 10]], \"forward_kernel_size\": [[5, 5], [4, 4], [505, 505]], \"padding\": [[1000, 1000], [0, 0], [0, 0]]}}'" train cfg --dry-run --set batch_size=100000

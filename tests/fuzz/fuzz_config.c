@@ -5,7 +5,7 @@
  *   one part: def.json alone; two: network.json, def.json; three: network.json,
  *   dataset.json, def.json; four: the three files and --set overrides, one per line.
  * A config that loads is dumped (sbs_config_dump), and the dump must load again and give the
- * same dump (the dump is what --dry-run and the logs show). */
+ * same dump (the dump is what --dry-run and the logs show); then it is planned (below). */
 #include "fuzz_util.h"
 #include "sbs/cli.h"
 #include "sbs/config.h"
@@ -24,26 +24,67 @@ static char *dump_string(const sbs_config *cfg, size_t *len)
     return s;
 }
 
-/* The plan allocates each layer's weights (K x N floats, K = C * kx * ky): keep to plans a
- * fuzzing machine can allocate, bounding that product (with C and N at most the largest
- * neuron count given) rather than the geometry, which the loader bounds (SBS_MAX_GEOM): large
- * kernels, strides, dilations and paddings are explored. */
-static bool plan_sized(const sbs_config *c)
+/* Every config is planned shapes only (sbs_net_plan_shapes allocates nothing whose size
+ * comes from the config), so the loader's whole range is explored: kernels, strides,
+ * dilations and paddings up to SBS_MAX_GEOM, a million neurons, ten million spikes. A plan
+ * that is made must keep every size within SBS_MAX_COUNT (what the kernels index with int);
+ * one whose parameters and an image's activations fit in 64 MiB is then allocated, and must
+ * equal sbs_net_plan's, bit for bit. */
+#define ALLOC_LIMIT ((size_t)64 << 20)
+
+static void check_limits(const sbs_net *net)
 {
-    size_t ch = 3; /* CIFAR's channels */
-    for (int l = 0; l < c->n_layers; l++) {
-        const sbs_layer_cfg *L = &c->layers[l];
-        if (L->in > (int)ch) ch = (size_t)L->in;
-        if (L->out > (int)ch) ch = (size_t)L->out;
-        if (L->spikes > 100000) return false;
+    if (net->params) {
+        fprintf(stderr, "a shapes-only plan has parameters\n");
+        abort();
     }
-    if (ch > 256 || c->number_of_output_neurons > 256) return false;
-    for (int l = 0; l < c->n_layers; l++) {
-        const sbs_layer_cfg *L = &c->layers[l];
-        size_t w = ch * ch * (size_t)L->kernel[0] * (size_t)L->kernel[1];
-        if (w > ((size_t)16 << 20)) return false; /* 64 MiB of weights */
+    for (int l = 0; l < net->n; l++) {
+        const sbs_layer *L = &net->L[l];
+        unsigned long long w = sbs_weight_floats(L), out = (unsigned long long)L->N * L->X * L->Y;
+        unsigned long long in = (unsigned long long)L->C * L->H * L->W;
+        if (L->weight || L->bias || L->eps || L->N < 1 || L->X < 1 || L->Y < 1 ||
+            (L->has_weights && (L->g.K < 1 || w > SBS_MAX_COUNT)) || out > SBS_MAX_COUNT ||
+            in > SBS_MAX_COUNT) {
+            fprintf(stderr,
+                    "layer %d (%s) planned with memory or out of bounds: %d x %d x %d -> %d x %d "
+                    "x %d, K %d, %llu weights\n",
+                    l, L->cfg->type, L->C, L->H, L->W, L->N, L->X, L->Y, L->g.K, w);
+            abort();
+        }
     }
-    return true;
+}
+
+static void plan_and_compare(const sbs_config *cfg, int c, int h, int w)
+{
+    static FILE *null_out;
+    if (!null_out) null_out = fopen("/dev/null", "w");
+    sbs_net net;
+    sbs_err e = {{0}};
+    int rp = sbs_net_plan_shapes(&net, cfg, c, h, w, &e);
+    fuzz_note("plan", rp, e.msg);
+    if (rp != 0) {
+        fuzz_check_msg(e.msg);
+        return;
+    }
+    check_limits(&net);
+    sbs_net_spikes_per_image(&net);
+    sbs_net_memory(&net, cfg->batch_size, true);
+    if (null_out) sbs_net_print_plan(&net, null_out);
+    if (sbs_net_memory(&net, 1, false) < ALLOC_LIMIT) {
+        sbs_net full;
+        if (sbs_net_plan(&full, cfg, c, h, w, &e) != 0) {
+            fprintf(stderr, "the shapes plan is made, the full plan fails: %s\n", e.msg);
+            abort();
+        }
+        sbs_net_alloc_params(&net);
+        if (full.n_params != net.n_params ||
+            memcmp(full.params, net.params, net.n_params * sizeof(float)) != 0) {
+            fprintf(stderr, "shapes + alloc differs from sbs_net_plan\n");
+            abort();
+        }
+        sbs_net_free(&full);
+    }
+    sbs_net_free(&net);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -101,17 +142,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int ic = 1, ih = 28, iw = 28;
         sbs_mode_shape(cfg.data_mode, &ic, &ih, &iw);
         int crop = cfg.aug.crop_width_in_pixel;
-        if (2 * crop < ih && 2 * crop < iw && plan_sized(&cfg)) {
-            sbs_net net;
-            int rp = sbs_net_plan(&net, &cfg, ic, ih - 2 * crop, iw - 2 * crop, &e);
-            fuzz_note("plan", rp, e.msg);
-            if (rp == 0) {
-                sbs_net_spikes_per_image(&net);
-                sbs_net_free(&net);
-            } else {
-                fuzz_check_msg(e.msg);
-            }
-        }
+        if (2 * crop < ih && 2 * crop < iw)
+            plan_and_compare(&cfg, ic, ih - 2 * crop, iw - 2 * crop);
     }
     free(ovbuf);
     return 0;
