@@ -6,13 +6,9 @@
  *   dataset.json, def.json; four: the three files and --set overrides, one per line.
  * A config that loads is dumped (sbs_config_dump), and the dump must load again and give the
  * same dump (the dump is what --dry-run and the logs show); then it is planned (below). */
-#include "fuzz_util.h"
+#include "fuzz_cfg.h"
 #include "sbs/cli.h"
-#include "sbs/config.h"
 #include "sbs/net.h"
-
-#define SEP "\n%%\n"
-#define MAX_OVERRIDES 32
 
 static char *dump_string(const sbs_config *cfg, size_t *len)
 {
@@ -90,34 +86,9 @@ static void plan_and_compare(const sbs_config *cfg, int c, int h, int w)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 65536) return 0;
-    fuzz_part parts[4];
-    int np = fuzz_split(data, size, SEP, parts, 4);
-    char paths[3][512];
-    const char *files[3] = {NULL, NULL, NULL};
-    static const char *const names[3] = {"network.json", "dataset.json", "def.json"};
-    int slot[4][3] = {{2}, {0, 2}, {0, 1, 2}, {0, 1, 2}};
-    int nfiles = np < 3 ? np : 3;
-    for (int i = 0; i < nfiles; i++) {
-        int s = slot[np - 1][i];
-        fuzz_write(names[s], parts[i].p, parts[i].n, paths[s], sizeof paths[s]);
-        files[s] = paths[s];
-    }
-    char *ovbuf = NULL;
-    const char *ov[MAX_OVERRIDES];
-    int nov = 0;
-    if (np == 4) {
-        ovbuf = malloc(parts[3].n + 1);
-        memcpy(ovbuf, parts[3].p, parts[3].n);
-        ovbuf[parts[3].n] = 0;
-        char *save = NULL;
-        for (char *l = strtok_r(ovbuf, "\n", &save); l && nov < MAX_OVERRIDES;
-             l = strtok_r(NULL, "\n", &save))
-            ov[nov++] = l;
-    }
-
     static sbs_config cfg, cfg2;
     sbs_err e = {{0}};
-    int r = sbs_config_load(&cfg, files[0], files[1], files[2], ov, nov, &e);
+    int r = fuzz_cfg_load(data, size, &cfg, &e);
     fuzz_note("config", r, e.msg);
     if (r != 0) {
         /* one line, naming something */
@@ -145,6 +116,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (2 * crop < ih && 2 * crop < iw)
             plan_and_compare(&cfg, ic, ih - 2 * crop, iw - 2 * crop);
     }
-    free(ovbuf);
     return 0;
 }

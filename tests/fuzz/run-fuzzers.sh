@@ -10,7 +10,7 @@ set -u
 build="$1"; secs="$2"; shift 2
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(config set npy idx cifar ckpt)
+[ ${#targets[@]} -eq 0 ] && targets=(config set npy idx cifar ckpt run)
 mkdir -p "$build/fuzz-logs" "$build/fuzz-artifacts"
 for t in "${targets[@]}"; do
     exe="$build/tests/fuzz/fuzz_$t"
@@ -18,7 +18,7 @@ for t in "${targets[@]}"; do
     work="$build/fuzz-work/$t"
     mkdir -p "$work"
     dict=()
-    case $t in config|set) dict=(-dict="$here/config.dict") ;; npy) dict=(-dict="$here/npy.dict") ;; esac
+    case $t in config|set|run) dict=(-dict="$here/config.dict") ;; npy) dict=(-dict="$here/npy.dict") ;; esac
     "$exe" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 -max_len=65536 \
         -artifact_prefix="$build/fuzz-artifacts/$t-" "${dict[@]}" "$work" "$here/corpus/$t" \
         > "$build/fuzz-logs/$t.log" 2>&1
