@@ -385,7 +385,8 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
 {
     int ic, ih, iw, crop = cfg->aug.crop_width_in_pixel;
     static sbs_net net;
-    if (sbs_plan_for_data(&net, cfg, &ic, &ih, &iw, e) != 0) return SBS_EXIT_USAGE;
+    /* the shapes only: the parameters are allocated after the memory check below */
+    if (sbs_plan_shapes_for_data(&net, cfg, &ic, &ih, &iw, e) != 0) return SBS_EXIT_USAGE;
     const char *out_dir = o->out_dir ? o->out_dir : cfg->weight_path;
     const char *win = o->weights_in ? o->weights_in : cfg->learn.overload_path;
     int B = cfg->batch_size, nbu = cfg->learn.number_of_batches_for_one_update;
@@ -398,8 +399,8 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     memset(&ds, 0, sizeof ds);
     sbs_exec ex;
     memset(&ex, 0, sizeof ex);
-    sbs_trainer_state ts;
-    sbs_trainer_state_init(&ts, &net);
+    sbs_trainer_state ts; /* set up after the memory check */
+    memset(&ts, 0, sizeof ts);
     /* several ranks (mpi.h): rank 0 reads the start state and writes every file and line */
     sbs_reducer *red = o->reducer;
     bool writer = g_writer = sbs_ranks_writer(red);
@@ -415,8 +416,14 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     if (!be) goto done;
     /* memory, computed up front: fail before any work rather than in the middle */
     {
-        size_t netb = sbs_net_memory(&net, cap, learn) + be->workspace(be, &net, cap, learn);
-        size_t need = netb + sbs_mode_data_bytes(cfg->data_mode);
+        /* the host's parameters and Adam moments, the bound net, the backend's scratch and
+         * the data set, added without wrapping (sbs_add_size; a sum past SIZE_MAX stays
+         * there, so it cannot fit) */
+        size_t netb = sbs_net_memory(&net, cap, learn), need = SIZE_MAX;
+        bool ok = sbs_add_size(netb, be->workspace(be, &net, cap, learn), &netb) &&
+                  sbs_add_size(netb, 3 * net.n_params * sizeof(float), &netb);
+        if (!ok) netb = SIZE_MAX;
+        if (ok && !sbs_add_size(netb, sbs_mode_data_bytes(cfg->data_mode), &need)) need = SIZE_MAX;
         size_t avail = sbs_mem_available();
         if (need > avail) {
             sbs_fail(e,
@@ -427,19 +434,21 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
             status = SBS_EXIT_NOMEM;
             goto done;
         }
-        size_t left;
-        if (!sbs_address_space_fits(need + be->reserve, &left)) {
+        size_t left, vneed = SIZE_MAX;
+        if (!sbs_add_size(need, be->reserve, &vneed) || !sbs_address_space_fits(vneed, &left)) {
             sbs_fail(e,
                      "this run needs about %.1f GiB of address space (network %.1f GiB, data "
                      "%.1f GiB, %.1f GiB for the threads of %s), the limit (ulimit -v) leaves "
                      "only %.1f GiB",
-                     (need + be->reserve) / 1073741824.0, netb / 1073741824.0,
+                     vneed / 1073741824.0, netb / 1073741824.0,
                      sbs_mode_data_bytes(cfg->data_mode) / 1073741824.0, be->reserve / 1073741824.0,
                      be->describe(be), left / 1073741824.0);
             status = SBS_EXIT_NOMEM;
             goto done;
         }
     }
+    sbs_net_alloc_params(&net);
+    sbs_trainer_state_init(&ts, &net);
     /* weights before data: a bad weight file is reported before the long load */
     sbs_net_init_weights(&net, o->seed);
     int loaded = 0;
