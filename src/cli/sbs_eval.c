@@ -184,6 +184,22 @@ int main(int argc, char **argv)
         sbs_net_free(&net);
         return 0;
     }
+    { /* memory before anything sized by the config is allocated: the host's parameters
+       * and the bound net for one batch (the test set is small beside them) */
+        int Bm = batch > 0 ? (int)batch : cfg.batch_size;
+        size_t need = SIZE_MAX, avail = sbs_mem_available();
+        if (!sbs_add_size(sbs_net_memory(&net, Bm, false), net.n_params * sizeof(float), &need))
+            need = SIZE_MAX;
+        if (need > avail || !sbs_address_space_fits(need, NULL)) {
+            fprintf(stderr,
+                    "sbs-eval: this evaluation needs about %.1f GiB of memory for the network "
+                    "(batch %d), only %.1f GiB are available%s\n",
+                    need / 1073741824.0, Bm, avail / 1073741824.0,
+                    need <= avail ? " under the address-space limit (ulimit -v)" : "");
+            sbs_net_free(&net);
+            return SBS_EXIT_NOMEM;
+        }
+    }
     sbs_net_alloc_params(&net);
     const char *wdir = weights ? weights : cfg.learn.overload_path;
     long *ep_list = NULL; /* --epochs: the epochs to evaluate; their weights load one by one */
