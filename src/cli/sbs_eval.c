@@ -331,6 +331,17 @@ int main(int argc, char **argv)
                                      .pass = pass,
                                      .first_sample = (uint32_t)first};
                 sbs_exec_forward(&ex, x, b, &key);
+                /* an accuracy computed from NaN outputs would be a silent wrong result */
+                int bad = sbs_exec_nonfinite_layer(&ex, b);
+                if (bad >= 0) {
+                    fprintf(stderr,
+                            "sbs-eval: %slayer %d (%s) gave a non-finite output (NaN or "
+                            "infinity) for test images %d-%d: the weights or the config make "
+                            "the network diverge; no accuracy reported\n",
+                            what, bad, sbs_layer_kind_name(net.L[bad].kind), first, first + b - 1);
+                    status = SBS_EXIT_FAILURE;
+                    break;
+                }
                 if (pics.on && !pin)
                     pin = xaligned((size_t)B * sbs_act_floats(&net, pics.layer) * sizeof(float));
                 if (pics.on) sbs_exec_download_act(&ex, pics.layer, b, pin);

@@ -100,6 +100,33 @@ out=$("$TRAIN" "$CFG" --out "$long" --epochs 1 --limit-train 96 "${common[@]}" 2
 check "--out of 5000 characters: exit 2, too long" '[ $rc -eq 2 ] && grep -q "too long (50[0-9][0-9] characters" <<<"$out"'
 echo "    $(tail -n 1 <<<"$out" | cut -c1-160)"
 
+# sbs-eval on weights that make the network diverge (finite, but products overflow to inf
+# and then NaN): it reported an accuracy computed from NaN outputs with exit 0; now it stops
+# naming the layer
+CNN="$SRC/configs/FASHION_MNIST/CNN/def.json"
+"$TRAIN" "$CNN" --out "$T/cnn" --epochs 1 --limit-train 48 --set learning_parameters.number_of_batches_for_one_update=1 \
+    "${common[@]}" > /dev/null 2>&1
+EVAL="$(dirname "$TRAIN")/sbs-eval"
+w0=$(ls "$T"/cnn/Weight_L0_S*.npy 2>/dev/null | head -n 1)
+if [ -x "$EVAL" ] && [ -n "$w0" ] && command -v python3 >/dev/null 2>&1; then
+    python3 - "$w0" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+hl = struct.unpack_from('<H', b, 8)[0]          # .npy version 1: header length at 8
+off = 10 + hl
+n = (len(b) - off) // 4
+v = struct.unpack_from('<%df' % n, b, off)
+struct.pack_into('<%df' % n, b, off, *[-3e38 if x < 0 else 3e38 for x in v])
+open(sys.argv[1], 'wb').write(b)
+PY
+    out=$("$EVAL" "$CNN" --weights "$T/cnn" --epochs 0 --limit 24 --threads 1 2>&1); rc=$?
+    check "sbs-eval on diverging weights: exit 1 naming the layer, no accuracy (exit $rc)" '[ $rc -eq 1 ] && grep -q "layer [0-9]* (.*) gave a non-finite output" <<<"$out" && ! grep -qE "accuracy [0-9]" <<<"$out"'
+    echo "    $(tail -n 1 <<<"$out")"
+else
+    echo "FAIL sbs-eval beside $TRAIN, a trained CNN and python3 are needed for the divergence case"
+    fail=1
+fi
+
 # a metrics file that cannot be written is an error, not an empty file and exit 0
 if [ -w /dev/full ]; then
     out=$("$TRAIN" "$CFG" --out "$T/full" --metrics /dev/full --epochs 1 --limit-train 96 "${common[@]}" 2>&1); rc=$?
