@@ -484,6 +484,14 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     st.epoch = cfg->epoch_id;
     sbs_optim_init(&st.opt, cfg);
     if (o->resume && writer) {
+        struct stat cs;
+        if (stat(ckpt_path, &cs) != 0 && errno == ENOENT) {
+            sbs_fail(e,
+                     "--resume: %s holds no checkpoint.sbs (the run there stopped before its "
+                     "first update was saved, or none ran there): start it without --resume",
+                     out_dir);
+            goto done;
+        }
         if (sbs_ckpt_load(ckpt_path, &st, &ts, e) != 0) goto done;
         if (st.seed != o->seed) {
             sbs_fail(e, "%s: the run was started with --seed %llu, not %llu", ckpt_path,
