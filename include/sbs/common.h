@@ -59,6 +59,20 @@ static inline bool sbs_add_size(size_t a, size_t b, size_t *out)
     return true;
 }
 
+/* Memory figures: a * b and a + b saturating at SBS_MEM_HUGE (more than any machine has), so
+ * that a few such figures add without a wrap and a memory check refuses the sum. */
+#define SBS_MEM_HUGE (SIZE_MAX / 8)
+static inline size_t sbs_mul_huge(size_t a, size_t b)
+{
+    size_t r;
+    return sbs_mul_size(a, b, &r) && r < SBS_MEM_HUGE ? r : SBS_MEM_HUGE;
+}
+static inline size_t sbs_add_huge(size_t a, size_t b)
+{
+    size_t r;
+    return sbs_add_size(a, b, &r) && r < SBS_MEM_HUGE ? r : SBS_MEM_HUGE;
+}
+
 /* Open an existing file for reading, refusing anything but a regular file before a read can
  * block: the open is non-blocking (a FIFO without a writer does not hang it) and the mode is
  * checked with fstat. Returns the descriptor (blocking again), or -1 with e set to

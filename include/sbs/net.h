@@ -85,7 +85,6 @@ void sbs_net_print_plan(const sbs_net *net, FILE *f);
  * beyond SBS_MEM_HUGE (no machine has it) is returned as SBS_MEM_HUGE, so that a caller may
  * add a few such figures without a wrap. */
 size_t sbs_net_memory(const sbs_net *net, int B, bool training);
-#define SBS_MEM_HUGE (SIZE_MAX / 8)
 /* Spike updates (spikes drawn) per image. */
 double sbs_net_spikes_per_image(const sbs_net *net);
 

@@ -123,6 +123,12 @@ typedef struct {
  * JSON object as the last line on stdout. */
 int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e);
 
+/* Bytes a training run's network needs on backend be, batches of up to cap images: the bound
+ * net (sbs_net_memory), the backend's workspace, and the host's parameters and Adam moments
+ * (3 n_params floats); saturating (SBS_MEM_HUGE). What sbs_train_run checks, with the data
+ * set, before it allocates, and what --dry-run reports. Works on a shapes-only plan. */
+size_t sbs_train_net_memory(const sbs_net *net, sbs_backend *be, int cap, bool learn);
+
 /* ---- the checkpoint (checkpoint.c) ---- */
 
 /* Everything needed to continue a run exactly (weights, optimizer moments, scheduler,

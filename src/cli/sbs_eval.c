@@ -187,9 +187,9 @@ int main(int argc, char **argv)
     { /* memory before anything sized by the config is allocated: the host's parameters
        * and the bound net for one batch (the test set is small beside them) */
         int Bm = batch > 0 ? (int)batch : cfg.batch_size;
-        size_t need = SIZE_MAX, avail = sbs_mem_available();
-        if (!sbs_add_size(sbs_net_memory(&net, Bm, false), net.n_params * sizeof(float), &need))
-            need = SIZE_MAX;
+        size_t avail = sbs_mem_available();
+        size_t need = sbs_add_huge(sbs_net_memory(&net, Bm, false),
+                                   sbs_mul_huge(net.n_params, sizeof(float)));
         if (need > avail || !sbs_address_space_fits(need, NULL)) {
             fprintf(stderr,
                     "sbs-eval: this evaluation needs about %.1f GiB of memory for the network "

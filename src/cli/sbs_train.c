@@ -198,10 +198,8 @@ int main(int argc, char **argv)
         printf("spike updates per image: %.0f\n", sbs_net_spikes_per_image(&net));
         int B = cfg.batch_size < 64 ? 64 : cfg.batch_size;
         bool tr = cfg.learn.learning_active;
-        size_t nm = 0, dm = sbs_mode_data_bytes(cfg.data_mode), need = 0;
-        if (!sbs_add_size(sbs_net_memory(&net, B, tr), be->workspace(be, &net, B, tr), &nm))
-            nm = SIZE_MAX;
-        if (!sbs_add_size(nm, dm, &need)) need = SIZE_MAX;
+        size_t nm = sbs_train_net_memory(&net, be, B, tr), dm = sbs_mode_data_bytes(cfg.data_mode);
+        size_t need = sbs_add_huge(nm, dm);
         size_t avail = sbs_mem_available();
         printf("memory: %.1f MiB (network, batch %d, %s, training %s) + %.1f MiB (data "
                "set) = %.1f MiB; available %.1f MiB\n",

@@ -199,28 +199,16 @@ double sbs_net_spikes_per_image(const sbs_net *net)
     return s;
 }
 
-/* a * b and a + b, saturating at SBS_MEM_HUGE */
-static size_t mul_huge(size_t a, size_t b)
-{
-    size_t r;
-    return sbs_mul_size(a, b, &r) && r < SBS_MEM_HUGE ? r : SBS_MEM_HUGE;
-}
-static size_t add_huge(size_t a, size_t b)
-{
-    size_t r;
-    return sbs_add_size(a, b, &r) && r < SBS_MEM_HUGE ? r : SBS_MEM_HUGE;
-}
-
 size_t sbs_net_memory(const sbs_net *net, int B, bool training)
 {
     size_t act = 0, eps = 0, b = B > 0 ? (size_t)B : 0;
-    for (int l = 0; l <= net->n; l++) act = add_huge(act, sbs_act_floats(net, l));
-    for (int l = 0; l < net->n; l++) eps = add_huge(eps, (size_t)net->L[l].T);
+    for (int l = 0; l <= net->n; l++) act = sbs_add_huge(act, sbs_act_floats(net, l));
+    for (int l = 0; l < net->n; l++) eps = sbs_add_huge(eps, (size_t)net->L[l].T);
     /* parameters (+ gradients, chunk sums, Adam m and v), activations (+ their gradients) */
-    size_t floats = mul_huge(net->n_params, training ? 5 : 1);
-    floats = add_huge(floats, mul_huge(mul_huge(act, b), training ? 2 : 1));
-    floats = add_huge(floats, add_huge(mul_huge(b, (size_t)net->n_out), eps));
-    return mul_huge(floats, sizeof(float));
+    size_t floats = sbs_mul_huge(net->n_params, training ? 5 : 1);
+    floats = sbs_add_huge(floats, sbs_mul_huge(sbs_mul_huge(act, b), training ? 2 : 1));
+    floats = sbs_add_huge(floats, sbs_add_huge(sbs_mul_huge(b, (size_t)net->n_out), eps));
+    return sbs_mul_huge(floats, sizeof(float));
 }
 
 void sbs_net_print_plan(const sbs_net *net, FILE *f)

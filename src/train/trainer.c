@@ -381,6 +381,12 @@ static int save_state(sbs_trainer_state *ts, const sbs_ckpt_state *st, bool lear
     return sbs_ckpt_save(ckpt_path, st, ts, e);
 }
 
+size_t sbs_train_net_memory(const sbs_net *net, sbs_backend *be, int cap, bool learn)
+{
+    size_t m = sbs_add_huge(sbs_net_memory(net, cap, learn), be->workspace(be, net, cap, learn));
+    return sbs_add_huge(m, sbs_mul_huge(net->n_params, 3 * sizeof(float)));
+}
+
 int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
 {
     int ic, ih, iw, crop = cfg->aug.crop_width_in_pixel;
@@ -416,14 +422,8 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
     if (!be) goto done;
     /* memory, computed up front: fail before any work rather than in the middle */
     {
-        /* the host's parameters and Adam moments, the bound net, the backend's scratch and
-         * the data set, added without wrapping (sbs_add_size; a sum past SIZE_MAX stays
-         * there, so it cannot fit) */
-        size_t netb = sbs_net_memory(&net, cap, learn), need = SIZE_MAX;
-        bool ok = sbs_add_size(netb, be->workspace(be, &net, cap, learn), &netb) &&
-                  sbs_add_size(netb, 3 * net.n_params * sizeof(float), &netb);
-        if (!ok) netb = SIZE_MAX;
-        if (ok && !sbs_add_size(netb, sbs_mode_data_bytes(cfg->data_mode), &need)) need = SIZE_MAX;
+        size_t netb = sbs_train_net_memory(&net, be, cap, learn);
+        size_t need = sbs_add_huge(netb, sbs_mode_data_bytes(cfg->data_mode));
         size_t avail = sbs_mem_available();
         if (need > avail) {
             sbs_fail(e,
@@ -434,8 +434,8 @@ int sbs_train_run(const sbs_config *cfg, const sbs_train_opts *o, sbs_err *e)
             status = SBS_EXIT_NOMEM;
             goto done;
         }
-        size_t left, vneed = SIZE_MAX;
-        if (!sbs_add_size(need, be->reserve, &vneed) || !sbs_address_space_fits(vneed, &left)) {
+        size_t left, vneed = sbs_add_huge(need, be->reserve);
+        if (!sbs_address_space_fits(vneed, &left)) {
             sbs_fail(e,
                      "this run needs about %.1f GiB of address space (network %.1f GiB, data "
                      "%.1f GiB, %.1f GiB for the threads of %s), the limit (ulimit -v) leaves "

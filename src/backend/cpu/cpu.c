@@ -120,20 +120,16 @@ static size_t cpu_workspace(sbs_backend *be, const sbs_net *net, int B, bool tra
         const sbs_layer *L = &net->L[l];
         size_t s = training && L->bwd_scr > L->fwd_scr ? L->bwd_scr : L->fwd_scr;
         if (s > scr) scr = s;
-        size_t e = sbs_cpu_engine_workspace(L, c->threads); /* saturating too */
+        size_t e = sbs_cpu_engine_workspace(L, c->threads);
         if (e > engine) engine = e;
         if (training && L->file_weights) {
-            size_t p = SIZE_MAX;
-            if (!sbs_mul_size((size_t)B, sbs_weight_floats(L) + L->n_b, &p)) p = SIZE_MAX;
+            size_t p = sbs_mul_huge((size_t)B, sbs_weight_floats(L) + L->n_b);
             if (p > parts) parts = p;
         }
     }
-    /* saturating: a figure past SIZE_MAX stays there, so a memory check refuses it */
-    size_t t = SIZE_MAX;
-    if (sbs_mul_size(scr, (size_t)c->threads, &t) && sbs_add_size(t, parts, &t) &&
-        sbs_mul_size(t, sizeof(float), &t) && sbs_add_size(t, engine, &t))
-        return t;
-    return SIZE_MAX;
+    /* saturating (common.h): a figure too large for any machine is refused by the check */
+    size_t floats = sbs_add_huge(sbs_mul_huge(scr, (size_t)c->threads), parts);
+    return sbs_add_huge(sbs_mul_huge(floats, sizeof(float)), engine);
 }
 
 /* ---- training operations ---- */

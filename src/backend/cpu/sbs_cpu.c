@@ -716,8 +716,7 @@ size_t sbs_cpu_engine_workspace(const sbs_layer *L, int threads)
     size_t need = L->cfg->spike_full_layer_input_distribution
                       ? full_layout(&L->g, L->T, L->ldw, &fj)
                       : group_layout(L->g.K, L->T, L->ldw, &gj);
-    size_t all;
-    return sbs_mul_size(need, (size_t)threads, &all) ? all : SIZE_MAX;
+    return sbs_mul_huge(need, (size_t)threads);
 }
 
 void sbs_cpu_engine_forward(sbs_cpu_engine *impl, const sbs_layer_args *a, const float *x, int B,
