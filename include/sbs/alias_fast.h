@@ -10,4 +10,11 @@
  * doubles. */
 void sbs_alias_build_fast(const float *x, int K, uint32_t *thr, uint32_t *alias, double *scratch);
 
+/* Two tables of K columns at once (x0 -> thr0, alias0; x1 -> thr1, alias1), each bitwise as
+ * sbs_alias_build's, about twice as fast as two calls of sbs_alias_build_fast for K of about 100
+ * and more; scratch0 and scratch1 at least 3*K doubles each. */
+void sbs_alias_build_fast2(const float *x0, const float *x1, int K, uint32_t *thr0,
+                           uint32_t *alias0, uint32_t *thr1, uint32_t *alias1, double *scratch0,
+                           double *scratch1);
+
 #endif

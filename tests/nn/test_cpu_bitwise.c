@@ -291,42 +291,62 @@ static int test_draw(void)
     return 0;
 }
 
-/* sbs_alias_build_fast == sbs_alias_build on columns of many shapes: random with zeros, all
- * zero, one nonzero, all equal (q exactly 1), powers of two, subnormals beside large values,
- * negative and NaN entries (read as 0), heavy tails; K = 1 .. 64, 800, 1600 */
+/* sbs_alias_build_fast and sbs_alias_build_fast2 == sbs_alias_build on columns of many shapes:
+ * random with zeros, all zero, one nonzero, all equal (q exactly 1), powers of two, subnormals
+ * beside large values, negative and NaN entries (read as 0), heavy tails; K = 1 .. 64, 800,
+ * 1600; fast2 on every pair of shapes (either table's pairing may end first) */
+#define ALIAS_SHAPES 9
 static int test_alias(void)
 {
     sbs_stream st;
     sbs_stream_init(&st, 12, SBS_RNG_INIT, 6, 0);
-    int cases = 0;
+    int cases = 0, pairs = 0;
     for (int K = 1; K <= 1600; K = K < 64 ? K + 1 : K == 64 ? 800 : K == 800 ? 1600 : 1601) {
-        float *x = malloc((size_t)K * sizeof *x);
-        uint32_t *t1 = malloc((size_t)K * 4), *a1 = malloc((size_t)K * 4);
-        uint32_t *t2 = malloc((size_t)K * 4), *a2 = malloc((size_t)K * 4);
-        double *scr = malloc((size_t)3 * K * sizeof *scr);
-        for (int shape = 0; shape < 9; shape++) {
+        const size_t n = (size_t)ALIAS_SHAPES * K;
+        float *x = malloc(n * sizeof *x);
+        uint32_t *t1 = malloc(n * 4), *a1 = malloc(n * 4);
+        uint32_t *t2 = malloc((size_t)2 * K * 4), *a2 = malloc((size_t)2 * K * 4);
+        double *scr = malloc((size_t)6 * K * sizeof *scr);
+        for (int shape = 0; shape < ALIAS_SHAPES; shape++) {
+            float *xs = x + (size_t)shape * K;
             for (int i = 0; i < K; i++) {
                 float u = (float)sbs_stream_u01(&st);
                 switch (shape) {
-                case 0: x[i] = u < 0.3f ? 0.0f : u; break;
-                case 1: x[i] = 0.0f; break;
-                case 2: x[i] = i == K / 2 ? u + 0.1f : 0.0f; break;
-                case 3: x[i] = 0.25f; break;
-                case 4: x[i] = (float)(1 << (i % 5)); break;
-                case 5: x[i] = u < 0.5f ? 1e-40f * u : 1e30f * u; break;
-                case 6: x[i] = u < 0.2f ? -u : u < 0.25f ? NAN : u; break;
-                case 7: x[i] = u * u * u * u * u * u; break;
-                default: x[i] = 1.0f / (1.0f - 0.999f * u); break;
+                case 0: xs[i] = u < 0.3f ? 0.0f : u; break;
+                case 1: xs[i] = 0.0f; break;
+                case 2: xs[i] = i == K / 2 ? u + 0.1f : 0.0f; break;
+                case 3: xs[i] = 0.25f; break;
+                case 4: xs[i] = (float)(1 << (i % 5)); break;
+                case 5: xs[i] = u < 0.5f ? 1e-40f * u : 1e30f * u; break;
+                case 6: xs[i] = u < 0.2f ? -u : u < 0.25f ? NAN : u; break;
+                case 7: xs[i] = u * u * u * u * u * u; break;
+                default: xs[i] = 1.0f / (1.0f - 0.999f * u); break;
                 }
             }
-            sbs_alias_build(x, K, t1, a1, scr);
-            sbs_alias_build_fast(x, K, t2, a2, scr);
+            uint32_t *tr = t1 + (size_t)shape * K, *ar = a1 + (size_t)shape * K;
+            sbs_alias_build(xs, K, tr, ar, scr);
+            sbs_alias_build_fast(xs, K, t2, a2, scr);
             for (int i = 0; i < K; i++)
-                CHECK(t1[i] == t2[i] && a1[i] == a2[i],
+                CHECK(tr[i] == t2[i] && ar[i] == a2[i],
                       "K=%d shape %d column %d: threshold %u alias %u, the reference's %u %u", K,
-                      shape, i, t2[i], a2[i], t1[i], a1[i]);
+                      shape, i, t2[i], a2[i], tr[i], ar[i]);
             cases++;
         }
+        for (int s0 = 0; s0 < ALIAS_SHAPES; s0++)
+            for (int s1 = 0; s1 < ALIAS_SHAPES; s1++) {
+                memset(t2, 0xA5, (size_t)2 * K * 4);
+                sbs_alias_build_fast2(x + (size_t)s0 * K, x + (size_t)s1 * K, K, t2, a2, t2 + K,
+                                      a2 + K, scr, scr + 3 * K);
+                for (int h = 0; h < 2; h++) {
+                    const size_t r = (size_t)(h ? s1 : s0) * K;
+                    for (int i = 0; i < K; i++)
+                        CHECK(t1[r + i] == t2[h * K + i] && a1[r + i] == a2[h * K + i],
+                              "fast2 K=%d shapes %d,%d table %d column %d: threshold %u alias "
+                              "%u, the reference's %u %u",
+                              K, s0, s1, h, i, t2[h * K + i], a2[h * K + i], t1[r + i], a1[r + i]);
+                }
+                pairs++;
+            }
         free(x);
         free(t1);
         free(a1);
@@ -334,7 +354,8 @@ static int test_alias(void)
         free(a2);
         free(scr);
     }
-    printf("    %d tables bitwise equal to sbs_alias_build's\n", cases);
+    printf("    %d tables bitwise equal to sbs_alias_build's, and %d pairs built together\n", cases,
+           pairs);
     return 0;
 }
 

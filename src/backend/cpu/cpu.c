@@ -282,6 +282,14 @@ static void cpu_destroy(sbs_backend *be)
 #define SBS_OPENBLAS_BUFFER (((size_t)128 << 20) + 4096)
 #define SBS_MALLOC_ARENA ((size_t)64 << 20)
 
+/* OpenBLAS's own worker threads, started when the library loads, spin (sched_yield) for
+ * about 2^28 cycles after their start and after each threaded call before they sleep: on a
+ * machine with as many cores as our pool has threads, that spin takes a core from a worker for
+ * the first tenth of a second of every run. We never use them (one BLAS thread per call,
+ * below), so they are stopped at once; OpenBLAS starts them again itself if a later call
+ * wants them. Weak: another BLAS, or an OpenBLAS without this entry, simply keeps its threads. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
 sbs_backend *sbs_cpu_backend_create(const sbs_backend_opts *o, sbs_err *e);
 sbs_backend *sbs_cpu_backend_create(const sbs_backend_opts *o, sbs_err *e)
 {
@@ -292,6 +300,7 @@ sbs_backend *sbs_cpu_backend_create(const sbs_backend_opts *o, sbs_err *e)
         return NULL;
     }
     openblas_set_num_threads(1); /* images are spread over our own pool */
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
     sbs_backend *be = xcalloc(1, sizeof *be);
     cpu_be *c = xcalloc(1, sizeof *c);
     c->pool = sbs_pool_create(o ? o->threads : 0);
