@@ -115,24 +115,69 @@ static inline int dynv_steps(const int *len, int P)
  * (a map that is its own inverse), so filling slot SLOT(p) puts position p's sum in lane p. */
 #define SBS_SLOT(p) (4 * ((p)&3) + ((p) >> 2))
 
-/* the 16 sums of 16 registers of lane partial sums, each reduced by halves */
-SBS_AVX512 static inline __m512 reduce16x16(const __m512 *v)
+/* The network's four levels, each adding pairs of registers of the level below. Where the
+ * layout allows, one operand of an addition is a blend of the two registers (no shuffle: any
+ * vector pipe takes it) and the other a shuffle; an addition's operands in either order give
+ * the same bits.
+ * j + 8: slot 2i's 8 sums, then slot 2i+1's: [a_lo, b_hi] + [a_hi, b_lo] */
+SBS_AVX512 static inline __m512 red_l1(__m512 a, __m512 b)
 {
-    __m512 u[8], x[4], y[2];
-    /* j + 8: u[i] = slot 2i's 8 sums, then slot 2i+1's */
-    for (int i = 0; i < 8; i++)
-        u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),
-                             _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
-    /* j + 4: x[k]'s 128-bit block L holds slot 4k+L's 4 sums */
-    for (int k = 0; k < 4; k++)
-        x[k] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * k], u[2 * k + 1], 0x88),
-                             _mm512_shuffle_f32x4(u[2 * k], u[2 * k + 1], 0xDD));
-    /* j + 2: y[m]'s block L holds slot 8m+L's 2 sums, then slot 8m+4+L's */
-    for (int m = 0; m < 2; m++)
-        y[m] = _mm512_add_ps(_mm512_shuffle_ps(x[2 * m], x[2 * m + 1], 0x44),
-                             _mm512_shuffle_ps(x[2 * m], x[2 * m + 1], 0xEE));
-    /* j + 1: lane 4L+e holds slot 4e+L */
-    return _mm512_add_ps(_mm512_shuffle_ps(y[0], y[1], 0x88), _mm512_shuffle_ps(y[0], y[1], 0xDD));
+    return _mm512_add_ps(_mm512_mask_blend_ps(0xFF00, a, b), _mm512_shuffle_f32x4(a, b, 0x4E));
+}
+/* j + 4: block L of x[k] holds slot 4k+L's 4 sums */
+SBS_AVX512 static inline __m512 red_l2(__m512 a, __m512 b)
+{
+    return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x88), _mm512_shuffle_f32x4(a, b, 0xDD));
+}
+/* j + 2: block L of y[m] holds slot 8m+L's 2 sums, then slot 8m+4+L's: in each block,
+ * [a0 a1 b2 b3] + [a2 a3 b0 b1] */
+SBS_AVX512 static inline __m512 red_l3(__m512 a, __m512 b)
+{
+    return _mm512_add_ps(_mm512_mask_blend_ps(0xCCCC, a, b), _mm512_shuffle_ps(a, b, 0x4E));
+}
+/* j + 1: lane 4L+e holds slot 4e+L */
+SBS_AVX512 static inline __m512 red_l4(__m512 a, __m512 b)
+{
+    return _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x88), _mm512_shuffle_ps(a, b, 0xDD));
+}
+
+/* The network fed one register at a time, in slot order: each pair is added as soon as both
+ * halves exist, so at most one register per level waits (rather than all 16, which with two
+ * blocks are more registers than there are and went through memory). After slot 15, sum
+ * holds the 16 sums. The same additions as reducing 16 registers at once. */
+typedef struct {
+    __m512 s, u, x, y, sum;
+} red_tree;
+/* (every field is written before it is read; the zeros keep GCC's warnings quiet and cost
+ * nothing once the network is unrolled) */
+#define RED_TREE_EMPTY                                                                      \
+    {                                                                                       \
+        _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), \
+            _mm512_setzero_ps()                                                             \
+    }
+
+SBS_AVX512 static inline __attribute__((always_inline)) void red_feed(red_tree *t, int slot,
+                                                                      __m512 v)
+{
+    if (!(slot & 1)) {
+        t->s = v;
+        return;
+    }
+    const __m512 u = red_l1(t->s, v);
+    if (!(slot & 2)) {
+        t->u = u;
+        return;
+    }
+    const __m512 x = red_l2(t->u, u);
+    if (!(slot & 4)) {
+        t->x = x;
+        return;
+    }
+    const __m512 y = red_l3(t->x, x);
+    if (!(slot & 8))
+        t->y = y;
+    else
+        t->sum = red_l4(t->y, y);
 }
 
 #define SBS_CHUNK 128 /* steps whose spike row offsets a block tabulates at a time */
@@ -179,10 +224,12 @@ SBS_AVX512 static inline __attribute__((always_inline)) __m512 dot16(const float
  * (vidx[p][t], t < len[p]). h has room for 16 NB positions. All lanes run every step; a lane
  * that takes no part in a step (p >= P, or past the end of its row) reads row 0 and its
  * update is masked off. A position's dot product with its next spike row is taken while its
- * updated h is still in registers. A step first reduces and divides for every block (a
- * chain of latencies: transpose-and-add, division, broadcast), then updates the blocks one
- * after the other: block 0's updates are ready at once, and block 1's reduction of the next
- * step runs while they do. Every position sees the same operations in the same order. */
+ * updated h is still in registers, and goes into the block's reduction network at once
+ * (red_feed), so a block's sums for the next step are ready soon after its last update. A
+ * step divides for every block, then updates the blocks one after the other: block 0's
+ * division waits on nothing (its sums were ready in the middle of the last step), and
+ * block 1's last additions and division run while block 0 updates. Every position sees the
+ * same operations in the same order. */
 SBS_AVX512 static inline __attribute__((always_inline)) void
 dyn_block_avx512(const float *restrict W, int N, int ldw, const int NV, const int NB, int P,
                  const int32_t *restrict idx, int T, const int32_t *const *vidx, const int *len,
@@ -200,15 +247,21 @@ dyn_block_avx512(const float *restrict W, int N, int ldw, const int NV, const in
     int lenl[2][16] __attribute__((aligned(64)));
     for (int p = 0; p < 32; p++) lenl[p >> 4][p & 15] = p < P ? (vidx ? len[p] : tmax) : 0;
     int32_t off[32][SBS_CHUNK + 1] __attribute__((aligned(64)));
-    /* this step's dot products, block k's position p in acc[k][SBS_SLOT(p)] */
-    __m512 acc[2][16] __attribute__((aligned(64)));
+    /* this step's dot products, block k's position p in lane p of r[k] */
+    __m512 r[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
     for (int t0 = 0; t0 < tmax; t0 += SBS_CHUNK) {
         const int n = tmax - t0 < SBS_CHUNK ? tmax - t0 : SBS_CHUNK;
         for (int p = 0; p < 16 * NB; p++)
             block_offsets(p, P, t0, n, ldw, idx, T, vidx, len, off[p]);
         if (t0 == 0)
-            for (int p = 0; p < 16 * NB; p++)
-                acc[p >> 4][SBS_SLOT(p & 15)] = dot16(h + (size_t)p * ldw, W + off[p][0], NV);
+            for (int kb = 0; kb < NB; kb++) {
+                red_tree tr = RED_TREE_EMPTY;
+                for (int k = 0; k < 16; k++) {
+                    const int p = 16 * kb + SBS_SLOT(k);
+                    red_feed(&tr, k, dot16(h + (size_t)p * ldw, W + off[p][0], NV));
+                }
+                r[kb] = tr.sum;
+            }
         for (int i = 0; i < n; i++) {
             const sbs_step_coef k = sbs_step_coefs(eps[t0 + i], fo, N);
             const __m512 va = _mm512_set1_ps(k.a), vc = _mm512_set1_ps(k.c);
@@ -216,12 +269,11 @@ dyn_block_avx512(const float *restrict W, int N, int ldw, const int NV, const in
             unsigned updk[2];
 #pragma GCC unroll 2
             for (int kb = 0; kb < NB; kb++) {
-                const __m512 r = reduce16x16(acc[kb]);
                 updk[kb] =
                     _mm512_mask_cmp_ps_mask(_mm512_cmpgt_epi32_mask(_mm512_load_si512(lenl[kb]),
                                                                     _mm512_set1_epi32(t0 + i)),
-                                            r, _mm512_set1_ps(1e-10f), _CMP_GT_OQ);
-                bk[kb] = _mm512_div_ps(_mm512_set1_ps(k.ea), r);
+                                            r[kb], _mm512_set1_ps(1e-10f), _CMP_GT_OQ);
+                bk[kb] = _mm512_div_ps(_mm512_set1_ps(k.ea), r[kb]);
             }
 #pragma GCC unroll 2
             for (int kb = 0; kb < NB; kb++) {
@@ -235,8 +287,11 @@ dyn_block_avx512(const float *restrict W, int N, int ldw, const int NV, const in
                  * in registers from step to step, which it does not have, and spill */
                 float *hs = h + (size_t)16 * kb * ldw;
                 __asm__("" : "+r"(hs));
+                red_tree tr = RED_TREE_EMPTY;
+                /* the positions in slot order, each dot product fed to the network at once */
 #pragma GCC unroll 16
-                for (int p = 0; p < 16; p++) {
+                for (int slot = 0; slot < 16; slot++) {
+                    const int p = SBS_SLOT(slot);
                     const int32_t *op = off[16 * kb + p];
                     const float *w = W + op[i], *wn = W + op[i + 1];
                     float *hq = hs + (size_t)p * ldw;
@@ -253,8 +308,9 @@ dyn_block_avx512(const float *restrict W, int N, int ldw, const int NV, const in
                     } else {
                         s = dot16(hq, wn, NV);
                     }
-                    acc[kb][SBS_SLOT(p)] = s;
+                    red_feed(&tr, slot, s);
                 }
+                r[kb] = tr.sum;
             }
         }
     }
@@ -359,24 +415,28 @@ SBS_AVX512 static inline __m512i pack_hi(__m512i a, __m512i b)
     return _mm512_permutex2var_epi32(a, odd, b);
 }
 
-SBS_AVX512 static void draw_avx512(const uint32_t *thr, const uint32_t *alias, int K, uint64_t seed,
-                                   uint32_t tag, uint32_t sample, uint32_t position, int T,
-                                   int32_t *idx)
+/* small: K <= 32, the tables in registers (a constant where the caller specialises it: with
+ * both lookups in one loop GCC kept the tables on the stack and each lookup waited on a
+ * store and a reload) */
+SBS_AVX512 static inline __attribute__((always_inline)) void
+draw_body(const uint32_t *thr, const uint32_t *alias, int K, uint64_t seed, uint32_t tag,
+          uint32_t sample, uint32_t position, int T, int32_t *idx, const bool small)
 {
     const __m512i M0 = _mm512_set1_epi64(0xD2511F53u), M1 = _mm512_set1_epi64(0xCD9E8D57u);
     const __m512i vK = _mm512_set1_epi64((uint32_t)K);
     const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-    __m512i key0[10], key1[10];
+    /* the round keys in memory, each read as a broadcast operand of the XOR that uses it:
+     * in registers they took 20 of the 32, and the alias tables went to the stack */
+    uint64_t key0[10], key1[10];
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
     for (int r = 0; r < 10; r++) {
-        key0[r] = _mm512_set1_epi64(k0);
-        key1[r] = _mm512_set1_epi64(k1);
+        key0[r] = k0;
+        key1[r] = k1;
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
     /* K <= 32: the tables in two registers each (columns past K are never read) */
     __m512i tlo = _mm512_setzero_si512(), thi = tlo, alo = tlo, ahi = tlo;
-    const bool small = K <= 32;
     if (small) {
         __mmask16 m0 = (__mmask16)(K >= 16 ? 0xFFFF : (1u << K) - 1);
         __mmask16 m1 = (__mmask16)(K >= 32 ? 0xFFFF : K > 16 ? (1u << (K - 16)) - 1 : 0);
@@ -396,10 +456,10 @@ SBS_AVX512 static void draw_avx512(const uint32_t *thr, const uint32_t *alias, i
         for (int r = 0; r < 10; r++)
             for (int hf = 0; hf < 2; hf++) {
                 __m512i p0 = _mm512_mul_epu32(M0, c[hf][0]), p1 = _mm512_mul_epu32(M1, c[hf][2]);
-                __m512i n0 =
-                    _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c[hf][1], key0[r], 0x96);
-                __m512i n2 =
-                    _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c[hf][3], key1[r], 0x96);
+                __m512i n0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c[hf][1],
+                                                       _mm512_set1_epi64((long long)key0[r]), 0x96);
+                __m512i n2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c[hf][3],
+                                                       _mm512_set1_epi64((long long)key1[r]), 0x96);
                 c[hf][0] = n0;
                 c[hf][1] = p1;
                 c[hf][2] = n2;
@@ -423,6 +483,16 @@ SBS_AVX512 static void draw_avx512(const uint32_t *thr, const uint32_t *alias, i
             _mm512_mask_storeu_epi32(idx + t0, m, res);
         }
     }
+}
+
+SBS_AVX512 static void draw_avx512(const uint32_t *thr, const uint32_t *alias, int K, uint64_t seed,
+                                   uint32_t tag, uint32_t sample, uint32_t position, int T,
+                                   int32_t *idx)
+{
+    if (K <= 32)
+        draw_body(thr, alias, K, seed, tag, sample, position, T, idx, true);
+    else
+        draw_body(thr, alias, K, seed, tag, sample, position, T, idx, false);
 }
 
 __attribute__((target("avx2,fma"))) static void dyn_avx2 SBS_DYN_ARGS
