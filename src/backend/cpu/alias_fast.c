@@ -182,7 +182,9 @@ static inline __attribute__((always_inline)) bool vose_step(const vose_tab *t, v
     st->l = l ^ ((lp ^ l) & mask);
     st->ns = ns - 1 + c;
     st->nl = nl - c;
-    return (c & (nl == 1)) | (!c & (ns == 0));
+    /* over when l turned small and was the last large one (nl' = 0), or when the small stack
+     * was empty and l stays large (ns' = -1) */
+    return (st->ns | (st->nl - 1)) < 0;
 }
 
 /* the columns the pairing left: probability 1 (up to rounding), their own alias */
