@@ -629,6 +629,7 @@ typedef struct {
     float *h;
     cpu_impl *impl;
     long n_items;                                       /* B * X * Y */
+    int per_group;                                      /* positions a group, <= SBS_P */
     size_t off_thr, off_alias, off_scr, off_idx, off_h; /* scratch layout */
 } fwd_job;
 
@@ -666,8 +667,8 @@ static void fwd_group(void *ctx, long gi, int worker)
     double *scr = (double *)(m + j->off_scr);
     int32_t *idx = (int32_t *)(m + j->off_idx);
     float *h = (float *)(m + j->off_h);
-    long first = gi * SBS_P;
-    int P = (int)(j->n_items - first < SBS_P ? j->n_items - first : SBS_P);
+    long first = gi * j->per_group;
+    int P = (int)(j->n_items - first < j->per_group ? j->n_items - first : j->per_group);
     uint32_t tag = sbs_spike_tag(a->layer, j->key->pass);
     size_t img_size = (size_t)g->C * g->H * g->W;
     /* the alias tables of two positions at a time (sbs_alias_build_fast2; faster for windows
@@ -816,8 +817,15 @@ void sbs_cpu_engine_forward(sbs_cpu_engine *impl, const sbs_layer_args *a, const
     }
     fwd_job j = {.a = a, .x = x, .B = B, .key = key, .h = h, .impl = impl};
     j.n_items = (long)B * a->g.X * a->g.Y;
+    /* groups of SBS_P positions; where that makes fewer groups than workers (a layer of one
+     * position an image: 24 positions, one group, one busy worker), smaller groups, one a
+     * worker (the positions are independent: the same bits) */
+    j.per_group = SBS_P;
+    if (j.n_items < (long)SBS_P * impl->threads)
+        j.per_group = (int)((j.n_items + impl->threads - 1) / impl->threads);
+    if (j.per_group < 1) j.per_group = 1;
     ensure_ws(impl, group_layout(a->g.K, a->T, a->ldw, &j));
-    sbs_pool_run(impl->pool, (j.n_items + SBS_P - 1) / SBS_P, fwd_group, &j);
+    sbs_pool_run(impl->pool, (j.n_items + j.per_group - 1) / j.per_group, fwd_group, &j);
 }
 
 void sbs_cpu_engine_destroy(sbs_cpu_engine *impl)
