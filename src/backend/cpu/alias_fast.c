@@ -27,6 +27,50 @@ static inline double positive(float x)
 #endif
 }
 
+/* The scaled columns q (K / sum times the positive x; all 1 when sum is 0) and their split
+ * into the small (q < 1) and large stacks, in column order; *ns and *nl get their heights. */
+static inline __attribute__((always_inline)) void alias_split(const float *x, int K, double sum,
+                                                              double *q, int *small, int *large,
+                                                              int *ns_out, int *nl_out)
+{
+    int ns = 0, nl = 0;
+    if (sum > 0.0) {
+        const double scale = (double)K / sum;
+        for (int i = 0; i < K; i++) {
+            const double qi = positive(x[i]) * scale; /* 0 * scale = 0 */
+            const int c = qi < 1.0;
+            q[i] = qi;
+            small[ns] = i; /* ns, nl <= i < K: in bounds */
+            large[nl] = i;
+            ns += c;
+            nl += 1 - c;
+        }
+    } else { /* every column 1 */
+        for (int i = 0; i < K; i++) {
+            q[i] = 1.0;
+            large[nl++] = i;
+        }
+    }
+    *ns_out = ns;
+    *nl_out = nl;
+}
+
+/* the threshold of a small column */
+static inline uint32_t alias_thr(double qs)
+{
+    const double t = qs * 4294967296.0; /* q < 1: fits in 32 bits */
+    return t >= 4294967295.0 ? 0xFFFFFFFFu : (uint32_t)t;
+}
+
+/* the columns the pairing left: probability 1 (up to rounding), their own alias */
+static void alias_certain(const int *cols, int n, uint32_t *thr, uint32_t *alias)
+{
+    for (int i = 0; i < n; i++) {
+        thr[cols[i]] = 0xFFFFFFFFu;
+        alias[cols[i]] = (uint32_t)cols[i];
+    }
+}
+
 void sbs_alias_build_fast(const float *x, int K, uint32_t *thr, uint32_t *alias, double *scratch)
 {
     double *q = scratch;
@@ -34,17 +78,8 @@ void sbs_alias_build_fast(const float *x, int K, uint32_t *thr, uint32_t *alias,
     int *large = (int *)(scratch + 2 * K);
     double sum = 0.0;
     for (int i = 0; i < K; i++) sum += positive(x[i]);
-    const double scale = sum > 0.0 ? (double)K / sum : 0.0;
-    int ns = 0, nl = 0;
-    for (int i = 0; i < K; i++) {
-        const double qi = sum > 0.0 ? positive(x[i]) * scale : 1.0; /* 0 * scale = 0 */
-        const int c = qi < 1.0;
-        q[i] = qi;
-        small[ns] = i; /* ns, nl <= i < K: in bounds */
-        large[nl] = i;
-        ns += c;
-        nl += 1 - c;
-    }
+    int ns, nl;
+    alias_split(x, K, sum, q, small, large, &ns, &nl);
     if (nl > 0 && ns > 0) {
         /* the top large column's q stays in a register while it absorbs small ones */
         int l = large[nl - 1];
@@ -52,8 +87,7 @@ void sbs_alias_build_fast(const float *x, int K, uint32_t *thr, uint32_t *alias,
         while (ns > 0) {
             const int s = small[--ns];
             const double qs = q[s];
-            const double t = qs * 4294967296.0; /* q < 1: fits in 32 bits */
-            thr[s] = t >= 4294967295.0 ? 0xFFFFFFFFu : (uint32_t)t;
+            thr[s] = alias_thr(qs);
             alias[s] = (uint32_t)l;
             ql = (ql + qs) - 1.0;
             if (ql < 1.0) { /* l turns small: it is the next one paired */
@@ -66,17 +100,8 @@ void sbs_alias_build_fast(const float *x, int K, uint32_t *thr, uint32_t *alias,
             }
         }
     }
-    /* what remains has probability 1 (up to rounding) */
-    while (nl > 0) {
-        const int l = large[--nl];
-        thr[l] = 0xFFFFFFFFu;
-        alias[l] = (uint32_t)l;
-    }
-    while (ns > 0) {
-        const int s = small[--ns];
-        thr[s] = 0xFFFFFFFFu;
-        alias[s] = (uint32_t)s;
-    }
+    alias_certain(large, nl, thr, alias);
+    alias_certain(small, ns, thr, alias);
 }
 
 /* ---- two tables at once, branch-free ----
@@ -93,7 +118,7 @@ void sbs_alias_build_fast(const float *x, int K, uint32_t *thr, uint32_t *alias,
 
 typedef struct {
     const double *q;
-    const int *small, *large; /* each with a slot before the bottom (holding 0) */
+    int *small, *large; /* each with a slot before the bottom (holding 0) */
     uint32_t *thr, *alias;
 } vose_tab;
 
@@ -111,24 +136,8 @@ static bool vose_setup(const float *x, int K, double sum, uint32_t *thr, uint32_
     int *small = (int *)(scratch + K) + 1;
     int *large = small + K + 1;
     small[-1] = large[-1] = 0;
-    int ns = 0, nl = 0;
-    if (sum > 0.0) {
-        const double scale = (double)K / sum;
-        for (int i = 0; i < K; i++) {
-            const double qi = positive(x[i]) * scale;
-            const int c = qi < 1.0;
-            q[i] = qi;
-            small[ns] = i;
-            large[nl] = i;
-            ns += c;
-            nl += 1 - c;
-        }
-    } else { /* every column 1 */
-        for (int i = 0; i < K; i++) {
-            q[i] = 1.0;
-            large[nl++] = i;
-        }
-    }
+    int ns, nl;
+    alias_split(x, K, sum, q, small, large, &ns, &nl);
     *t = (vose_tab){q, small, large, thr, alias};
     st->ns = ns;
     st->nl = nl;
@@ -139,12 +148,6 @@ static bool vose_setup(const float *x, int K, double sum, uint32_t *thr, uint32_
     st->l = large[nl - 1];
     st->ql = q[st->l];
     return true;
-}
-
-static inline uint32_t vose_thr(double qs)
-{
-    const double t = qs * 4294967296.0; /* q < 1: fits in 32 bits */
-    return t >= 4294967295.0 ? 0xFFFFFFFFu : (uint32_t)t;
 }
 
 /* an integer GCC cannot see through, so that the selects below stay selects */
@@ -160,7 +163,7 @@ static inline int opaque_int(int v)
 static inline __attribute__((always_inline)) bool vose_step(const vose_tab *t, vose_state *st)
 {
     const int s = st->s, l = st->l, ns = st->ns, nl = st->nl;
-    t->thr[s] = vose_thr(st->qs);
+    t->thr[s] = alias_thr(st->qs);
     t->alias[s] = (uint32_t)l;
     const int sp = t->small[ns - 1], lp = t->large[nl - 2]; /* ns >= 0, nl >= 1 */
 #if defined(__SSE2__)
@@ -187,27 +190,18 @@ static inline __attribute__((always_inline)) bool vose_step(const vose_tab *t, v
     return (st->ns | (st->nl - 1)) < 0;
 }
 
-/* the columns the pairing left: probability 1 (up to rounding), their own alias */
-static void vose_tails(const vose_tab *t, vose_state *st, bool paired)
+/* the columns the pairing left (alias_certain) */
+static void vose_tails(const vose_tab *t, const vose_state *st, bool paired)
 {
     int ns = st->ns, nl = st->nl;
-    int *small = (int *)t->small;
     if (paired) {
         if (nl == 0) /* l turned small at the end: it is pending */
-            small[ns++] = st->s;
+            t->small[ns++] = st->s;
         else /* the small stack ran out */
             ns = 0;
     }
-    for (int i = 0; i < nl; i++) {
-        const int l = t->large[i];
-        t->thr[l] = 0xFFFFFFFFu;
-        t->alias[l] = (uint32_t)l;
-    }
-    for (int i = 0; i < ns; i++) {
-        const int s = small[i];
-        t->thr[s] = 0xFFFFFFFFu;
-        t->alias[s] = (uint32_t)s;
-    }
+    alias_certain(t->large, nl, t->thr, t->alias);
+    alias_certain(t->small, ns, t->thr, t->alias);
 }
 
 void sbs_alias_build_fast2(const float *x0, const float *x1, int K, uint32_t *thr0,
