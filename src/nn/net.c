@@ -24,6 +24,11 @@ static const char *def_name(const sbs_config *cfg)
     return cfg->def_file[0] ? base_name(cfg->def_file) : "def.json";
 }
 
+static const char *net_name(const sbs_config *cfg)
+{
+    return cfg->network_file[0] ? base_name(cfg->network_file) : "network.json";
+}
+
 /* One layer's planned sizes against SBS_MAX_COUNT, in 64-bit: its weights and its output per
  * image; full-layer spikes route up to T*kx*ky entries per image (int32 offsets). Its input
  * is the previous layer's output (or checked by the caller); its window and output positions
@@ -96,7 +101,7 @@ int sbs_net_plan_shapes(sbs_net *net, const sbs_config *cfg, int C, int H, int W
     net->in_w = W;
     net->n_out = cfg->number_of_output_neurons;
     net->L = xcalloc((size_t)net->n, sizeof *net->L);
-    const char *nf = cfg->network_file[0] ? base_name(cfg->network_file) : "network.json";
+    const char *nf = net_name(cfg);
     int ok = 0;
     long long in = (long long)C * H * W;
     if (in > SBS_MAX_COUNT)
@@ -419,7 +424,7 @@ int sbs_plan_shapes_for_data(sbs_net *net, const sbs_config *cfg, int *c, int *h
     if (sbs_net_plan_shapes(net, cfg, ic, ih - 2 * crop, iw - 2 * crop, e) != 0) return -1;
     /* every data set here has 10 classes; a label must index an output */
     if (!net->L[net->n - 1].own_target && net->n_out < SBS_N_CLASSES) {
-        const char *nf = cfg->network_file[0] ? base_name(cfg->network_file) : "network.json";
+        const char *nf = net_name(cfg);
         sbs_net_free(net);
         return sbs_fail(e,
                         "%s: network_structure.number_of_output_neurons: the %s data set has "

@@ -675,10 +675,12 @@ static void fwd_group(void *ctx, long gi, int worker)
      * of 25 inputs too), a last odd position alone */
     for (int p0 = 0; p0 < P; p0 += 2) {
         const int np = P - p0 < 2 ? P - p0 : 2;
+        int b[2], pos[2]; /* image and output position of each */
         for (int i = 0; i < np; i++) {
-            long item = first + p0 + i;
-            int b = (int)(item / XY), pos = (int)(item % XY);
-            patch_gather(g, j->x + (size_t)b * img_size, pos / g->Y, pos % g->Y,
+            const long item = first + p0 + i;
+            b[i] = (int)(item / XY);
+            pos[i] = (int)(item % XY);
+            patch_gather(g, j->x + (size_t)b[i] * img_size, pos[i] / g->Y, pos[i] % g->Y,
                          win + (size_t)i * K);
         }
         if (np == 2)
@@ -686,13 +688,10 @@ static void fwd_group(void *ctx, long gi, int worker)
                                   scr + (size_t)3 * K);
         else
             sbs_alias_build_fast(win, K, thr, al, scr);
-        for (int i = 0; i < np; i++) {
-            long item = first + p0 + i;
-            int b = (int)(item / XY), pos = (int)(item % XY);
+        for (int i = 0; i < np; i++)
             j->impl->draw(thr + (size_t)i * K, al + (size_t)i * K, K, j->key->seed, tag,
-                          j->key->first_sample + (uint32_t)b, (uint32_t)pos, T,
+                          j->key->first_sample + (uint32_t)b[i], (uint32_t)pos[i], T,
                           idx + (size_t)(p0 + i) * T);
-        }
     }
     j->impl->dyn(a->W, a->N, ldw, P, idx, T, a->eps, a->forgetting_offset, h);
     for (int p = 0; p < P; p++) {
